@@ -1,0 +1,3 @@
+"""delocate-hf: Hugging Face-native Delocate deepfake detection and forgery localization."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Gradio Space for delocate-hf."""
