@@ -1,0 +1,310 @@
+"""Facial-part ROI token masks (processing/roi_masking.py)."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from processing.roi_masking import (
+    MASKING_STRATEGIES,
+    PARTS,
+    RoiMaskingCollator,
+    equalize_mask_counts,
+    generate_token_mask,
+    num_to_mask,
+    part_token_sets,
+)
+
+S, P, TUB = 64, 16, 2  # 4x4 grid per temporal index
+G = S // P
+
+
+def make_boxes(num_frames=4, jitter=0.0, seed=0):
+    """Plausible eyes / cheek_nose / lips boxes on a 64px crop, optionally jittered per frame."""
+    base = np.array(
+        [[8.0, 10.0, 56.0, 22.0], [14.0, 22.0, 50.0, 40.0], [20.0, 42.0, 44.0, 54.0]], dtype=np.float32
+    )
+    rng = np.random.default_rng(seed)
+    boxes = np.repeat(base[None], num_frames, axis=0)
+    if jitter:
+        boxes = boxes + rng.uniform(-jitter, jitter, size=(num_frames, 1, 2)).repeat(2, axis=2)
+    return boxes.astype(np.float32)
+
+
+def half_up(x):
+    return int(math.floor(x + 0.5))
+
+
+# ------------------------------------------------------------------ part_token_sets
+def test_part_token_sets_hand_case():
+    boxes = np.zeros((2, 3, 4), dtype=np.float32)
+    boxes[0, 0] = [0, 0, 16, 16]  # exactly patch (0, 0)
+    boxes[1, 0] = [16.5, 0, 17, 1]  # inside patch (0, 1), other frame of the same tubelet
+    boxes[:, 1] = [15, 15, 17, 17]  # touches 4 patches
+    boxes[:, 2] = [60, 60, 100, 100]  # clipped to the crop: patch (3, 3)
+    sets = part_token_sets(boxes, image_size=S, patch_size=P, tubelet_size=TUB)
+    assert sets.shape == (3, G * G) and sets.dtype == bool
+    assert set(np.flatnonzero(sets[0])) == {0, 1}
+    assert set(np.flatnonzero(sets[1])) == {0, 1, G, G + 1}
+    assert set(np.flatnonzero(sets[2])) == {G * G - 1}
+
+
+def test_part_token_sets_temporal_index():
+    boxes = make_boxes(4)
+    boxes[2:, 2] = [0, 0, 16, 16]  # lips move in tubelet 1 only
+    sets = part_token_sets(boxes, S, P, TUB)
+    assert sets.shape == (3, 2 * G * G)
+    np.testing.assert_array_equal(sets[0, : G * G], sets[0, G * G :])
+    assert set(np.flatnonzero(sets[2])) == set(np.flatnonzero(sets[2, : G * G])) | {G * G}
+    assert set(np.flatnonzero(sets[2, G * G :])) == {0}
+
+
+def test_token_order_matches_videomae_patch_embedding():
+    from transformers import VideoMAEConfig, VideoMAEModel
+
+    torch.manual_seed(0)
+    cfg = VideoMAEConfig(
+        image_size=S, patch_size=P, num_frames=4, tubelet_size=TUB, hidden_size=32,
+        num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+    )
+    model = VideoMAEModel(cfg).eval()
+    n = (4 // TUB) * G * G
+    boxes = np.zeros((4, 3, 4), dtype=np.float32)
+    # a box per frame, not aligned to the grid, moving inside each tubelet
+    boxes[:, 0] = [[3, 5, 21, 9], [40, 18, 47, 30], [17, 33, 19, 35], [50, 50, 64, 64]]
+    boxes[:, 1] = [0, 0, 64, 64]
+    boxes[:, 2] = [0, 0, 64, 64]
+    base = torch.randn(1, 4, 3, S, S)
+    changed = base.clone()
+    for f in range(4):
+        x0, y0, x1, y1 = boxes[f, 0].astype(int)
+        changed[0, f, :, y0:y1, x0:x1] += 5.0
+    with torch.no_grad():
+        e0 = model.embeddings.patch_embeddings(base)
+        e1 = model.embeddings.patch_embeddings(changed)
+    assert e0.shape[1] == n
+    touched = (e0 - e1).abs().amax(dim=-1)[0] > 1e-4
+    expected = part_token_sets(boxes, S, P, TUB)[0]
+    np.testing.assert_array_equal(touched.numpy(), expected)
+    assert 2 < expected.sum() < n  # the check is not trivial
+
+
+# ------------------------------------------------------------------ generate_token_mask
+@pytest.mark.parametrize("seed", range(5))
+def test_roi_count_and_confinement(seed):
+    boxes = make_boxes(4, jitter=3.0, seed=seed)
+    sets = part_token_sets(boxes, S, P, TUB)
+    mask, part = generate_token_mask(boxes, "roi", 0.75, S, P, TUB, rng=seed)
+    assert mask.dtype == bool and mask.shape == (2 * G * G,)
+    assert 0 <= part < 3
+    assert mask.sum() == half_up(0.75 * sets[part].sum())
+    assert not (mask & ~sets[part]).any()
+
+
+def test_roi_picks_every_part():
+    boxes = make_boxes(4)
+    parts = {generate_token_mask(boxes, "roi", rng=s)[1] for s in range(40)}
+    assert parts == {0, 1, 2}
+
+
+@pytest.mark.parametrize("name", ["eyes", "cheek_nose", "lips"])
+def test_fixed_part(name):
+    boxes = make_boxes(4, jitter=2.0)
+    sets = part_token_sets(boxes, S, P, TUB)
+    k = PARTS.index(name)
+    for seed in range(5):
+        mask, part = generate_token_mask(boxes, name, image_size=S, patch_size=P, tubelet_size=TUB, rng=seed)
+        assert part == k
+        assert mask.sum() == half_up(0.75 * sets[k].sum())
+        assert not (mask & ~sets[k]).any()
+
+
+def test_mae_count():
+    boxes = make_boxes(4)
+    n = 2 * G * G
+    for seed in range(5):
+        mask, part = generate_token_mask(boxes, "mae", image_size=S, patch_size=P, tubelet_size=TUB, rng=seed)
+        assert part == -1 and mask.sum() == half_up(0.75 * n)
+
+
+def test_tube_same_spatial_pattern():
+    boxes = make_boxes(8)
+    mask, part = generate_token_mask(boxes, "tube", image_size=S, patch_size=P, tubelet_size=TUB, rng=1)
+    per_t = mask.reshape(4, G * G)
+    assert part == -1
+    assert (per_t == per_t[0]).all()
+    assert per_t[0].sum() == half_up(0.9 * G * G)  # default tube ratio 0.9
+    m2, _ = generate_token_mask(boxes, "tube", ratio=0.5, image_size=S, patch_size=P, tubelet_size=TUB, rng=1)
+    assert m2.reshape(4, G * G)[0].sum() == half_up(0.5 * G * G)
+
+
+def test_no_roi_count_and_not_confined():
+    boxes = np.zeros((4, 3, 4), dtype=np.float32)
+    boxes[:, 0] = [0, 0, 32, 16]  # 2 patches per temporal index -> 4 tokens per part
+    boxes[:, 1] = [32, 0, 64, 16]
+    boxes[:, 2] = [0, 48, 32, 64]
+    sets = part_token_sets(boxes, S, P, TUB)
+    assert (sets.sum(axis=1) == 4).all()
+    union = sets.any(axis=0)
+    not_in_a_part, inside_fraction = 0, []
+    for seed in range(40):
+        mask, part = generate_token_mask(boxes, "no_roi", image_size=S, patch_size=P, tubelet_size=TUB, rng=seed)
+        assert part == -1
+        assert mask.sum() == half_up(0.75 * 4)
+        not_in_a_part += int(all((mask & ~s).any() for s in sets))
+        inside_fraction.append((mask & union).sum() / mask.sum())
+    # a part-confined mask would give 0 and 1.0; uniform positions give ~all and ~12/32
+    assert not_in_a_part >= 35
+    assert abs(np.mean(inside_fraction) - union.mean()) < 0.15
+    roi = [generate_token_mask(boxes, "roi", image_size=S, patch_size=P, tubelet_size=TUB, rng=s)[0] for s in range(40)]
+    assert all(not all((m & ~s).any() for s in sets) for m in roi)
+
+
+def test_default_ratio_and_rounding():
+    assert num_to_mask(6, 0.75) == 5  # 4.5 rounds half up
+    assert num_to_mask(1, 0.3) == 1  # never an empty mask
+    assert num_to_mask(0, 0.75) == 0
+
+
+def test_determinism():
+    boxes = make_boxes(4, jitter=2.0)
+    for strategy in MASKING_STRATEGIES:
+        a = generate_token_mask(boxes, strategy, image_size=S, patch_size=P, tubelet_size=TUB, rng=123)
+        b = generate_token_mask(
+            boxes, strategy, image_size=S, patch_size=P, tubelet_size=TUB, rng=np.random.default_rng(123)
+        )
+        np.testing.assert_array_equal(a[0], b[0])
+        assert a[1] == b[1]
+
+
+# ------------------------------------------------------------------ validation
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"strategy": "random"}, "valid strategies: roi, eyes"),
+        ({"ratio": 0.0}, "ratio"),
+        ({"ratio": 1.0}, "ratio"),
+        ({"ratio": -0.2}, "ratio"),
+        ({"ratio": "high"}, "ratio"),
+        ({"roi_boxes": np.zeros((4, 2, 4))}, "shape"),
+        ({"roi_boxes": np.zeros((4, 3))}, "shape"),
+        ({"roi_boxes": make_boxes(3)}, "divisible"),
+        ({"roi_boxes": np.full((4, 3, 4), np.nan)}, "NaN"),
+        ({"image_size": 60}, "divisible"),
+    ],
+)
+def test_bad_args(kwargs, match):
+    args = {"roi_boxes": make_boxes(4), "image_size": S, "patch_size": P, "tubelet_size": TUB}
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        generate_token_mask(**args)
+
+
+def test_zero_token_part_raises():
+    boxes = make_boxes(4)
+    boxes[:, 2] = [70, 70, 90, 90]  # lips outside the crop
+    for strategy in ("roi", "lips", "no_roi"):
+        with pytest.raises(ValueError, match="lips"):
+            generate_token_mask(boxes, strategy, image_size=S, patch_size=P, tubelet_size=TUB, rng=0)
+    generate_token_mask(boxes, "eyes", image_size=S, patch_size=P, tubelet_size=TUB, rng=0)  # fine
+    generate_token_mask(boxes, "mae", image_size=S, patch_size=P, tubelet_size=TUB, rng=0)  # fine
+
+
+# ------------------------------------------------------------------ equalize_mask_counts
+def test_equalize_numpy_and_torch():
+    rng = np.random.default_rng(0)
+    boxes = [make_boxes(4, jitter=4.0, seed=s) for s in range(6)]
+    out = [generate_token_mask(b, "roi", image_size=S, patch_size=P, tubelet_size=TUB, rng=rng) for b in boxes]
+    masks = np.stack([m for m, _ in out])
+    assert len(set(masks.sum(axis=1))) > 1  # the test is meaningful
+    eq = equalize_mask_counts(masks, rng=1)
+    assert isinstance(eq, np.ndarray)
+    assert len(set(eq.sum(axis=1))) == 1 and eq.sum(axis=1)[0] == masks.sum(axis=1).min()
+    assert not (eq & ~masks).any()  # only un-masking
+    for (m, part), b, e in zip(out, boxes, eq):
+        assert not (e & ~part_token_sets(b, S, P, TUB)[part]).any()
+
+    teq = equalize_mask_counts(torch.from_numpy(masks), rng=1)
+    assert isinstance(teq, torch.Tensor) and teq.dtype == torch.bool
+    np.testing.assert_array_equal(teq.numpy(), eq)
+
+
+def test_equalize_rejects_empty_row():
+    masks = np.zeros((2, 8), dtype=bool)
+    masks[0, :3] = True
+    with pytest.raises(ValueError, match="no masked token"):
+        equalize_mask_counts(masks)
+    with pytest.raises(ValueError, match=r"\(B, N\)"):
+        equalize_mask_counts(np.zeros(8, dtype=bool))
+
+
+# ------------------------------------------------------------------ collator
+def make_features(batch=4, frames=4):
+    feats = []
+    for i in range(batch):
+        feats.append(
+            {
+                "pixel_values": torch.randn(frames, 3, S, S) if i % 2 else np.random.rand(frames, 3, S, S).astype("f4"),
+                "roi_boxes": make_boxes(frames, jitter=4.0, seed=i),
+                "labels": i % 2,
+            }
+        )
+    return feats
+
+
+def test_collator_roi():
+    feats = make_features()
+    batch = RoiMaskingCollator("roi", image_size=S, patch_size=P, tubelet_size=TUB, seed=0)(feats)
+    assert batch["pixel_values"].shape == (4, 4, 3, S, S)
+    assert batch["labels"].dtype == torch.long and batch["labels"].tolist() == [0, 1, 0, 1]
+    assert batch["roi_boxes"].shape == (4, 4, 3, 4) and batch["roi_boxes"].dtype == torch.float32
+    pos = batch["bool_masked_pos"]
+    assert pos.dtype == torch.bool and pos.shape == (4, 2 * G * G)
+    assert len(set(pos.sum(dim=1).tolist())) == 1
+    assert batch["masked_part"].dtype == torch.long and batch["masked_part"].shape == (4,)
+    for f, m, part in zip(feats, pos.numpy(), batch["masked_part"].tolist()):
+        assert not (m & ~part_token_sets(f["roi_boxes"], S, P, TUB)[part]).any()
+
+
+def test_collator_deterministic_and_feeds_videomae():
+    from transformers import VideoMAEConfig, VideoMAEForPreTraining
+
+    feats = make_features()
+    a = RoiMaskingCollator("roi", image_size=S, patch_size=P, tubelet_size=TUB, seed=7)
+    b = RoiMaskingCollator("roi", image_size=S, patch_size=P, tubelet_size=TUB, seed=7)
+    for _ in range(2):
+        ba, bb = a(feats), b(feats)
+        assert torch.equal(ba["bool_masked_pos"], bb["bool_masked_pos"])
+        assert torch.equal(ba["masked_part"], bb["masked_part"])
+
+    cfg = VideoMAEConfig(
+        image_size=S, patch_size=P, num_frames=4, tubelet_size=TUB, hidden_size=32, num_hidden_layers=1,
+        num_attention_heads=2, intermediate_size=64, decoder_hidden_size=32, decoder_num_hidden_layers=1,
+        decoder_num_attention_heads=2, decoder_intermediate_size=64,
+    )
+    model = VideoMAEForPreTraining(cfg).eval()
+    with torch.no_grad():
+        out = model(pixel_values=ba["pixel_values"], bool_masked_pos=ba["bool_masked_pos"])
+    assert torch.isfinite(out.loss)
+
+
+@pytest.mark.parametrize("strategy", ["mae", "tube", "no_roi", "lips"])
+def test_collator_strategies(strategy):
+    batch = RoiMaskingCollator(strategy, image_size=S, patch_size=P, tubelet_size=TUB, seed=0)(make_features())
+    counts = batch["bool_masked_pos"].sum(dim=1)
+    assert (counts == counts[0]).all() and counts[0] > 0
+    expected_part = PARTS.index(strategy) if strategy in PARTS else -1
+    assert (batch["masked_part"] == expected_part).all()
+
+
+def test_collator_bad_input():
+    with pytest.raises(ValueError, match="valid strategies"):
+        RoiMaskingCollator("bogus")
+    col = RoiMaskingCollator(image_size=S, patch_size=P, tubelet_size=TUB, seed=0)
+    feats = make_features()
+    feats[1]["pixel_values"] = torch.randn(4, 3, 32, 32)
+    with pytest.raises(ValueError, match="pixel_values"):
+        col(feats)
+    with pytest.raises(ValueError, match="roi_boxes"):
+        col([{"pixel_values": torch.randn(4, 3, S, S)}])
