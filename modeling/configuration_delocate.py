@@ -1,0 +1,246 @@
+"""Delocate model configuration.
+
+One `DelocateConfig` serves every Delocate head (like `VideoMAEConfig` serves every VideoMAE head):
+the recovery masked autoencoder (stage 1), its fine-tuned classifier (stage 1b), the localization
+network (stage 2) and the fused detector.
+
+This file imports only `transformers`: it is shipped as remote code (`auto_map`) beside saved checkpoints.
+"""
+
+from huggingface_hub.dataclasses import strict
+from transformers import PretrainedConfig, ResNetConfig, VideoMAEConfig
+
+IMAGENET_DEFAULT_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_DEFAULT_STD = (0.229, 0.224, 0.225)
+
+MASK_STRATEGIES = ("roi", "eyes", "cheek_nose", "lips", "no_roi", "mae", "tube")
+SCORE_FUSIONS = ("mean_prob", "recovery_only", "localization_only")
+
+
+@strict
+class DelocateConfig(PretrainedConfig):
+    r"""
+    Configuration of the Delocate models. Defaults reproduce the paper (IJCAI 2024): VideoMAE-B encoder
+    (224 px, patch 16, 16 frames, tubelet 2, 768 hidden / 12 layers), 384 / 4-layer decoder, ROI mask ratio 0.75,
+    ResNet-18 mapping module giving 56x56x3 mapped faces, SE encoder + UNet/scSE decoder for the forgery mask.
+
+    Recovery transformer (same meaning as in `VideoMAEConfig`):
+        image_size, patch_size, num_channels, num_frames, tubelet_size, hidden_size, num_hidden_layers,
+        num_attention_heads, intermediate_size, hidden_act, hidden_dropout_prob, attention_probs_dropout_prob,
+        initializer_range, layer_norm_eps, qv_bias, use_mean_pooling, decoder_num_attention_heads,
+        decoder_hidden_size, decoder_num_hidden_layers, decoder_intermediate_size, norm_pix_loss.
+    image_mean / image_std (`tuple[float]`):
+        Normalisation the processor applies; the recovery model un-normalises its reconstruction with them.
+    mask_ratio (`float`, defaults to 0.75):
+        Ratio of masked tokens inside the chosen facial-part ROI (paper §4.4).
+    mask_strategy (`str`, defaults to `"roi"`):
+        Default token-masking strategy, one of `MASK_STRATEGIES`.
+    classifier_dropout (`float`):
+        Dropout before the stage-1b classification head.
+    mapped_size (`int`, defaults to 56):
+        Side of the mapped face produced by the mapping module.
+    resnet_embedding_size, resnet_hidden_sizes, resnet_depths:
+        ResNet-18 layout (basic blocks, depths [2, 2, 2, 2]) of the mapping module, built with `transformers.ResNetModel`.
+    mapping_num_stages (`int`, defaults to 3):
+        How many residual stages of the ResNet feed the mapping convolutions (paper: the first three).
+    mapping_hidden_channels (`int`):
+        Channels of the three mapping convolutions.
+    loc_encoder_channels (`tuple[int]`):
+        Channels of the SE encoder stages; each stage after the first halves the resolution.
+    loc_decoder_channels (`tuple[int]`):
+        Channels of the UNet decoder stages (one fewer than encoder stages).
+    use_scse (`bool`):
+        Concurrent spatial and channel squeeze-and-excitation in the decoder.
+    se_reduction (`int`):
+        Channel reduction of the SE / scSE blocks.
+    mask_threshold (`float`, defaults to 0.5):
+        Threshold that binarises predicted masks at evaluation (paper Eq. 5).
+    cls_loss_weight, map_loss_weight, loc_loss_weight (`float`):
+        Weights of the stage-2 losses `L_cls`, `L_mse_map` and `L_mse_loc` (paper Eq. 6 uses 1, 1, 1).
+    score_fusion (`str`, defaults to `"mean_prob"`):
+        How the detector combines stages: `mean_prob` averages the two stages' fake probabilities
+        (weight `fusion_weight` on stage 1), as the paper's "average the output".
+    fusion_weight (`float`, defaults to 0.5):
+        Weight of the stage-1 probability in `mean_prob` fusion.
+    detector_include_recovery (`bool`):
+        Whether `DelocateForDeepfakeDetection` also holds the recovery autoencoder (to show reconstructions).
+    """
+
+    model_type = "delocate"
+
+    # Recovery transformer (VideoMAE)
+    image_size: int = 224
+    patch_size: int = 16
+    num_channels: int = 3
+    num_frames: int = 16
+    tubelet_size: int = 2
+    hidden_size: int = 768
+    num_hidden_layers: int = 12
+    num_attention_heads: int = 12
+    intermediate_size: int = 3072
+    hidden_act: str = "gelu"
+    hidden_dropout_prob: float | int = 0.0
+    attention_probs_dropout_prob: float | int = 0.0
+    initializer_range: float = 0.02
+    layer_norm_eps: float = 1e-12
+    qv_bias: bool = True
+    use_mean_pooling: bool = True
+    decoder_num_attention_heads: int = 6
+    decoder_hidden_size: int = 384
+    decoder_num_hidden_layers: int = 4
+    decoder_intermediate_size: int = 1536
+    norm_pix_loss: bool = True
+    image_mean: list[float] | tuple[float, ...] = IMAGENET_DEFAULT_MEAN
+    image_std: list[float] | tuple[float, ...] = IMAGENET_DEFAULT_STD
+    # Facial-part ROI masking
+    mask_ratio: float = 0.75
+    mask_strategy: str = "roi"
+    # Stage 1b classifier
+    classifier_dropout: float | int = 0.0
+    # Stage 2 localization
+    mapped_size: int = 56
+    resnet_embedding_size: int = 64
+    resnet_hidden_sizes: list[int] | tuple[int, ...] = (64, 128, 256, 512)
+    resnet_depths: list[int] | tuple[int, ...] = (2, 2, 2, 2)
+    mapping_num_stages: int = 3
+    mapping_hidden_channels: int = 64
+    loc_encoder_channels: list[int] | tuple[int, ...] = (32, 64, 128, 256)
+    loc_decoder_channels: list[int] | tuple[int, ...] = (128, 64, 32)
+    use_scse: bool = True
+    se_reduction: int = 16
+    mask_threshold: float = 0.5
+    cls_loss_weight: float | int = 1.0
+    map_loss_weight: float | int = 1.0
+    loc_loss_weight: float | int = 1.0
+    # Detector
+    score_fusion: str = "mean_prob"
+    fusion_weight: float | int = 0.5
+    detector_include_recovery: bool = False
+
+    def __post_init__(self, **kwargs):
+        if "qkv_bias" in kwargs:  # VideoMAE's legacy name
+            self.qv_bias = kwargs.pop("qkv_bias")
+        for name in ("image_mean", "image_std", "resnet_hidden_sizes", "resnet_depths",
+                     "loc_encoder_channels", "loc_decoder_channels"):
+            setattr(self, name, list(getattr(self, name)))
+        super().__post_init__(**kwargs)
+        self.check_values()
+
+    def check_values(self):
+        """Checks every Delocate setting; raises ValueError naming the bad one."""
+        if self.image_size % self.patch_size:
+            raise ValueError(f"image_size ({self.image_size}) must be a multiple of patch_size ({self.patch_size})")
+        if self.num_frames % self.tubelet_size:
+            raise ValueError(f"num_frames ({self.num_frames}) must be a multiple of tubelet_size ({self.tubelet_size})")
+        if self.hidden_size % self.num_attention_heads:
+            raise ValueError(
+                f"hidden_size ({self.hidden_size}) must be a multiple of num_attention_heads ({self.num_attention_heads})"
+            )
+        if self.decoder_hidden_size % self.decoder_num_attention_heads:
+            raise ValueError(
+                f"decoder_hidden_size ({self.decoder_hidden_size}) must be a multiple of "
+                f"decoder_num_attention_heads ({self.decoder_num_attention_heads})"
+            )
+        if not 0.0 < self.mask_ratio < 1.0:
+            raise ValueError(f"mask_ratio must be in (0, 1), got {self.mask_ratio}")
+        if self.mask_strategy not in MASK_STRATEGIES:
+            raise ValueError(f"mask_strategy must be one of {MASK_STRATEGIES}, got {self.mask_strategy!r}")
+        if len(self.image_mean) != self.num_channels or len(self.image_std) != self.num_channels:
+            raise ValueError(f"image_mean and image_std need {self.num_channels} values each")
+        if len(self.resnet_hidden_sizes) != len(self.resnet_depths):
+            raise ValueError("resnet_hidden_sizes and resnet_depths must have the same length")
+        if not 1 <= self.mapping_num_stages <= len(self.resnet_depths):
+            raise ValueError(
+                f"mapping_num_stages must be in [1, {len(self.resnet_depths)}], got {self.mapping_num_stages}"
+            )
+        if self.mapped_size < 1:
+            raise ValueError(f"mapped_size must be positive, got {self.mapped_size}")
+        if len(self.loc_encoder_channels) < 2:
+            raise ValueError("loc_encoder_channels needs at least two stages")
+        if len(self.loc_decoder_channels) != len(self.loc_encoder_channels) - 1:
+            raise ValueError(
+                f"loc_decoder_channels needs {len(self.loc_encoder_channels) - 1} entries (one fewer than "
+                f"loc_encoder_channels), got {len(self.loc_decoder_channels)}"
+            )
+        if self.image_size % 2 ** (len(self.loc_encoder_channels) - 1):
+            raise ValueError(
+                f"image_size ({self.image_size}) must be divisible by 2**{len(self.loc_encoder_channels) - 1} "
+                "for the localization encoder"
+            )
+        if self.image_size % 4:
+            raise ValueError(f"image_size ({self.image_size}) must be a multiple of 4 for the ResNet stem")
+        if not 0.0 < self.mask_threshold < 1.0:
+            raise ValueError(f"mask_threshold must be in (0, 1), got {self.mask_threshold}")
+        if self.score_fusion not in SCORE_FUSIONS:
+            raise ValueError(f"score_fusion must be one of {SCORE_FUSIONS}, got {self.score_fusion!r}")
+        if not 0.0 <= self.fusion_weight <= 1.0:
+            raise ValueError(f"fusion_weight must be in [0, 1], got {self.fusion_weight}")
+        for name in ("cls_loss_weight", "map_loss_weight", "loc_loss_weight"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+    @property
+    def num_patches_per_frame(self) -> int:
+        return (self.image_size // self.patch_size) ** 2
+
+    @property
+    def seq_length(self) -> int:
+        """Number of VideoMAE tokens: (num_frames // tubelet_size) * (image_size // patch_size) ** 2."""
+        return (self.num_frames // self.tubelet_size) * self.num_patches_per_frame
+
+    def to_videomae_config(self) -> VideoMAEConfig:
+        """The `VideoMAEConfig` of the recovery transformer (encoder and decoder)."""
+        return VideoMAEConfig(
+            image_size=self.image_size,
+            patch_size=self.patch_size,
+            num_channels=self.num_channels,
+            num_frames=self.num_frames,
+            tubelet_size=self.tubelet_size,
+            hidden_size=self.hidden_size,
+            num_hidden_layers=self.num_hidden_layers,
+            num_attention_heads=self.num_attention_heads,
+            intermediate_size=self.intermediate_size,
+            hidden_act=self.hidden_act,
+            hidden_dropout_prob=self.hidden_dropout_prob,
+            attention_probs_dropout_prob=self.attention_probs_dropout_prob,
+            initializer_range=self.initializer_range,
+            layer_norm_eps=self.layer_norm_eps,
+            qv_bias=self.qv_bias,
+            use_mean_pooling=self.use_mean_pooling,
+            decoder_num_attention_heads=self.decoder_num_attention_heads,
+            decoder_hidden_size=self.decoder_hidden_size,
+            decoder_num_hidden_layers=self.decoder_num_hidden_layers,
+            decoder_intermediate_size=self.decoder_intermediate_size,
+            norm_pix_loss=self.norm_pix_loss,
+            attn_implementation=self._attn_implementation,
+        )
+
+    def to_resnet_config(self) -> ResNetConfig:
+        """ResNet-18 layout truncated to the `mapping_num_stages` stages the mapping module uses."""
+        stages = self.mapping_num_stages
+        return ResNetConfig(
+            num_channels=self.num_channels,
+            embedding_size=self.resnet_embedding_size,
+            hidden_sizes=list(self.resnet_hidden_sizes[:stages]),
+            depths=list(self.resnet_depths[:stages]),
+            layer_type="basic",
+            hidden_act="relu",
+            downsample_in_first_stage=False,
+        )
+
+    @classmethod
+    def tiny(cls, **overrides) -> "DelocateConfig":
+        """A few-hundred-kilo-parameter config for tests and the CPU demo (64 px, 4 frames)."""
+        values = dict(
+            image_size=64, patch_size=16, num_frames=4, tubelet_size=2,
+            hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+            decoder_hidden_size=32, decoder_num_hidden_layers=1, decoder_num_attention_heads=2,
+            decoder_intermediate_size=64, mapped_size=16, resnet_embedding_size=8,
+            resnet_hidden_sizes=[8, 16, 32, 64], mapping_hidden_channels=8,
+            loc_encoder_channels=[8, 16, 32], loc_decoder_channels=[16, 8], se_reduction=4,
+        )
+        values.update(overrides)
+        return cls(**values)
+
+
+__all__ = ["DelocateConfig", "MASK_STRATEGIES", "SCORE_FUSIONS"]

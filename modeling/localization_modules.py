@@ -1,0 +1,168 @@
+"""Building blocks of Delocate's localization stage (paper §3.2).
+
+* `DelocateMappingModule`: ResNet-18 stem + first three residual stages (`transformers.ResNetModel`), their outputs
+  resized to one grid and concatenated, then three convolutions -> the 56x56x3 "mapped face".
+* `DelocateSEEncoder`: convolution stages with squeeze-and-excitation (SENet).
+* `DelocateUNetDecoder`: UNet decoder whose stages end in concurrent spatial & channel SE (scSE).
+* `DelocateLocalizationNetwork`: the three together plus the frame classifier fed by mapping and localization features.
+
+All tensors are per frame: `(N, C, H, W)` with N = batch * frames.
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import ResNetModel
+
+from .configuration_delocate import DelocateConfig
+
+
+class DelocateConvBlock(nn.Sequential):
+    """Two 3x3 conv + BatchNorm + ReLU."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__(
+            nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(inplace=True),
+        )
+
+
+class DelocateSqueezeExcitation(nn.Module):
+    """Channel squeeze-and-excitation (Hu et al., 2018): x * sigmoid(MLP(avgpool(x)))."""
+
+    def __init__(self, channels: int, reduction: int):
+        super().__init__()
+        hidden = max(channels // reduction, 1)
+        self.fc1 = nn.Conv2d(channels, hidden, 1)
+        self.fc2 = nn.Conv2d(hidden, channels, 1)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        weights = F.adaptive_avg_pool2d(hidden_states, 1)
+        weights = torch.sigmoid(self.fc2(F.relu(self.fc1(weights))))
+        return hidden_states * weights
+
+
+class DelocateSCSE(nn.Module):
+    """Concurrent spatial and channel squeeze & excitation (Roy et al., 2018): cSE(x) + sSE(x)."""
+
+    def __init__(self, channels: int, reduction: int):
+        super().__init__()
+        self.channel_se = DelocateSqueezeExcitation(channels, reduction)
+        self.spatial_se = nn.Conv2d(channels, 1, 1)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return self.channel_se(hidden_states) + hidden_states * torch.sigmoid(self.spatial_se(hidden_states))
+
+
+class DelocateMappingModule(nn.Module):
+    """Maps a face `(N, 3, H, W)` to the mapped face `(N, 3, mapped_size, mapped_size)` in [0, 1].
+
+    Returns `(mapped_faces, features)` where `features` `(N, mapping_hidden_channels, s, s)` feed the classifier.
+    """
+
+    def __init__(self, config: DelocateConfig):
+        super().__init__()
+        self.mapped_size = config.mapped_size
+        self.backbone = ResNetModel(config.to_resnet_config())
+        in_channels = sum(config.resnet_hidden_sizes[: config.mapping_num_stages])
+        hidden = config.mapping_hidden_channels
+        self.conv1 = nn.Sequential(nn.Conv2d(in_channels, hidden, 3, padding=1, bias=False), nn.BatchNorm2d(hidden), nn.ReLU(inplace=True))
+        self.conv2 = nn.Sequential(nn.Conv2d(hidden, hidden, 3, padding=1, bias=False), nn.BatchNorm2d(hidden), nn.ReLU(inplace=True))
+        self.conv3 = nn.Conv2d(hidden, config.num_channels, 3, padding=1)
+
+    def forward(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        # hidden_states: (stem output, stage 1, ..., stage k)
+        stages = self.backbone(pixel_values, output_hidden_states=True).hidden_states[1:]
+        grid = (self.mapped_size, self.mapped_size)
+        resized = [
+            stage if stage.shape[-2:] == grid else F.interpolate(stage, size=grid, mode="bilinear", align_corners=False)
+            for stage in stages
+        ]
+        features = self.conv2(self.conv1(torch.cat(resized, dim=1)))  # (N, hidden, s, s)
+        mapped = torch.sigmoid(self.conv3(features))  # (N, 3, s, s)
+        return mapped, features
+
+
+class DelocateSEEncoder(nn.Module):
+    """SE encoder: stage 0 at full resolution, every later stage max-pools by 2 first. Returns all stage outputs."""
+
+    def __init__(self, in_channels: int, channels: list[int], reduction: int):
+        super().__init__()
+        self.stages = nn.ModuleList()
+        previous = in_channels
+        for width in channels:
+            self.stages.append(nn.Sequential(DelocateConvBlock(previous, width), DelocateSqueezeExcitation(width, reduction)))
+            previous = width
+
+    def forward(self, hidden_states: torch.Tensor) -> list[torch.Tensor]:
+        skips = []
+        for index, stage in enumerate(self.stages):
+            if index > 0:
+                hidden_states = F.max_pool2d(hidden_states, 2)
+            hidden_states = stage(hidden_states)
+            skips.append(hidden_states)
+        return skips
+
+
+class DelocateUNetDecoderStage(nn.Module):
+    """Upsample x2, concatenate the skip connection, conv block, scSE attention."""
+
+    def __init__(self, in_channels: int, skip_channels: int, out_channels: int, use_scse: bool, reduction: int):
+        super().__init__()
+        self.block = DelocateConvBlock(in_channels + skip_channels, out_channels)
+        self.attention = DelocateSCSE(out_channels, reduction) if use_scse else nn.Identity()
+
+    def forward(self, hidden_states: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        hidden_states = F.interpolate(hidden_states, size=skip.shape[-2:], mode="nearest")
+        return self.attention(self.block(torch.cat([hidden_states, skip], dim=1)))
+
+
+class DelocateUNetDecoder(nn.Module):
+    """UNet decoder from the deepest encoder stage back to full resolution; ends in 1-channel mask logits."""
+
+    def __init__(self, encoder_channels: list[int], decoder_channels: list[int], use_scse: bool, reduction: int):
+        super().__init__()
+        self.stages = nn.ModuleList()
+        previous = encoder_channels[-1]
+        for skip_channels, width in zip(reversed(encoder_channels[:-1]), decoder_channels):
+            self.stages.append(DelocateUNetDecoderStage(previous, skip_channels, width, use_scse, reduction))
+            previous = width
+        self.head = nn.Conv2d(previous, 1, 1)
+
+    def forward(self, skips: list[torch.Tensor]) -> torch.Tensor:
+        hidden_states = skips[-1]
+        for stage, skip in zip(self.stages, reversed(skips[:-1])):
+            hidden_states = stage(hidden_states, skip)
+        return self.head(hidden_states)  # (N, 1, H, W)
+
+
+class DelocateLocalizationNetwork(nn.Module):
+    """Per-frame stage-2 network: mapping module, SE encoder / UNet-scSE decoder, frame classifier.
+
+    The encoder sees the face and its mapped face (upsampled), 6 channels; the classifier sees pooled mapping
+    features and pooled deepest encoder features ("classification uses both", paper §3.2).
+    """
+
+    def __init__(self, config: DelocateConfig):
+        super().__init__()
+        self.mapping = DelocateMappingModule(config)
+        self.encoder = DelocateSEEncoder(2 * config.num_channels, list(config.loc_encoder_channels), config.se_reduction)
+        self.decoder = DelocateUNetDecoder(
+            list(config.loc_encoder_channels), list(config.loc_decoder_channels), config.use_scse, config.se_reduction
+        )
+        self.classifier = nn.Linear(config.mapping_hidden_channels + config.loc_encoder_channels[-1], 1)
+
+    def forward(self, pixel_values: torch.Tensor) -> dict[str, torch.Tensor]:
+        """`pixel_values` (N, 3, H, W) normalised faces -> dict of `frame_logits` (N,), `mask_logits` (N, 1, H, W),
+        `mapped_faces` (N, 3, s, s)."""
+        mapped, map_features = self.mapping(pixel_values)
+        mapped_up = F.interpolate(mapped, size=pixel_values.shape[-2:], mode="bilinear", align_corners=False)
+        skips = self.encoder(torch.cat([pixel_values, mapped_up], dim=1))
+        mask_logits = self.decoder(skips)
+        pooled = torch.cat([map_features.mean(dim=(2, 3)), skips[-1].mean(dim=(2, 3))], dim=1)
+        frame_logits = self.classifier(pooled).squeeze(-1)
+        return {"frame_logits": frame_logits, "mask_logits": mask_logits, "mapped_faces": mapped}

@@ -1,0 +1,422 @@
+"""PyTorch Delocate models (IJCAI 2024): recovery MAE, its classifier, the localization network, the fused detector.
+
+The transformer parts reuse `transformers`' own VideoMAE modules (`VideoMAEModel`, `VideoMAEDecoder`) and the mapping
+module reuses `ResNetModel`; nothing here re-implements a ViT or a ResNet. This file and its siblings import only
+torch and transformers, so they travel as remote code (`auto_map`) with saved checkpoints.
+"""
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import PreTrainedModel, VideoMAEModel
+from transformers import initialization as init
+from transformers.models.videomae.modeling_videomae import VideoMAEDecoder, get_sinusoid_encoding_table
+
+from .configuration_delocate import DelocateConfig
+from .localization_modules import DelocateLocalizationNetwork
+from .modeling_outputs_delocate import (
+    DelocateDeepfakeDetectionOutput,
+    DelocateForgeryLocalizationOutput,
+    DelocateMaskedRecoveryOutput,
+    DelocateVideoClassifierOutput,
+)
+
+# Config fields that belong to the localization stage (copied by `DelocateForDeepfakeDetection.from_stages`).
+LOCALIZATION_FIELDS = (
+    "mapped_size", "resnet_embedding_size", "resnet_hidden_sizes", "resnet_depths", "mapping_num_stages",
+    "mapping_hidden_channels", "loc_encoder_channels", "loc_decoder_channels", "use_scse", "se_reduction",
+    "mask_threshold", "cls_loss_weight", "map_loss_weight", "loc_loss_weight",
+)
+
+
+def check_video_input(pixel_values: torch.Tensor, config: DelocateConfig) -> None:
+    """Raises ValueError unless `pixel_values` is `(batch, num_frames, channels, image_size, image_size)`."""
+    expected = (config.num_frames, config.num_channels, config.image_size, config.image_size)
+    if pixel_values.ndim != 5 or tuple(pixel_values.shape[1:]) != expected:
+        raise ValueError(
+            f"pixel_values must have shape (batch, {', '.join(map(str, expected))}) = (batch, frames, channels, "
+            f"height, width); got {tuple(pixel_values.shape)}"
+        )
+
+
+def unnormalize(pixel_values: torch.Tensor, config: DelocateConfig) -> torch.Tensor:
+    """Processor-normalised `(batch, frames, C, H, W)` -> pixel space in [0, 1]."""
+    mean = torch.as_tensor(config.image_mean, device=pixel_values.device, dtype=pixel_values.dtype)
+    std = torch.as_tensor(config.image_std, device=pixel_values.device, dtype=pixel_values.dtype)
+    return pixel_values * std[:, None, None] + mean[:, None, None]
+
+
+def patchify(frames: torch.Tensor, tubelet_size: int, patch_size: int) -> torch.Tensor:
+    """`(batch, T, C, H, W)` -> `(batch, num_tokens, tubelet * patch * patch, C)` in VideoMAE's token order."""
+    batch, time, channels, height, width = frames.shape
+    frames = frames.view(
+        batch, time // tubelet_size, tubelet_size, channels,
+        height // patch_size, patch_size, width // patch_size, patch_size,
+    )
+    frames = frames.permute(0, 1, 4, 6, 2, 5, 7, 3).contiguous()
+    num_tokens = (time // tubelet_size) * (height // patch_size) * (width // patch_size)
+    return frames.view(batch, num_tokens, tubelet_size * patch_size * patch_size, channels)
+
+
+def unpatchify(patches: torch.Tensor, time: int, height: int, width: int, tubelet_size: int, patch_size: int) -> torch.Tensor:
+    """Inverse of `patchify`: `(batch, num_tokens, tubelet * patch * patch, C)` -> `(batch, T, C, H, W)`."""
+    batch, _, _, channels = patches.shape
+    patches = patches.view(
+        batch, time // tubelet_size, height // patch_size, width // patch_size,
+        tubelet_size, patch_size, patch_size, channels,
+    )
+    patches = patches.permute(0, 1, 4, 7, 2, 5, 3, 6).contiguous()
+    return patches.view(batch, time, channels, height, width)
+
+
+class DelocatePreTrainedModel(PreTrainedModel):
+    """Base class: config handling, weight initialisation, loading/saving of every Delocate model."""
+
+    config_class = DelocateConfig
+    config: DelocateConfig
+    base_model_prefix = "videomae"
+    main_input_name = "pixel_values"
+    input_modalities = "video"
+    supports_gradient_checkpointing = True
+    _supports_sdpa = True
+    _no_split_modules = ["VideoMAEEmbeddings", "VideoMAELayer"]
+
+    def _init_weights(self, module):
+        if isinstance(module, nn.Conv2d):
+            init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+            if module.bias is not None:
+                init.zeros_(module.bias)
+        elif isinstance(module, nn.Linear):
+            init.trunc_normal_(module.weight, std=self.config.initializer_range)
+            if module.bias is not None:
+                init.zeros_(module.bias)
+        elif isinstance(module, DelocateForMaskedRecovery):
+            init.trunc_normal_(module.mask_token, std=self.config.initializer_range)
+        else:
+            super()._init_weights(module)
+
+
+class DelocateForMaskedRecovery(DelocatePreTrainedModel):
+    """Stage 1, *Recovering for consistency learning*: a VideoMAE autoencoder trained on real faces to recover
+    facial-part ROIs masked by `bool_masked_pos`. Returns the MSE on masked patches and the full recovered video."""
+
+    def __init__(self, config: DelocateConfig):
+        super().__init__(config)
+        videomae_config = config.to_videomae_config()
+        self.videomae = VideoMAEModel(videomae_config)
+        self.encoder_to_decoder = nn.Linear(config.hidden_size, config.decoder_hidden_size, bias=False)
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, config.decoder_hidden_size))
+        # fixed sin-cos table, like VideoMAE (not a parameter, not saved)
+        self.position_embeddings = get_sinusoid_encoding_table(config.seq_length, config.decoder_hidden_size)
+        self.decoder = VideoMAEDecoder(videomae_config)
+        self.post_init()
+
+    def check_mask(self, bool_masked_pos: torch.Tensor | None, batch_size: int) -> torch.Tensor:
+        """Validates `(batch, num_tokens)` masks: same masked count in every sample, at least one visible/masked."""
+        if bool_masked_pos is None:
+            raise ValueError(
+                "DelocateForMaskedRecovery needs bool_masked_pos (batch, num_tokens); get one from "
+                "DelocateFaceProcessor(..., return_bool_masked_pos=True) or processing.roi_masking"
+            )
+        expected = (batch_size, self.config.seq_length)
+        if tuple(bool_masked_pos.shape) != expected:
+            raise ValueError(f"bool_masked_pos must have shape {expected}, got {tuple(bool_masked_pos.shape)}")
+        bool_masked_pos = bool_masked_pos.bool()
+        counts = bool_masked_pos.sum(dim=1)
+        if bool((counts != counts[0]).any()):
+            raise ValueError(
+                "bool_masked_pos must mask the same number of tokens in every sample (VideoMAE drops masked tokens "
+                f"and stacks the rest); got masked counts {counts.tolist()}. Equalise them with "
+                "processing.roi_masking.equalize_mask_counts"
+            )
+        if int(counts[0]) in (0, self.config.seq_length):
+            raise ValueError(f"bool_masked_pos must mask some but not all {self.config.seq_length} tokens, got {int(counts[0])}")
+        return bool_masked_pos
+
+    def forward(
+        self,
+        pixel_values: torch.Tensor,
+        bool_masked_pos: torch.BoolTensor | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> DelocateMaskedRecoveryOutput | tuple:
+        r"""
+        pixel_values (`torch.FloatTensor` of shape `(batch, frames, 3, H, W)`):
+            Normalised face clips from `DelocateFaceProcessor`.
+        bool_masked_pos (`torch.BoolTensor` of shape `(batch, num_tokens)`):
+            Tokens to mask (True); the same count in every sample.
+        """
+        check_video_input(pixel_values, self.config)
+        bool_masked_pos = self.check_mask(bool_masked_pos, pixel_values.shape[0])
+        outputs = self.videomae(pixel_values, bool_masked_pos=bool_masked_pos, **kwargs)
+        visible = self.encoder_to_decoder(outputs.last_hidden_state)  # (batch, num_visible, decoder_hidden)
+        batch_size, _, dim = visible.shape
+
+        positions = self.position_embeddings.expand(batch_size, -1, -1).to(device=pixel_values.device, dtype=visible.dtype)
+        pos_visible = positions[~bool_masked_pos].reshape(batch_size, -1, dim)
+        pos_masked = positions[bool_masked_pos].reshape(batch_size, -1, dim)
+        decoder_input = torch.cat([visible + pos_visible, self.mask_token + pos_masked], dim=1)
+        logits = self.decoder(decoder_input, pos_masked.shape[1]).logits  # (batch, num_masked, ts * p * p * C)
+
+        config = self.config
+        time, channels, height, width = pixel_values.shape[1:]
+        with torch.no_grad():
+            patches = patchify(unnormalize(pixel_values, config), config.tubelet_size, config.patch_size)
+            patch_mean = patches.mean(dim=-2, keepdim=True)
+            patch_std = patches.var(dim=-2, unbiased=True, keepdim=True).sqrt() + 1e-6
+            targets = (patches - patch_mean) / patch_std if config.norm_pix_loss else patches
+            labels = targets[bool_masked_pos].reshape(batch_size, -1, targets.shape[-2] * channels)
+        loss = F.mse_loss(logits, labels.to(logits.dtype))
+
+        predicted = logits.reshape(batch_size, -1, patches.shape[-2], channels)
+        if config.norm_pix_loss:
+            predicted = predicted * patch_std[bool_masked_pos].reshape_as(predicted[:, :, :1]) + patch_mean[
+                bool_masked_pos
+            ].reshape_as(predicted[:, :, :1])
+        full = patches.to(predicted.dtype).clone()
+        full[bool_masked_pos] = predicted.reshape(-1, patches.shape[-2], channels)
+        reconstruction = unpatchify(full, time, height, width, config.tubelet_size, config.patch_size).clamp(0, 1)
+
+        output = DelocateMaskedRecoveryOutput(
+            loss=loss,
+            logits=logits,
+            reconstruction=reconstruction,
+            bool_masked_pos=bool_masked_pos,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
+        return output if return_dict is not False else output.to_tuple()
+
+
+class DelocateVideoClassifierMixin:
+    """Stage-1b head shared by the classifier and the detector: mean-pooled VideoMAE tokens -> one fake logit."""
+
+    def _build_classifier(self, config: DelocateConfig) -> None:
+        self.videomae = VideoMAEModel(config.to_videomae_config())
+        self.fc_norm = nn.LayerNorm(config.hidden_size) if config.use_mean_pooling else None
+        self.dropout = nn.Dropout(config.classifier_dropout)
+        self.classifier = nn.Linear(config.hidden_size, 1)
+
+    def _classify(self, pixel_values: torch.Tensor, **kwargs):
+        outputs = self.videomae(pixel_values, **kwargs)
+        tokens = outputs.last_hidden_state  # (batch, num_tokens, hidden)
+        pooled = self.fc_norm(tokens.mean(1)) if self.fc_norm is not None else tokens[:, 0]
+        return self.classifier(self.dropout(pooled)).squeeze(-1), outputs  # (batch,)
+
+
+class DelocateForVideoClassification(DelocateVideoClassifierMixin, DelocatePreTrainedModel):
+    """Stage 1b: the recovery encoder without its decoder, fine-tuned real (0) vs fake (1) with BCE.
+
+    `DelocateForVideoClassification.from_pretrained(stage1_dir)` loads the encoder of a `DelocateForMaskedRecovery`
+    checkpoint (the decoder weights are unused, the head starts fresh), as VideoMAE does.
+    """
+
+    def __init__(self, config: DelocateConfig):
+        super().__init__(config)
+        self._build_classifier(config)
+        self.post_init()
+
+    @classmethod
+    def from_recovery(cls, recovery: DelocateForMaskedRecovery) -> "DelocateForVideoClassification":
+        """A classifier whose encoder is a copy of `recovery`'s encoder."""
+        model = cls(copy.deepcopy(recovery.config))
+        model.videomae.load_state_dict(recovery.videomae.state_dict())
+        return model.to(recovery.device)
+
+    def forward(
+        self, pixel_values: torch.Tensor, labels: torch.Tensor | None = None, return_dict: bool | None = None, **kwargs
+    ) -> DelocateVideoClassifierOutput | tuple:
+        r"""
+        pixel_values (`torch.FloatTensor` of shape `(batch, frames, 3, H, W)`): normalised face clips.
+        labels (`torch.Tensor` of shape `(batch,)`, *optional*): 0 real, 1 fake.
+        """
+        check_video_input(pixel_values, self.config)
+        logits, outputs = self._classify(pixel_values, **kwargs)
+        loss = None
+        if labels is not None:
+            loss = F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype).view_as(logits))
+        output = DelocateVideoClassifierOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
+        return output if return_dict is not False else output.to_tuple()
+
+
+def flatten_frames(tensor: torch.Tensor | None, video: bool) -> torch.Tensor | None:
+    """`(batch, frames, ...)` -> `(batch * frames, ...)` when `video`, else unchanged."""
+    return tensor.flatten(0, 1) if (tensor is not None and video) else tensor
+
+
+class DelocateForForgeryLocalization(DelocatePreTrainedModel):
+    """Stage 2, *Localization for discrepancy learning*: per frame, the mapping module gives a mapped face trained
+    toward the recovery model's reconstruction, the SE encoder / UNet-scSE decoder predicts the forgery mask, and a
+    classifier on both feature sets gives a fake logit. Accepts video `(batch, frames, 3, H, W)` or frames
+    `(N, 3, H, W)`."""
+
+    base_model_prefix = "localizer"
+
+    def __init__(self, config: DelocateConfig):
+        super().__init__(config)
+        self.localizer = DelocateLocalizationNetwork(config)
+        self.post_init()
+
+    def forward(
+        self,
+        pixel_values: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        mask_labels: torch.Tensor | None = None,
+        recovered_pixel_values: torch.Tensor | None = None,
+        return_dict: bool | None = None,
+    ) -> DelocateForgeryLocalizationOutput | tuple:
+        r"""
+        pixel_values (`(batch, frames, 3, H, W)` or `(N, 3, H, W)`): normalised faces.
+        labels (`(batch,)` video labels, or one per frame): 0 real, 1 fake -> `loss_cls` (BCE).
+        mask_labels (`(batch, frames, H, W)` / `(N, H, W)`, optionally with a channel of 1): ground-truth forgery
+            masks in [0, 1] (zeros for real faces) -> `loss_loc` (MSE of mask probabilities).
+        recovered_pixel_values (same shape as `pixel_values`): the recovery model's reconstruction in [0, 1]
+            -> `loss_map` (MSE of mapped faces to the reconstruction resized to `mapped_size`).
+        """
+        config = self.config
+        video = pixel_values.ndim == 5
+        if pixel_values.ndim not in (4, 5) or pixel_values.shape[-3] != config.num_channels:
+            raise ValueError(
+                f"pixel_values must be (batch, frames, {config.num_channels}, H, W) or (N, {config.num_channels}, H, W); "
+                f"got {tuple(pixel_values.shape)}"
+            )
+        if pixel_values.shape[-1] % 2 ** (len(config.loc_encoder_channels) - 1) or pixel_values.shape[-2] % 4:
+            raise ValueError(f"face size {tuple(pixel_values.shape[-2:])} must be divisible by the encoder stride")
+        lead = pixel_values.shape[:2] if video else pixel_values.shape[:1]
+        outputs = self.localizer(flatten_frames(pixel_values, video))
+        frame_logits = outputs["frame_logits"].view(*lead)
+        mask_logits = outputs["mask_logits"].view(*lead, *outputs["mask_logits"].shape[1:])
+        mapped_faces = outputs["mapped_faces"].view(*lead, *outputs["mapped_faces"].shape[1:])
+        logits = frame_logits.mean(-1) if video else frame_logits
+
+        losses = {}
+        if labels is not None:
+            labels = labels.to(logits.dtype)
+            target_logits = frame_logits if labels.shape == frame_logits.shape else logits
+            losses["loss_cls"] = F.binary_cross_entropy_with_logits(target_logits, labels.view_as(target_logits))
+        if recovered_pixel_values is not None:
+            if recovered_pixel_values.shape != pixel_values.shape:
+                raise ValueError(
+                    f"recovered_pixel_values must match pixel_values {tuple(pixel_values.shape)}, "
+                    f"got {tuple(recovered_pixel_values.shape)}"
+                )
+            target = F.interpolate(
+                flatten_frames(recovered_pixel_values, video).to(mapped_faces.dtype),
+                size=(config.mapped_size, config.mapped_size), mode="area",
+            )
+            losses["loss_map"] = F.mse_loss(outputs["mapped_faces"], target)
+        if mask_labels is not None:
+            masks = flatten_frames(mask_labels, video).to(mask_logits.dtype)
+            masks = masks.unsqueeze(1) if masks.ndim == 3 else masks
+            if masks.ndim != 4 or masks.shape[0] != outputs["mask_logits"].shape[0] or masks.shape[1] != 1:
+                raise ValueError(
+                    f"mask_labels must be (batch, frames, H, W) or (N, H, W) matching pixel_values; got {tuple(mask_labels.shape)}"
+                )
+            if masks.shape[-2:] != outputs["mask_logits"].shape[-2:]:
+                masks = F.interpolate(masks, size=outputs["mask_logits"].shape[-2:], mode="bilinear", align_corners=False)
+            losses["loss_loc"] = F.mse_loss(torch.sigmoid(outputs["mask_logits"]), masks)
+
+        loss = None
+        if losses:
+            weights = {"loss_cls": config.cls_loss_weight, "loss_map": config.map_loss_weight, "loss_loc": config.loc_loss_weight}
+            loss = sum(weights[name] * value for name, value in losses.items())
+        output = DelocateForgeryLocalizationOutput(
+            loss=loss, logits=logits, frame_logits=frame_logits, mask_logits=mask_logits, mapped_faces=mapped_faces,
+            **losses,
+        )
+        return output if return_dict is not False else output.to_tuple()
+
+
+class DelocateForDeepfakeDetection(DelocateVideoClassifierMixin, DelocatePreTrainedModel):
+    """The full detector: stage-1b classifier + stage-2 localization network (+ optionally the recovery autoencoder
+    for explanations). The video score fuses the two stages' **probabilities** (`score_fusion="mean_prob"`:
+    `fusion_weight * p_recovery + (1 - fusion_weight) * p_localization`, the paper's "average the output");
+    `logits` is the logit of that probability. Also returns per-frame scores and forgery masks."""
+
+    def __init__(self, config: DelocateConfig):
+        super().__init__(config)
+        self._build_classifier(config)
+        self.localizer = DelocateLocalizationNetwork(config)
+        self.recovery = DelocateForMaskedRecovery(config) if config.detector_include_recovery else None
+        self.post_init()
+
+    @classmethod
+    def from_stages(
+        cls,
+        recovery_or_classifier: DelocateForMaskedRecovery | DelocateForVideoClassification,
+        localizer: DelocateForForgeryLocalization,
+        recovery: DelocateForMaskedRecovery | None = None,
+    ) -> "DelocateForDeepfakeDetection":
+        """Assembles the detector from trained stages. With a `DelocateForMaskedRecovery` as first argument its
+        encoder is used and the stage-1 head starts untrained; pass `recovery` to keep the autoencoder too."""
+        config = copy.deepcopy(recovery_or_classifier.config)
+        for name in LOCALIZATION_FIELDS:
+            setattr(config, name, copy.deepcopy(getattr(localizer.config, name)))
+        config.detector_include_recovery = recovery is not None
+        config.architectures = [cls.__name__]
+        model = cls(config)
+        if isinstance(recovery_or_classifier, DelocateForVideoClassification):
+            state = {k: v for k, v in recovery_or_classifier.state_dict().items()}
+            model.load_state_dict(state, strict=False)
+        elif isinstance(recovery_or_classifier, DelocateForMaskedRecovery):
+            model.videomae.load_state_dict(recovery_or_classifier.videomae.state_dict())
+        else:
+            raise TypeError(f"expected a Delocate recovery or classifier model, got {type(recovery_or_classifier).__name__}")
+        model.localizer.load_state_dict(localizer.localizer.state_dict())
+        if recovery is not None:
+            model.recovery.load_state_dict(recovery.state_dict())
+        return model.to(recovery_or_classifier.device)
+
+    def fuse(self, recovery_logits: torch.Tensor, localization_logits: torch.Tensor) -> torch.Tensor:
+        """Fake probability `(batch,)` from the two stages' logits, per `config.score_fusion`."""
+        p_recovery, p_localization = torch.sigmoid(recovery_logits), torch.sigmoid(localization_logits)
+        if self.config.score_fusion == "recovery_only":
+            return p_recovery
+        if self.config.score_fusion == "localization_only":
+            return p_localization
+        weight = self.config.fusion_weight
+        return weight * p_recovery + (1 - weight) * p_localization
+
+    def forward(
+        self, pixel_values: torch.Tensor, labels: torch.Tensor | None = None, return_dict: bool | None = None
+    ) -> DelocateDeepfakeDetectionOutput | tuple:
+        r"""
+        pixel_values (`torch.FloatTensor` of shape `(batch, frames, 3, H, W)`): normalised face clips.
+        labels (`torch.Tensor` of shape `(batch,)`, *optional*): 0 real, 1 fake -> BCE of the fused probability.
+        """
+        check_video_input(pixel_values, self.config)
+        batch, frames = pixel_values.shape[:2]
+        recovery_logits, _ = self._classify(pixel_values)
+        local = self.localizer(pixel_values.flatten(0, 1))
+        frame_logits = local["frame_logits"].view(batch, frames)
+        localization_logits = frame_logits.mean(-1)
+        probabilities = self.fuse(recovery_logits, localization_logits)
+        logits = torch.logit(probabilities, eps=1e-6)
+        masks = torch.sigmoid(local["mask_logits"]).view(batch, frames, *local["mask_logits"].shape[-2:])
+        loss = None
+        if labels is not None:
+            loss = F.binary_cross_entropy(probabilities.clamp(1e-6, 1 - 1e-6), labels.to(probabilities.dtype).view_as(probabilities))
+        output = DelocateDeepfakeDetectionOutput(
+            loss=loss, logits=logits, probabilities=probabilities, recovery_logits=recovery_logits,
+            localization_logits=localization_logits, frame_scores=torch.sigmoid(frame_logits), masks=masks,
+        )
+        return output if return_dict is not False else output.to_tuple()
+
+
+DelocateConfig.register_for_auto_class()
+DelocateForMaskedRecovery.register_for_auto_class("AutoModelForPreTraining")
+DelocateForVideoClassification.register_for_auto_class("AutoModelForVideoClassification")
+DelocateForForgeryLocalization.register_for_auto_class("AutoModelForImageSegmentation")
+DelocateForDeepfakeDetection.register_for_auto_class("AutoModel")
+
+__all__ = [
+    "DelocatePreTrainedModel",
+    "DelocateForMaskedRecovery",
+    "DelocateForVideoClassification",
+    "DelocateForForgeryLocalization",
+    "DelocateForDeepfakeDetection",
+]
