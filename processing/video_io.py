@@ -1,0 +1,379 @@
+"""Video decoding and encoding with PyAV.
+
+`read_video` samples frames from a video file without holding the whole video in memory: a cheap packet-counting
+pass (no decoding) gives the frame count, then one sequential decoding pass converts only the wanted frames to RGB.
+
+Every failure is a typed, one-line error from `processing.errors`:
+
+- missing path, directory, empty file, not a video, no video stream, truncated file -> `VideoDecodeError`
+- fewer decodable frames than the sampling mode needs -> `VideoTooShortError`
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import VideoDecodeError, VideoTooShortError
+
+logger = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+SAMPLING_MODES = ("uniform", "all", "stride")
+DEFAULT_STRIDE = 2
+
+
+@dataclass
+class VideoClip:
+    """Sampled frames of one video.
+
+    Attributes:
+        frames: `(T, H, W, 3)` uint8 RGB frames (display orientation, rotation metadata applied).
+        frame_indices: `(T,)` int64 index of each frame in the decoded stream.
+        fps: average frame rate of the stream (0.0 when unknown, e.g. a still image).
+        total_frames: number of decodable frames in the source (after `max_frames`).
+        size: `(H, W)` of the frames.
+        path: source file, or None for in-memory input.
+    """
+
+    frames: np.ndarray
+    frame_indices: np.ndarray
+    fps: float
+    total_frames: int
+    size: tuple[int, int]
+    path: str | None = None
+    rotation: int = field(default=0)
+
+    def __len__(self) -> int:
+        return int(self.frames.shape[0])
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:200] if text else type(exc).__name__
+
+
+def _check_path(path) -> Path:
+    """Raise `VideoDecodeError` for paths that cannot be a video file."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise VideoDecodeError(f"cannot decode video {path!r}: expected a file path, got {type(path).__name__}")
+    p = Path(path)
+    if not p.exists():
+        raise VideoDecodeError(f"cannot decode video '{p}': file does not exist")
+    if p.is_dir():
+        raise VideoDecodeError(f"cannot decode video '{p}': path is a directory, not a video file")
+    if p.stat().st_size == 0:
+        raise VideoDecodeError(f"cannot decode video '{p}': file is empty (0 bytes)")
+    return p
+
+
+def _open(p: Path):
+    """Open a container and return `(container, video_stream)`; typed errors on failure."""
+    import av
+
+    try:
+        container = av.open(str(p), mode="r")
+    except av.error.FFmpegError as exc:  # InvalidDataError, EOFError ...
+        text = _one_line(exc)
+        if "moov atom not found" in text or "truncat" in text.lower() or isinstance(exc, av.error.EOFError):
+            reason = f"file is truncated or incomplete ({text})"
+        else:
+            reason = f"not a video file ({text})"
+        raise VideoDecodeError(f"cannot decode video '{p}': {reason}") from None
+    except (OSError, ValueError) as exc:
+        raise VideoDecodeError(f"cannot decode video '{p}': {_one_line(exc)}") from None
+    if not container.streams.video:
+        container.close()
+        raise VideoDecodeError(f"cannot decode video '{p}': no video stream in the file")
+    stream = container.streams.video[0]
+    if stream.codec_context is None or not stream.codec_context.name:
+        container.close()
+        raise VideoDecodeError(f"cannot decode video '{p}': unsupported video codec")
+    return container, stream
+
+
+def _stream_fps(stream) -> float:
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    try:
+        return float(rate) if rate else 0.0
+    except (TypeError, ZeroDivisionError):
+        return 0.0
+
+
+def _count_packets(p: Path) -> tuple[int, bool]:
+    """Count video packets without decoding. Returns `(count, read_error)`."""
+    import av
+
+    container, stream = _open(p)
+    count, error = 0, False
+    try:
+        for packet in container.demux(stream):
+            if packet.size and packet.dts is not None:
+                count += 1
+    except av.error.FFmpegError:
+        error = True
+    finally:
+        container.close()
+    return count, error
+
+
+def _apply_rotation(image: np.ndarray, rotation: int) -> np.ndarray:
+    """Rotate to display orientation; `rotation` is the counter-clockwise angle of the display matrix."""
+    k = int(round(rotation / 90.0)) % 4
+    return np.ascontiguousarray(np.rot90(image, k=k)) if k else image
+
+
+def _iter_decoded(p: Path, max_frames: int | None = None, wanted: set[int] | None = None):
+    """Yield `(index, av.VideoFrame or None, rotation)` for each decoded frame; frames not in `wanted` are None.
+
+    Raises `VideoDecodeError` if the stream cannot be decoded at all, and stops quietly at a corrupt tail (the caller
+    compares the number of frames it got with what it needed).
+    """
+    import av
+
+    container, stream = _open(p)
+    stream.thread_type = "AUTO"
+    index = 0
+    try:
+        try:
+            for frame in container.decode(stream):
+                if max_frames is not None and index >= max_frames:
+                    break
+                keep = wanted is None or index in wanted
+                yield index, (frame if keep else None), int(getattr(frame, "rotation", 0) or 0)
+                index += 1
+                if wanted is not None and index > max(wanted, default=-1):
+                    break
+        except av.error.FFmpegError as exc:
+            if index == 0:
+                raise VideoDecodeError(f"cannot decode video '{p}': no decodable frame ({_one_line(exc)})") from None
+            logger.warning("video '%s': decoding stopped after %d frames (%s)", p, index, _one_line(exc))
+    finally:
+        container.close()
+
+
+def iter_video_frames(path, max_frames: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield `(frame_index, frame)` for every frame, `frame` uint8 RGB `(H, W, 3)`, decoding sequentially."""
+    p = _check_path(path)
+    if p.suffix.lower() in IMAGE_EXTENSIONS:
+        yield 0, _read_image(p)
+        return
+    for index, frame, rotation in _iter_decoded(p, max_frames=max_frames):
+        yield index, _apply_rotation(frame.to_ndarray(format="rgb24"), rotation)
+
+
+def _read_image(p: Path) -> np.ndarray:
+    import cv2
+
+    image = cv2.imread(str(p), cv2.IMREAD_COLOR)
+    if image is None:
+        raise VideoDecodeError(f"cannot decode image '{p}': not a readable image file")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def sample_indices(
+    total_frames: int, num_frames: int, sampling: str = "uniform", stride: int | None = None
+) -> np.ndarray:
+    """Frame indices `(T,)` int64 to keep from a video of `total_frames` frames.
+
+    - "uniform": the centre of each of `num_frames` equal segments (covers the whole video, no repeats).
+    - "stride": every `stride`-th frame from 0, `num_frames` of them (all of them if `num_frames` is None).
+    - "all": every frame.
+    Raises `ValueError` if the video is too short (callers turn it into `VideoTooShortError`).
+    """
+    if sampling not in SAMPLING_MODES:
+        raise ValueError(f"sampling must be one of {SAMPLING_MODES}, got {sampling!r}")
+    if sampling == "all":
+        return np.arange(total_frames, dtype=np.int64)
+    if sampling == "uniform":
+        if num_frames is None or num_frames < 1:
+            raise ValueError(f"num_frames must be >= 1 for uniform sampling, got {num_frames}")
+        if total_frames < num_frames:
+            raise ValueError(f"has {total_frames} decodable frames, {num_frames} needed (sampling='uniform')")
+        seg = total_frames / num_frames
+        return np.minimum(((np.arange(num_frames) + 0.5) * seg).astype(np.int64), total_frames - 1)
+    stride = DEFAULT_STRIDE if stride is None else int(stride)
+    if stride < 1:
+        raise ValueError(f"stride must be >= 1, got {stride}")
+    indices = np.arange(0, total_frames, stride, dtype=np.int64)
+    if num_frames is not None:
+        if len(indices) < num_frames:
+            raise ValueError(
+                f"has {total_frames} decodable frames, {(num_frames - 1) * stride + 1} needed "
+                f"(sampling='stride', stride={stride}, num_frames={num_frames})"
+            )
+        indices = indices[:num_frames]
+    return indices
+
+
+def read_video(
+    path,
+    num_frames: int | None = 16,
+    sampling: str = "uniform",
+    stride: int | None = None,
+    max_frames: int | None = None,
+    allow_single_frame: bool = False,
+) -> VideoClip:
+    """Decode and sample frames of a video file.
+
+    Args:
+        path: video file (anything FFmpeg reads), or a still image when `allow_single_frame=True`.
+        num_frames: frames to return for "uniform"/"stride" sampling (ignored by "all").
+        sampling: "uniform" (segment centres over the whole video), "all", or "stride" (every `stride`-th frame).
+        stride: step for "stride" sampling (default 2).
+        max_frames: only consider the first `max_frames` frames of the video (memory guard for "all").
+        allow_single_frame: accept a single-frame source (still image or 1-frame video). With "uniform"/"stride"
+            sampling that frame is repeated `num_frames` times.
+
+    Returns:
+        `VideoClip` with `frames` `(T, H, W, 3)` uint8 RGB.
+    """
+    if sampling not in SAMPLING_MODES:
+        raise ValueError(f"sampling must be one of {SAMPLING_MODES}, got {sampling!r}")
+    p = _check_path(path)
+
+    if p.suffix.lower() in IMAGE_EXTENSIONS:
+        if not allow_single_frame:
+            raise VideoTooShortError(
+                f"video '{p}' is a still image (1 frame); pass allow_single_frame=True to use images"
+            )
+        image = _read_image(p)
+        return _single_frame_clip(image, num_frames, sampling, fps=0.0, path=str(p))
+
+    container, stream = _open(p)
+    declared = int(stream.frames or 0)
+    fps = _stream_fps(stream)
+    container.close()
+
+    if sampling == "all":
+        total, wanted = None, None
+    else:
+        counted, read_error = _count_packets(p)
+        if read_error and declared > counted:
+            raise VideoDecodeError(
+                f"cannot decode video '{p}': file is truncated (container declares {declared} frames, "
+                f"only {counted} readable)"
+            )
+        total = counted if counted > 0 else declared
+        if max_frames is not None:
+            total = min(total, int(max_frames))
+        wanted = _wanted_or_raise(p, total, num_frames, sampling, stride, allow_single_frame)
+
+    frames, indices, decoded, rotation = _decode(p, max_frames, wanted)
+
+    if wanted is not None and len(indices) < len(wanted):
+        # The packet count over-estimated the decodable frames (corrupt tail): resample over what decodes.
+        total = decoded
+        wanted = _wanted_or_raise(p, total, num_frames, sampling, stride, allow_single_frame)
+        frames, indices, decoded, rotation = _decode(p, max_frames, wanted)
+
+    if sampling == "all":
+        total = decoded
+        if decoded < 2 and not allow_single_frame:
+            raise VideoTooShortError(
+                f"video '{p}' has {decoded} decodable frame(s), 2 needed (sampling='all'); "
+                "pass allow_single_frame=True to accept it"
+            )
+    if not frames:
+        raise VideoDecodeError(f"cannot decode video '{p}': no decodable frame")
+    if wanted is not None and len(wanted) == 1 and total == 1 and num_frames and num_frames > 1:
+        return _single_frame_clip(frames[0], num_frames, sampling, fps=fps, path=str(p), rotation=rotation)
+
+    stacked = np.stack(frames)
+    return VideoClip(
+        frames=stacked,
+        frame_indices=np.asarray(indices, dtype=np.int64),
+        fps=fps,
+        total_frames=int(total),
+        size=(int(stacked.shape[1]), int(stacked.shape[2])),
+        path=str(p),
+        rotation=rotation,
+    )
+
+
+def _wanted_or_raise(p, total, num_frames, sampling, stride, allow_single_frame) -> list[int]:
+    if total <= 0:
+        raise VideoDecodeError(f"cannot decode video '{p}': no decodable frame")
+    if total == 1 and allow_single_frame:
+        return [0]
+    try:
+        return sample_indices(total, num_frames, sampling, stride).tolist()
+    except ValueError as exc:
+        if "needed" in str(exc):
+            raise VideoTooShortError(f"video '{p}' {exc}") from None
+        raise
+
+
+def _decode(p: Path, max_frames, wanted):
+    """Sequentially decode; keep only `wanted` frames (all when None). Returns frames, indices, decoded, rotation."""
+    wanted_set = None if wanted is None else set(wanted)
+    frames, indices, decoded, rotation = [], [], 0, 0
+    for index, frame, rotation in _iter_decoded(p, max_frames=max_frames, wanted=wanted_set):
+        decoded = index + 1
+        if frame is not None:
+            frames.append(_apply_rotation(frame.to_ndarray(format="rgb24"), rotation))
+            indices.append(index)
+    if frames and len({f.shape for f in frames}) > 1:  # resolution change mid-stream: resize to the first frame
+        import cv2
+
+        h, w = frames[0].shape[:2]
+        frames = [f if f.shape[:2] == (h, w) else cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in frames]
+    return frames, indices, decoded, rotation
+
+
+def _single_frame_clip(image, num_frames, sampling, fps, path, rotation=0) -> VideoClip:
+    repeat = 1 if sampling == "all" or not num_frames else int(num_frames)
+    frames = np.repeat(image[None], repeat, axis=0)
+    return VideoClip(
+        frames=frames,
+        frame_indices=np.zeros(repeat, dtype=np.int64),
+        fps=fps,
+        total_frames=1,
+        size=(int(image.shape[0]), int(image.shape[1])),
+        path=path,
+        rotation=rotation,
+    )
+
+
+def write_video(path, frames: np.ndarray | Sequence[np.ndarray], fps: float = 25.0, codec: str | None = None) -> Path:
+    """Encode `frames` `(T, H, W, 3)` uint8 RGB to `path` (H.264 yuv420p, or MPEG-4 Part 2 when libx264 is missing).
+
+    Odd frame sizes are padded by one replicated pixel (yuv420p needs even sizes). Returns the path.
+    """
+    import av
+
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ValueError(f"frames must be (T, H, W, 3), got shape {frames.shape}")
+    if frames.dtype != np.uint8:
+        frames = np.clip(frames, 0, 255).astype(np.uint8)
+    pad_h, pad_w = frames.shape[1] % 2, frames.shape[2] % 2
+    if pad_h or pad_w:
+        frames = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
+    if codec is None:
+        codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    from fractions import Fraction
+
+    rate = Fraction(fps).limit_denominator(1001)
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream(codec, rate=rate)
+        stream.width, stream.height = int(frames.shape[2]), int(frames.shape[1])
+        stream.pix_fmt = "yuv420p"
+        if codec == "libx264":
+            stream.options = {"crf": "18", "preset": "veryfast"}
+        else:
+            stream.bit_rate = 4_000_000
+        for image in frames:
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
