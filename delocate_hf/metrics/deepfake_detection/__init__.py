@@ -1,0 +1,1 @@
+"""Folder of the `deepfake_detection` evaluate metric (the package marker ships the script in wheels)."""

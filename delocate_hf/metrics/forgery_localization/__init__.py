@@ -1,0 +1,1 @@
+"""Folder of the `forgery_localization` evaluate metric (the package marker ships the script in wheels)."""
