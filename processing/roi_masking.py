@@ -18,7 +18,8 @@ Masking ratio
 -------------
 As in the paper (§4.4, "Influence of the masking ratio"), for the ROI strategies the ratio is the
 fraction of the *chosen part's* tokens that are masked, not of the whole face. Counts are
-``round(ratio * n)`` rounded half up (:func:`num_to_mask`), clamped to at least one token.
+``round(ratio * n)`` rounded half up (:func:`num_to_mask`), clamped to at least one masked token and
+at least one visible token of the clip (VideoMAE needs both).
 
 Strategies (:data:`MASKING_STRATEGIES`, Table 6)
 -----------------------------------------------
@@ -239,6 +240,8 @@ def generate_token_mask(
         mask[rng.choice(n, size=k, replace=False)] = True
         return mask, -1
     candidates = np.flatnonzero(sets[part])
+    if n > 1:  # a part covering the whole crop still leaves one visible token
+        k = min(k, n - 1)
     mask[rng.choice(candidates, size=k, replace=False)] = True
     return mask, part
 

@@ -308,3 +308,10 @@ def test_collator_bad_input():
         col(feats)
     with pytest.raises(ValueError, match="roi_boxes"):
         col([{"pixel_values": torch.randn(4, 3, S, S)}])
+
+
+def test_whole_crop_part_keeps_a_visible_token():
+    boxes = np.zeros((2, 3, 4), dtype=np.float32)
+    boxes[:] = [0, 0, S, S]
+    mask, part = generate_token_mask(boxes, "eyes", ratio=0.99, image_size=S, patch_size=P, tubelet_size=TUB, rng=0)
+    assert part == 0 and mask.sum() == G * G - 1
