@@ -1,0 +1,1 @@
+"""Training: Accelerate loops for the three Delocate stages, MLDG meta-learning, evaluation."""
