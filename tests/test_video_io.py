@@ -1,0 +1,146 @@
+"""Video decoding/encoding: sampling, memory, typed errors on bad files."""
+
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from conftest import SHARED_MEDIA
+from processing.errors import DelocateInputError, VideoDecodeError, VideoTooShortError
+from processing.video_io import iter_video_frames, read_video, sample_indices, write_video
+
+SINGLE_FACE = SHARED_MEDIA / "single_face.mp4"
+
+
+def _gradient_frames(n, h=48, w=64):
+    """Frames whose mean brightness encodes the frame index (so decoded order can be checked)."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = ((xx + yy) % 32).astype(np.float32)
+    return np.stack([np.clip(base[..., None] + 2.0 * i + np.zeros(3), 0, 255) for i in range(n)]).astype(np.uint8)
+
+
+def _assert_one_line(exc, name):
+    msg = str(exc)
+    assert "\n" not in msg and name in msg, msg
+
+
+def test_uniform_sampling_carphone(carphone):
+    clip = read_video(carphone, num_frames=16)
+    assert clip.frames.shape == (16, 144, 176, 3) and clip.frames.dtype == np.uint8
+    assert clip.total_frames == 120 and clip.size == (144, 176)
+    assert clip.fps == pytest.approx(29.97, abs=0.01)
+    np.testing.assert_array_equal(clip.frame_indices, sample_indices(120, 16))
+    assert clip.frame_indices.dtype == np.int64
+    assert np.all(np.diff(clip.frame_indices) > 0) and clip.frame_indices[0] < 8 and clip.frame_indices[-1] > 111
+
+
+def test_all_stride_max_frames_and_iterator():
+    clip = read_video(SINGLE_FACE, sampling="all")
+    assert clip.frames.shape == (72, 360, 640, 3) and clip.total_frames == 72
+    np.testing.assert_array_equal(clip.frame_indices, np.arange(72))
+    strided = read_video(SINGLE_FACE, sampling="stride", stride=4, num_frames=10)
+    np.testing.assert_array_equal(strided.frame_indices, np.arange(0, 40, 4))
+    np.testing.assert_array_equal(strided.frames[3], clip.frames[12])
+    limited = read_video(SINGLE_FACE, sampling="all", max_frames=10)
+    assert len(limited) == 10
+    assert sum(1 for _ in iter_video_frames(SINGLE_FACE)) == 72
+
+
+def test_write_read_roundtrip(tmp_path):
+    frames = _gradient_frames(20)
+    path = write_video(tmp_path / "grad.mp4", frames, fps=12)
+    clip = read_video(path, sampling="all")
+    assert clip.frames.shape == frames.shape and clip.fps == pytest.approx(12)
+    assert np.abs(clip.frames.astype(float) - frames).mean() < 6
+    # odd sizes are padded to even
+    odd = write_video(tmp_path / "odd.mp4", _gradient_frames(3, 33, 41), fps=5)
+    assert read_video(odd, sampling="all").size == (34, 42)
+
+
+def test_uniform_sampling_keeps_only_wanted_frames(tmp_path):
+    n = 240
+    frames = _gradient_frames(n, 96, 128)
+    path = write_video(tmp_path / "long.mp4", frames, fps=25)
+    all_bytes = frames.nbytes  # ~8.8 MB if the whole video were decoded to a list
+    tracemalloc.start()
+    try:
+        clip = read_video(path, num_frames=16)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(clip.frame_indices, ((np.arange(16) + 0.5) * n / 16).astype(int))
+    assert clip.total_frames == n
+    assert peak < all_bytes / 4, f"peak {peak} bytes, whole video {all_bytes}"
+    # the kept frames really are those frames (brightness grows 2 per frame, crf-18 H.264 is close)
+    means = clip.frames.astype(float).mean(axis=(1, 2, 3))
+    expected = frames[clip.frame_indices].astype(float).mean(axis=(1, 2, 3))
+    np.testing.assert_allclose(means, expected, atol=3)
+
+
+@pytest.mark.parametrize("kind", ["missing", "directory", "empty", "text", "truncated", "no_video_stream"])
+def test_bad_files_raise_video_decode_error(kind, tmp_path, carphone):
+    if kind == "missing":
+        path = tmp_path / "nope.mp4"
+    elif kind == "directory":
+        path = tmp_path / "folder.mp4"
+        path.mkdir()
+    elif kind == "empty":
+        path = tmp_path / "empty.mp4"
+        path.write_bytes(b"")
+    elif kind == "text":
+        path = tmp_path / "notes.mp4"
+        path.write_text("this is not a video\n" * 50)
+    elif kind == "truncated":
+        path = tmp_path / "truncated.mp4"
+        data = carphone.read_bytes()
+        path.write_bytes(data[: int(len(data) * 0.3)])
+    else:
+        import av
+
+        path = tmp_path / "audio_only.wav"
+        with av.open(str(path), "w") as container:
+            stream = container.add_stream("pcm_s16le", rate=8000)
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 800), np.int16), format="s16", layout="mono")
+            frame.sample_rate = 8000
+            for packet in stream.encode(frame):
+                container.mux(packet)
+            for packet in stream.encode():
+                container.mux(packet)
+    with pytest.raises(VideoDecodeError) as info:
+        read_video(path)
+    assert isinstance(info.value, (DelocateInputError, ValueError))
+    _assert_one_line(info.value, path.name)
+
+
+def test_too_short_videos_and_still_images(tmp_path):
+    one = write_video(tmp_path / "one.mp4", _gradient_frames(1), fps=10)
+    with pytest.raises(VideoTooShortError) as info:
+        read_video(one, num_frames=16)
+    _assert_one_line(info.value, "one.mp4")
+    assert "16" in str(info.value)
+    with pytest.raises(VideoTooShortError):
+        read_video(one, sampling="all")
+    assert len(read_video(one, sampling="all", allow_single_frame=True)) == 1
+    repeated = read_video(one, num_frames=4, allow_single_frame=True)
+    assert repeated.frames.shape[0] == 4 and np.all(repeated.frame_indices == 0)
+
+    ten = write_video(tmp_path / "ten.mp4", _gradient_frames(10), fps=10)
+    with pytest.raises(VideoTooShortError, match="10 decodable frames"):
+        read_video(ten, num_frames=16)
+    with pytest.raises(VideoTooShortError):
+        read_video(ten, sampling="stride", stride=4, num_frames=4)
+
+    image = SHARED_MEDIA / "sample2.jpg"
+    with pytest.raises(VideoTooShortError) as info:
+        read_video(image)
+    _assert_one_line(info.value, "sample2.jpg")
+    still = read_video(image, num_frames=2, allow_single_frame=True)
+    assert still.frames.shape[0] == 2 and still.frames.shape[-1] == 3 and still.total_frames == 1
+
+
+def test_sample_indices_modes():
+    np.testing.assert_array_equal(sample_indices(16, 16), np.arange(16))
+    np.testing.assert_array_equal(sample_indices(5, 0, "all"), np.arange(5))
+    np.testing.assert_array_equal(sample_indices(9, 3, "stride", 4), [0, 4, 8])
+    with pytest.raises(ValueError):
+        sample_indices(10, 4, "random")
