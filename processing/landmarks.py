@@ -74,10 +74,7 @@ def _quiet_mediapipe_logs() -> None:
 @contextlib.contextmanager
 def _filtered_native_stderr():
     """Capture file descriptor 2 (C++ logs) and re-emit every line that is not known MediaPipe noise."""
-    try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):
-        fd = 2
+    fd = 2  # native code writes to file descriptor 2, whatever sys.stderr is
     try:
         saved = os.dup(fd)
     except OSError:  # no usable fd 2: nothing to filter
@@ -191,11 +188,9 @@ class MediaPipeLandmarker(LandmarkBackend):
     def detect(self, frame: np.ndarray) -> list[FaceLandmarks]:
         frame = _check_frame(frame)
         h, w = frame.shape[:2]
-        if self._mesh is None:  # graph creation and first run print native log lines
-            with _filtered_native_stderr():
+        with _filtered_native_stderr():  # graph creation and (re-)detection print native log lines
+            if self._mesh is None:
                 self._mesh = self._face_mesh_cls(**self.kwargs)
-                result = self._mesh.process(frame)
-        else:
             result = self._mesh.process(frame)
         faces = []
         for face in result.multi_face_landmarks or []:

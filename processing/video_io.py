@@ -72,6 +72,16 @@ def _check_path(path) -> Path:
     return p
 
 
+def _looks_like_media(p: Path) -> bool:
+    """True if the file starts like an MP4/MOV, Matroska/WebM or AVI container (so a failed open means damage)."""
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(12)
+    except OSError:
+        return False
+    return head[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free") or head[:4] in (b"\x1aE\xdf\xa3", b"RIFF")
+
+
 def _open(p: Path):
     """Open a container and return `(container, video_stream)`; typed errors on failure."""
     import av
@@ -79,8 +89,8 @@ def _open(p: Path):
     try:
         container = av.open(str(p), mode="r")
     except av.error.FFmpegError as exc:  # InvalidDataError, EOFError ...
-        text = _one_line(exc)
-        if "moov atom not found" in text or "truncat" in text.lower() or isinstance(exc, av.error.EOFError):
+        text = getattr(exc, "strerror", None) or _one_line(exc)
+        if _looks_like_media(p) or isinstance(exc, av.error.EOFError):
             reason = f"file is truncated or incomplete ({text})"
         else:
             reason = f"not a video file ({text})"

@@ -110,6 +110,9 @@ def test_bad_files_raise_video_decode_error(kind, tmp_path, carphone):
         read_video(path)
     assert isinstance(info.value, (DelocateInputError, ValueError))
     _assert_one_line(info.value, path.name)
+    expected = {"missing": "does not exist", "directory": "directory", "empty": "empty", "text": "not a video",
+                "truncated": "truncated", "no_video_stream": "no video stream"}[kind]
+    assert expected in str(info.value)
 
 
 def test_too_short_videos_and_still_images(tmp_path):
