@@ -289,7 +289,10 @@ def make_mini_faceforensics(
     if with_deepfakedetection:
         actors = root / "original_sequences" / "actors" / compression / "videos"
         dfd = root / "manipulated_sequences" / "DeepFakeDetection"
-        scenes = [("01", "02", "walking_outside_cafe_disgusted", "HTG660F8"), ("02", "01", "secret_conversation", "YVGY8LOK")]
+        scenes = [
+            ("01", "02", "walking_outside_cafe_disgusted", "HTG660F8"),
+            ("02", "01", "secret_conversation", "YVGY8LOK"),
+        ]
         for (actor, donor, scene, tag), clip in zip(scenes, clips[num_videos:]):
             write_video(actors / f"{actor}__{scene}.mp4", clip, crf=crf)
             name = f"{actor}_{donor}__{scene}__{tag}"

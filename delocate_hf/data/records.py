@@ -36,6 +36,8 @@ __all__ = [
     "LABEL_NAMES",
     "REAL",
     "FAKE",
+    "SPLITS",
+    "check_missing",
     "make_record",
     "records_to_dataset",
     "list_videos",
