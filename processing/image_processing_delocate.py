@@ -263,7 +263,8 @@ class DelocateFaceProcessor(BaseImageProcessor):
             - `frame_indices` `(batch, frames)` int64, `landmarks` `(batch, frames, K, 2)` float32 crop pixels,
             - `frame_sizes` `(batch, 2)` int64 (H, W) of the original frames,
             - `faces` `(batch, frames, size, size, 3)` uint8 when `return_faces`,
-            - `bool_masked_pos` `(batch, num_tokens)` bool when `return_bool_masked_pos`.
+            - `bool_masked_pos` `(batch, num_tokens)` bool and `masked_part` `(batch,)` int64 (index into `parts`)
+              when `return_bool_masked_pos`.
         """
         unknown = set(kwargs) - set(self.valid_kwargs.__annotations__)
         if unknown:
@@ -281,7 +282,9 @@ class DelocateFaceProcessor(BaseImageProcessor):
             keys.append("faces")
         data = {k: np.stack([s[k] for s in samples]) for k in keys}
         if return_bool_masked_pos:
-            data["bool_masked_pos"] = self.generate_mask(data["roi_boxes"], seed=seed, rng=rng, **kwargs)
+            data["bool_masked_pos"], data["masked_part"] = self.generate_mask(
+                data["roi_boxes"], seed=seed, rng=rng, return_parts=True, **kwargs
+            )
         return BatchFeature(data=data, tensor_type=return_tensors)
 
     @staticmethod
@@ -303,8 +306,17 @@ class DelocateFaceProcessor(BaseImageProcessor):
             return list(videos)
         raise DelocateInputError(f"cannot process input of type {type(videos).__name__}: expected paths or frames")
 
-    def generate_mask(self, roi_boxes, seed: int | None = None, rng: np.random.Generator | None = None, **kwargs):
-        """Token masks `(batch, num_tokens)` bool for ROI boxes `(batch, frames, 3, 4)` (equal masked counts)."""
+    def generate_mask(
+        self,
+        roi_boxes,
+        seed: int | None = None,
+        rng: np.random.Generator | None = None,
+        return_parts: bool = False,
+        **kwargs,
+    ):
+        """Token masks `(batch, num_tokens)` bool for ROI boxes `(batch, frames, 3, 4)`, every sample with the same
+        number of masked tokens (`roi_masking.equalize_mask_counts`). With `return_parts`, also the masked part
+        index per sample `(batch,)` int64 (index into `parts`, -1 for strategies without a part)."""
         from .roi_masking import equalize_mask_counts, generate_token_mask
 
         rng = rng if rng is not None else np.random.default_rng(seed)
@@ -318,8 +330,11 @@ class DelocateFaceProcessor(BaseImageProcessor):
             patch_size=int(kwargs.get("patch_size", self.patch_size)),
             tubelet_size=int(kwargs.get("tubelet_size", self.tubelet_size)),
         )
-        masks = np.stack([generate_token_mask(b, rng=rng, **opts)[0] for b in boxes])
-        return equalize_mask_counts(masks, rng)
+        results = [generate_token_mask(b, rng=rng, **opts) for b in boxes]
+        masks = equalize_mask_counts(np.stack([m for m, _ in results]), rng)
+        if return_parts:
+            return masks, np.array([part for _, part in results], dtype=np.int64)
+        return masks
 
     def paste_back(self, masks, face_affines, frame_size) -> np.ndarray:
         """Warp crop-space maps `(..., S, S)` back to frame space `(..., H, W)` float32 (zeros outside the crop).

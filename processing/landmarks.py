@@ -58,11 +58,14 @@ _NATIVE_NOISE = (
 )
 
 
+_PROTOBUF_WARNING = r"SymbolDatabase\.GetPrototype\(\) is deprecated"
+
+
 def _quiet_mediapipe_logs() -> None:
     """Silence glog/absl/TFLite/protobuf info spam of MediaPipe (errors still show)."""
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    warnings.filterwarnings("ignore", message=r"SymbolDatabase\.GetPrototype\(\) is deprecated")
+    warnings.filterwarnings("ignore", message=_PROTOBUF_WARNING)
     try:
         import absl.logging
 
@@ -188,7 +191,9 @@ class MediaPipeLandmarker(LandmarkBackend):
     def detect(self, frame: np.ndarray) -> list[FaceLandmarks]:
         frame = _check_frame(frame)
         h, w = frame.shape[:2]
-        with _filtered_native_stderr():  # graph creation and (re-)detection print native log lines
+        # graph creation and (re-)detection print native log lines; protobuf warns on every call
+        with _filtered_native_stderr(), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_PROTOBUF_WARNING)
             if self._mesh is None:
                 self._mesh = self._face_mesh_cls(**self.kwargs)
             result = self._mesh.process(frame)
