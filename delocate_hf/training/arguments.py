@@ -1,0 +1,65 @@
+"""Command-line arguments shared by the training scripts: `--config file.yaml` plus CLI overrides."""
+
+import argparse
+from pathlib import Path
+
+import yaml
+
+
+def common_parser(description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--config", type=Path, default=None, help="YAML file of argument values; CLI flags override it")
+    parser.add_argument("--train_data", nargs="+", default=None, help="face-clip cache folder(s) (preprocess_dataset)")
+    parser.add_argument("--output_dir", type=Path, required=False, default=None)
+    parser.add_argument("--model_config", default="tiny",
+                        help="'tiny', 'base' (the paper), or a folder / config.json of a DelocateConfig")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--per_device_train_batch_size", type=int, default=8)
+    parser.add_argument("--gradient_accumulation_steps", type=int, default=1)
+    parser.add_argument("--max_train_steps", type=int, default=100)
+    parser.add_argument("--learning_rate", type=float, default=None, help="default: the paper's value for the stage")
+    parser.add_argument("--weight_decay", type=float, default=None)
+    parser.add_argument("--lr_warmup_steps", type=int, default=0)
+    parser.add_argument("--lr_scheduler_type", default="cosine", choices=["cosine", "linear", "constant", "constant_with_warmup"])
+    parser.add_argument("--max_grad_norm", type=float, default=1.0)
+    parser.add_argument("--mixed_precision", default="no", choices=["no", "fp16", "bf16"])
+    parser.add_argument("--checkpointing_steps", type=int, default=None, help="save_state every N optimizer steps")
+    parser.add_argument("--checkpoints_total_limit", type=int, default=3)
+    parser.add_argument("--resume_from_checkpoint", default=None, help="a checkpoint folder, or 'latest'")
+    parser.add_argument("--with_tracking", action="store_true", help="log to TensorBoard under output_dir/logs")
+    parser.add_argument("--logging_steps", type=int, default=10)
+    parser.add_argument("--dataloader_num_workers", type=int, default=0)
+    parser.add_argument("--cpu", action="store_true", help="train on the CPU even when a GPU is present")
+    return parser
+
+
+def parse_with_config(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> argparse.Namespace:
+    """Parses `argv`; values from `--config` YAML become defaults that explicit flags override."""
+    known, _ = parser.parse_known_args(argv)
+    if known.config is not None:
+        values = yaml.safe_load(Path(known.config).read_text()) or {}
+        if not isinstance(values, dict):
+            raise SystemExit(f"--config {known.config}: expected a mapping of argument names to values")
+        valid = {action.dest for action in parser._actions}
+        unknown = sorted(set(values) - valid)
+        if unknown:
+            raise SystemExit(f"--config {known.config}: unknown argument(s) {', '.join(unknown)}")
+        parser.set_defaults(**values)
+    args = parser.parse_args(argv)
+    if args.train_data is None:
+        parser.error("--train_data is required (on the command line or in --config)")
+    if args.output_dir is None:
+        parser.error("--output_dir is required (on the command line or in --config)")
+    args.output_dir = Path(args.output_dir)
+    return args
+
+
+def load_model_config(spec: str):
+    """'tiny' | 'base' | a folder or config.json path -> DelocateConfig."""
+    from modeling import DelocateConfig
+
+    if spec == "tiny":
+        return DelocateConfig.tiny()
+    if spec == "base":
+        return DelocateConfig()
+    return DelocateConfig.from_pretrained(spec)

@@ -1,0 +1,159 @@
+"""Training data: face-clip caches -> normalised tensors, balanced real/fake batches, per-step ROI masks.
+
+A face-clip cache is a `datasets.Dataset` (see `delocate_hf.data.preprocess`) with per video `faces` uint8
+`(T, S, S, 3)`, `roi_boxes` `(T, 3, 4)`, `masks` uint8 `(T, S, S)` (0..255), `label`, `manipulation`, `video_id`.
+"""
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import datasets
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset, Sampler
+
+from processing.roi_masking import equalize_mask_counts, generate_token_mask
+
+
+def load_face_clips(paths: str | Path | Sequence[str | Path]) -> datasets.Dataset:
+    """Loads and concatenates face-clip caches: `preprocess_dataset` cache folders, or any `save_to_disk` folder
+    with the face-clip columns."""
+    paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
+    if not paths:
+        raise ValueError("no face-clip cache given")
+    parts = []
+    for path in paths:
+        if not path.exists():
+            raise FileNotFoundError(f"face-clip cache '{path}' does not exist")
+        if (path / "state.json").exists():  # a plain `Dataset.save_to_disk` folder
+            parts.append(datasets.load_from_disk(str(path)))
+        else:
+            from delocate_hf.data.preprocess import load_preprocessed
+
+            parts.append(load_preprocessed(path))
+    return parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
+
+
+def temporal_indices(available: int, wanted: int) -> np.ndarray:
+    """`wanted` frame indices spread uniformly over `available` cached frames."""
+    if available < wanted:
+        raise ValueError(f"the cache holds {available} frames per clip, the model needs {wanted}")
+    if available == wanted:
+        return np.arange(wanted)
+    return np.linspace(0, available - 1, wanted).round().astype(np.int64)
+
+
+class FaceClipDataset(Dataset):
+    """Torch view of a face-clip cache, resized to the model's clip shape.
+
+    Each item: `pixel_values` float `(T, 3, S, S)` normalised with the model's mean/std, `roi_boxes` `(T, 3, 4)` in
+    model pixels, `mask_labels` float `(T, S, S)` in [0, 1], `labels` long, `domain` long (index into `domains`).
+    """
+
+    def __init__(self, clips: datasets.Dataset, num_frames: int, image_size: int, image_mean, image_std,
+                 domains: Sequence[str] | None = None):
+        self.clips = clips.with_format("numpy")
+        self.num_frames = num_frames
+        self.image_size = image_size
+        self.mean = torch.tensor(image_mean, dtype=torch.float32)[:, None, None]
+        self.std = torch.tensor(image_std, dtype=torch.float32)[:, None, None]
+        self.labels = np.asarray(clips["label"], dtype=np.int64)
+        self.manipulations = list(clips["manipulation"])
+        self.domains = list(domains) if domains is not None else sorted(set(self.manipulations))
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getitem__(self, index: int) -> dict:
+        row = self.clips[int(index)]
+        faces = np.asarray(row["faces"])
+        keep = temporal_indices(faces.shape[0], self.num_frames)
+        video = torch.from_numpy(faces[keep]).permute(0, 3, 1, 2).float() / 255.0  # (T, 3, S0, S0)
+        boxes = torch.as_tensor(np.asarray(row["roi_boxes"])[keep], dtype=torch.float32)
+        masks = torch.from_numpy(np.asarray(row["masks"])[keep]).float() / 255.0  # (T, S0, S0)
+        source = video.shape[-1]
+        if source != self.image_size:
+            video = F.interpolate(video, size=(self.image_size, self.image_size), mode="bilinear", antialias=True, align_corners=False)
+            masks = F.interpolate(masks[:, None], size=(self.image_size, self.image_size), mode="bilinear", align_corners=False)[:, 0]
+            boxes = boxes * (self.image_size / source)
+        manipulation = self.manipulations[int(index)]
+        return {
+            "pixel_values": (video - self.mean) / self.std,
+            "roi_boxes": boxes,
+            "mask_labels": masks,
+            "labels": torch.tensor(int(self.labels[int(index)])),
+            "domain": torch.tensor(self.domains.index(manipulation) if manipulation in self.domains else -1),
+        }
+
+
+class BalancedBatchSampler(Sampler[list[int]]):
+    """Batches with equal numbers of real and fake clips (paper §3.2), reshuffled per epoch from `(seed, epoch)`.
+
+    An epoch has `len(larger class) // (batch_size // 2)` batches; the smaller class is resampled as needed, so
+    resuming at `(epoch, batch)` reproduces the same order (call `set_epoch`).
+    """
+
+    def __init__(self, labels: Sequence[int], batch_size: int, seed: int = 0):
+        if batch_size < 2 or batch_size % 2:
+            raise ValueError(f"balanced batches need an even batch_size >= 2, got {batch_size}")
+        labels = np.asarray(labels)
+        self.real = np.flatnonzero(labels == 0)
+        self.fake = np.flatnonzero(labels == 1)
+        if len(self.real) == 0 or len(self.fake) == 0:
+            raise ValueError(f"balanced batches need real and fake clips, got {len(self.real)} real and {len(self.fake)} fake")
+        self.half = batch_size // 2
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return max(1, max(len(self.real), len(self.fake)) // self.half)
+
+    def _stream(self, indices: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+        repeats = -(-count // len(indices))
+        return np.concatenate([rng.permutation(indices) for _ in range(repeats)])[:count]
+
+    def __iter__(self):
+        rng = np.random.default_rng([self.seed, self.epoch])
+        count = len(self) * self.half
+        real, fake = self._stream(self.real, count, rng), self._stream(self.fake, count, rng)
+        for batch in range(len(self)):
+            part = slice(batch * self.half, (batch + 1) * self.half)
+            yield [int(i) for i in rng.permutation(np.concatenate([real[part], fake[part]]))]
+
+
+class EpochSampler(Sampler[int]):
+    """Random permutation per epoch from `(seed, epoch)`: resumable at any position."""
+
+    def __init__(self, size: int, seed: int = 0):
+        self.size, self.seed, self.epoch = size, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self):
+        return iter(np.random.default_rng([self.seed, self.epoch]).permutation(self.size).tolist())
+
+
+def collate(features: list[dict]) -> dict:
+    return {key: torch.stack([f[key] for f in features]) for key in features[0]}
+
+
+def batch_token_masks(roi_boxes: torch.Tensor, strategy: str, ratio: float | None, image_size: int, patch_size: int,
+                      tubelet_size: int, seed: int, step: int) -> torch.Tensor:
+    """`bool_masked_pos (B, N)` for `roi_boxes (B, T, 3, 4)`, drawn from `(seed, step)` so a resumed run gets the same
+    masks; counts equalised across the batch (see `processing.roi_masking`)."""
+    rng = np.random.default_rng([seed, step])
+    boxes = roi_boxes.detach().cpu().numpy()
+    masks = np.stack([
+        generate_token_mask(b, strategy=strategy, ratio=ratio, image_size=image_size, patch_size=patch_size,
+                            tubelet_size=tubelet_size, rng=rng)[0]
+        for b in boxes
+    ])
+    return torch.from_numpy(equalize_mask_counts(masks, rng)).to(roi_boxes.device)

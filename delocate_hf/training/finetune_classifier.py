@@ -1,0 +1,46 @@
+"""Stage 1b: fine-tune the recovery encoder real (0) vs fake (1) with BCE on balanced batches (paper §3.1, §4.1).
+
+AdamW lr 1e-3 (the paper's value), weight decay 0.05; the encoder comes from the stage-1 checkpoint.
+"""
+
+import torch
+
+from modeling import DelocateForVideoClassification
+
+from .arguments import common_parser, load_model_config, parse_with_config
+from .common import balanced_loader, face_clip_dataset, parameter_groups, save_processor
+from .loop import build_accelerator, save_final, train
+
+
+def build_parser():
+    parser = common_parser("Delocate stage 1b: fine-tune the recovery encoder as a real/fake classifier")
+    parser.add_argument("--recovery_checkpoint", default=None,
+                        help="stage-1 DelocateForMaskedRecovery folder (its encoder initialises the classifier)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_with_config(build_parser(), argv)
+    accelerator = build_accelerator(args, "finetune_classifier")
+    if args.recovery_checkpoint:
+        model = DelocateForVideoClassification.from_pretrained(args.recovery_checkpoint)
+    else:
+        accelerator.print("warning: no --recovery_checkpoint, the encoder starts from random initialisation")
+        model = DelocateForVideoClassification(load_model_config(args.model_config))
+    config = model.config
+    dataset = face_clip_dataset(args, config)
+    accelerator.print(f"stage 1b: {len(dataset)} clips ({int((dataset.labels == 1).sum())} fake), {args.max_train_steps} steps")
+    optimizer = torch.optim.AdamW(parameter_groups(model, 0.05 if args.weight_decay is None else args.weight_decay),
+                                  lr=args.learning_rate or 1e-3)
+
+    def compute_loss(model, batch, index):
+        return model(batch["pixel_values"], labels=batch["labels"]).loss, {}
+
+    result = train(accelerator, args, model, optimizer, balanced_loader(dataset, args), compute_loss, "stage 1b classifier")
+    final = save_final(accelerator, model, args.output_dir, extra=lambda folder: save_processor(config, folder))
+    accelerator.print(f"stage 1b done: step {result['step']}, loss {result.get('loss', float('nan')):.4f} -> {final}")
+    return {**result, "model_dir": str(final)}
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""Stage 2: train `DelocateForForgeryLocalization` with MLDG meta-learning (paper §3.2, Eq. 6, §4.1).
+
+The frozen stage-1 recovery model supplies the reconstructions the mapping module regresses to (`L_mse_map`); GT
+masks drive `L_mse_loc`; `L_cls` is BCE. SGD lr 0.1, momentum 0.9, weight decay 5e-4; balanced real/fake batches.
+With `--meta_learning mldg` each batch is split into meta-train / meta-test by manipulation domain (7:3 of the
+fake samples when one domain is present) and the loss is `L(theta)` on meta-train + `L(theta')` on meta-test after
+one inner step (see `delocate_hf.training.meta_learning`).
+"""
+
+import numpy as np
+import torch
+
+from modeling import DelocateForForgeryLocalization, DelocateForMaskedRecovery
+
+from .arguments import common_parser, parse_with_config
+from .common import balanced_loader, face_clip_dataset, save_processor
+from .data import batch_token_masks
+from .loop import build_accelerator, save_final, train
+from .meta_learning import mldg_step, select, split_meta_domains
+
+
+def build_parser():
+    parser = common_parser("Delocate stage 2: mapping + localization with MLDG meta-learning")
+    parser.add_argument("--recovery_checkpoint", required=False, default=None,
+                        help="frozen stage-1 DelocateForMaskedRecovery folder (mapping targets)")
+    parser.add_argument("--init_from", default=None, help="continue from a DelocateForForgeryLocalization folder")
+    parser.add_argument("--meta_learning", default="mldg", choices=["mldg", "none"])
+    parser.add_argument("--inner_lr", type=float, default=None, help="MLDG inner step size alpha (default: learning rate)")
+    parser.add_argument("--first_order", action="store_true", help="first-order MLDG (no second derivatives)")
+    parser.add_argument("--meta_test_fraction", type=float, default=0.3)
+    parser.add_argument("--momentum", type=float, default=0.9)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = build_parser()
+    args = parse_with_config(parser, argv)
+    if not args.recovery_checkpoint:
+        parser.error("--recovery_checkpoint is required: the mapping module learns the recovery model's reconstructions")
+    accelerator = build_accelerator(args, "train_localization")
+    recovery = DelocateForMaskedRecovery.from_pretrained(args.recovery_checkpoint).eval().requires_grad_(False)
+    recovery.to(accelerator.device)
+    if args.init_from:
+        model = DelocateForForgeryLocalization.from_pretrained(args.init_from)
+    else:
+        model = DelocateForForgeryLocalization(recovery.config)
+    config = model.config
+    dataset = face_clip_dataset(args, config)
+    lr = args.learning_rate or 0.1
+    inner_lr = args.inner_lr if args.inner_lr is not None else lr
+    accelerator.print(
+        f"stage 2: {len(dataset)} clips, domains {dataset.domains}, meta-learning {args.meta_learning}"
+        f"{' (first order)' if args.first_order else ''}, {args.max_train_steps} steps"
+    )
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=args.momentum,
+                                weight_decay=5e-4 if args.weight_decay is None else args.weight_decay)
+    rank = accelerator.process_index
+
+    def compute_loss(model, batch, index):
+        seed = args.seed + 7919 * rank
+        mask = batch_token_masks(batch["roi_boxes"], config.mask_strategy, config.mask_ratio, config.image_size,
+                                 config.patch_size, config.tubelet_size, seed=seed, step=index)
+        with torch.no_grad():
+            recovered = recovery(batch["pixel_values"], bool_masked_pos=mask).reconstruction
+        inputs = {"pixel_values": batch["pixel_values"], "labels": batch["labels"],
+                  "mask_labels": batch["mask_labels"], "recovered_pixel_values": recovered}
+        if args.meta_learning == "none":
+            return model(**inputs).loss, {}
+        domains = [dataset.domains[int(d)] for d in batch["domain"].tolist()]
+        split = split_meta_domains(domains, batch["labels"].tolist(), np.random.default_rng([seed, index, 1]),
+                                   test_fraction=args.meta_test_fraction)
+        with accelerator.autocast():
+            losses = mldg_step(model, select(inputs, split.train), select(inputs, split.test), inner_lr,
+                               first_order=args.first_order)
+        return losses.loss, {"meta_train_loss": losses.train_loss.item(), "meta_test_loss": losses.test_loss.item()}
+
+    result = train(accelerator, args, model, optimizer, balanced_loader(dataset, args), compute_loss, "stage 2 localization")
+    final = save_final(accelerator, model, args.output_dir, extra=lambda folder: save_processor(config, folder))
+    accelerator.print(f"stage 2 done: step {result['step']}, loss {result.get('loss', float('nan')):.4f} -> {final}")
+    return {**result, "model_dir": str(final)}
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""The three training stages under Accelerate on a tiny config and a face-clip cache made from real video."""
+
+import json
+
+import datasets
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from delocate_hf.training import finetune_classifier, pretrain_recovery, train_localization
+from processing import DelocateFaceProcessor, read_video
+
+from conftest import SHARED_MEDIA
+
+FRAMES, SIZE = 4, 64
+
+
+def tamper(faces: np.ndarray, boxes: np.ndarray, part: int, strength: float):
+    """Changes the pixels of one facial part in every frame; returns (fake faces, uint8 0/255 masks)."""
+    fake = faces.astype(np.float32).copy()
+    masks = np.zeros(faces.shape[:3], dtype=np.uint8)
+    for t, box in enumerate(boxes[:, part]):
+        x0, y0, x1, y1 = np.round(box).astype(int)
+        fake[t, y0:y1, x0:x1] = fake[t, y0:y1, x0:x1] * (1 - strength) + 255 * strength
+        masks[t, y0:y1, x0:x1] = 255
+    return fake.clip(0, 255).astype(np.uint8), masks
+
+
+@pytest.fixture(scope="module")
+def face_clip_cache(tmp_path_factory, carphone):
+    """8 clips: 4 real (two windows of each of two real videos) and 4 fakes in two domains (eyes / lips tampered)."""
+    processor = DelocateFaceProcessor(num_frames=FRAMES, size=SIZE)
+    rows = []
+    for name, path in (("carphone", carphone), ("single_face", SHARED_MEDIA / "single_face.mp4")):
+        frames = read_video(path, sampling="all").frames
+        for window in range(2):
+            clip = frames[window * 24: window * 24 + 16: 4]
+            out = processor(clip, return_faces=True, return_tensors="np")
+            faces, boxes = out["faces"][0], out["roi_boxes"][0]
+            base = {"roi_boxes": boxes.astype(np.float32), "video_id": f"{name}_{window}"}
+            rows.append({**base, "faces": faces, "masks": np.zeros(faces.shape[:3], np.uint8), "label": 0, "manipulation": "real"})
+            domain, part = ("EyeBlend", 0) if window == 0 else ("LipBlend", 2)
+            fake, masks = tamper(faces, boxes, part, 0.4)
+            rows.append({**base, "faces": fake, "masks": masks, "label": 1, "manipulation": domain})
+    features = datasets.Features({
+        "faces": datasets.Array4D((FRAMES, SIZE, SIZE, 3), "uint8"),
+        "roi_boxes": datasets.Array3D((FRAMES, 3, 4), "float32"),
+        "masks": datasets.Array3D((FRAMES, SIZE, SIZE), "uint8"),
+        "label": datasets.Value("int64"),
+        "manipulation": datasets.Value("string"),
+        "video_id": datasets.Value("string"),
+    })
+    folder = tmp_path_factory.mktemp("cache") / "clips"
+    datasets.Dataset.from_list(rows, features=features).save_to_disk(str(folder))
+    return folder
+
+
+def common(cache, out, steps=2, *extra):
+    return ["--train_data", str(cache), "--output_dir", str(out), "--model_config", "tiny",
+            "--per_device_train_batch_size", "4", "--max_train_steps", str(steps), "--seed", "0", *extra]
+
+
+def weights(folder):
+    return load_file(str(folder / "model.safetensors"))
+
+
+@pytest.fixture(scope="module")
+def stage1(face_clip_cache, tmp_path_factory):
+    out = tmp_path_factory.mktemp("stage1")
+    result = pretrain_recovery.main(common(face_clip_cache, out, 2, "--learning_rate", "1e-3"))
+    return result
+
+
+def test_recovery_stage_trains_and_saves_with_processor(stage1):
+    final = stage1["model_dir"]
+    from pathlib import Path
+
+    final = Path(final)
+    assert stage1["step"] == 2 and np.isfinite(stage1["loss"])
+    assert (final / "model.safetensors").exists() and (final / "preprocessor_config.json").exists()
+    from modeling import DelocateConfig, DelocateForMaskedRecovery
+
+    torch.manual_seed(0)
+    fresh = DelocateForMaskedRecovery(DelocateConfig.tiny()).state_dict()
+    trained = weights(final)
+    # trained parameters moved away from a fresh initialisation with the same seed
+    assert not torch.equal(trained["videomae.embeddings.patch_embeddings.projection.weight"],
+                           fresh["videomae.embeddings.patch_embeddings.projection.weight"])
+    processor = DelocateFaceProcessor.from_pretrained(final)
+    assert processor.num_frames == FRAMES
+
+
+def test_classifier_stage_changes_encoder_and_head(stage1, face_clip_cache, tmp_path):
+    from pathlib import Path
+
+    result = finetune_classifier.main(common(face_clip_cache, tmp_path, 2, "--recovery_checkpoint", stage1["model_dir"]))
+    before, after = weights(Path(stage1["model_dir"])), weights(Path(result["model_dir"]))
+    name = "videomae.encoder.layer.0.attention.attention.query.weight"
+    assert not torch.equal(before[name], after[name])  # the encoder is fine-tuned
+    assert "classifier.weight" in after and not any(k.startswith("decoder.") for k in after)
+
+
+@pytest.mark.parametrize("meta", ["mldg", "none"])
+def test_localization_stage_keeps_recovery_frozen(stage1, face_clip_cache, tmp_path, meta):
+    from pathlib import Path
+
+    recovery_dir = Path(stage1["model_dir"])
+    before = weights(recovery_dir)
+    result = train_localization.main(common(
+        face_clip_cache, tmp_path, 2, "--recovery_checkpoint", str(recovery_dir), "--meta_learning", meta,
+        "--learning_rate", "0.01"))
+    assert result["step"] == 2 and np.isfinite(result["loss"])
+    if meta == "mldg":
+        assert result["meta_train_loss"] > 0 and result["meta_test_loss"] > 0
+    after = weights(recovery_dir)
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    from modeling import DelocateForForgeryLocalization
+
+    model = DelocateForForgeryLocalization.from_pretrained(result["model_dir"])
+    assert model.config.image_size == SIZE
+
+
+@pytest.mark.parametrize("stop_at", [1, 2])  # mid-epoch (skips a batch) and at an epoch boundary (2 batches/epoch)
+def test_resume_continues_at_the_saved_step_with_the_same_result(stage1, face_clip_cache, tmp_path, stop_at):
+    """3 uninterrupted steps == `stop_at` steps + checkpoint + resume('latest') to 3: same last loss, same weights.
+    (A constant schedule, because the interrupted run is told to stop early and its cosine schedule would differ.)"""
+    extra = ["--recovery_checkpoint", stage1["model_dir"], "--learning_rate", "0.01",
+             "--checkpointing_steps", str(stop_at), "--lr_scheduler_type", "constant"]
+    straight = train_localization.main(common(face_clip_cache, tmp_path / "straight", 3, *extra))
+    first = train_localization.main(common(face_clip_cache, tmp_path / "resumed", stop_at, *extra))
+    state = tmp_path / "resumed" / "checkpoints" / f"step_{stop_at}" / "trainer_state.json"
+    assert json.loads(state.read_text())["step"] == stop_at
+    resumed = train_localization.main(common(face_clip_cache, tmp_path / "resumed", 3, *extra,
+                                             "--resume_from_checkpoint", "latest"))
+    assert first["step"] == stop_at and resumed["step"] == 3
+    assert resumed["loss"] == pytest.approx(straight["loss"], rel=1e-5, abs=1e-6)
+    a, b = weights(tmp_path / "straight" / "final"), weights(tmp_path / "resumed" / "final")
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_yaml_config_with_cli_override(stage1, face_clip_cache, tmp_path):
+    config = tmp_path / "stage.yaml"
+    config.write_text(f"train_data: [{face_clip_cache}]\noutput_dir: {tmp_path / 'out'}\nmodel_config: tiny\n"
+                      "per_device_train_batch_size: 4\nmax_train_steps: 5\nlearning_rate: 0.001\n")
+    result = pretrain_recovery.main(["--config", str(config), "--max_train_steps", "1"])
+    assert result["step"] == 1 and (tmp_path / "out" / "final" / "model.safetensors").exists()
+    config.write_text("no_such_option: 1\n")
+    with pytest.raises(SystemExit):
+        pretrain_recovery.main(["--config", str(config)])
