@@ -133,6 +133,11 @@ class DelocateFaceProcessor(BaseImageProcessor):
         output["image_processor_type"] = type(self).__name__
         return output
 
+    def __getstate__(self):  # picklable for DataLoader workers / datasets.map: landmark backends are rebuilt lazily
+        state = self.__dict__.copy()
+        state["_backends"] = {}
+        return state
+
     def __deepcopy__(self, memo):
         clone = type(self).from_dict(self.to_dict())
         memo[id(self)] = clone

@@ -98,6 +98,12 @@ def test_save_load_round_trip_and_auto_class(processor, carphone, carphone_out, 
         torch.testing.assert_close(again[key], carphone_out[key], msg=key)
     overridden = DelocateFaceProcessor.from_pretrained(tmp_path, num_frames=4)
     assert overridden.num_frames == 4
+    # picklable / copyable after use (the cached MediaPipe graph is not carried along)
+    import copy
+    import pickle
+
+    assert pickle.loads(pickle.dumps(processor)).to_dict() == processor.to_dict()
+    assert copy.deepcopy(processor).to_dict() == processor.to_dict()
 
 
 def test_auto_class_registered_for_delocate_config(tmp_path):
