@@ -31,7 +31,8 @@ def carphone_out(processor, carphone):
 
 def test_outputs_on_real_video(carphone_out):
     out = carphone_out
-    assert set(out) == {"pixel_values", "roi_boxes", "face_affines", "frame_indices", "landmarks", "frame_sizes", "faces"}
+    keys = {"pixel_values", "roi_boxes", "face_affines", "frame_indices", "landmarks", "frame_sizes", "faces"}
+    assert set(out) == keys
     assert out["pixel_values"].shape == (1, NUM_FRAMES, 3, 224, 224) and out["pixel_values"].dtype == torch.float32
     assert out["roi_boxes"].shape == (1, NUM_FRAMES, 3, 4)
     assert out["face_affines"].shape == (1, NUM_FRAMES, 2, 3)

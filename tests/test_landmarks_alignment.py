@@ -67,7 +67,8 @@ def test_face_found_and_rois_well_formed(results, backend):
     # left/right symmetric about the face's own axis (midpoint of the part's landmark pair)
     for p, part in enumerate(PARTS):
         (r, l), centre = AXES[backend][part]
-        xs = [(aligned.landmarks[:, r, 0] + aligned.landmarks[:, l, 0]) / 2] + [aligned.landmarks[:, c, 0] for c in centre]
+        lx = aligned.landmarks[..., 0]
+        xs = [(lx[:, r] + lx[:, l]) / 2] + [lx[:, c] for c in centre]
         axis = np.mean(xs, axis=0)
         cx = (boxes[:, p, 0] + boxes[:, p, 2]) / 2
         width = boxes[:, p, 2] - boxes[:, p, 0]
