@@ -149,3 +149,55 @@ def test_yaml_config_with_cli_override(stage1, face_clip_cache, tmp_path):
     config.write_text("no_such_option: 1\n")
     with pytest.raises(SystemExit):
         pretrain_recovery.main(["--config", str(config)])
+
+
+@pytest.fixture(scope="module")
+def detector_dir(stage1, face_clip_cache, tmp_path_factory):
+    from delocate_hf.training import assemble
+
+    out = tmp_path_factory.mktemp("stages")
+    classifier = finetune_classifier.main(common(face_clip_cache, out / "cls", 2, "--recovery_checkpoint", stage1["model_dir"]))
+    localizer = train_localization.main(common(face_clip_cache, out / "loc", 2, "--recovery_checkpoint",
+                                               stage1["model_dir"], "--learning_rate", "0.01"))
+    folder = assemble.main(["--classifier", classifier["model_dir"], "--localizer", localizer["model_dir"],
+                            "--output_dir", str(out / "detector")])
+    return folder, classifier["model_dir"], localizer["model_dir"]
+
+
+def test_assembled_detector_round_trips_and_matches_its_stages(detector_dir, face_clip_cache):
+    from transformers import AutoImageProcessor, AutoModel
+
+    from delocate_hf.training.data import FaceClipDataset, collate, load_face_clips
+    from modeling import DelocateForDeepfakeDetection, DelocateForForgeryLocalization, DelocateForVideoClassification
+
+    folder, classifier_dir, localizer_dir = detector_dir
+    detector = AutoModel.from_pretrained(folder).eval()
+    assert isinstance(detector, DelocateForDeepfakeDetection)
+    assert AutoImageProcessor.from_pretrained(folder).num_frames == FRAMES
+    config = detector.config
+    dataset = FaceClipDataset(load_face_clips(face_clip_cache), config.num_frames, config.image_size,
+                              config.image_mean, config.image_std)
+    batch = collate([dataset[i] for i in range(4)])
+    with torch.no_grad():
+        out = detector(batch["pixel_values"])
+        stage1 = DelocateForVideoClassification.from_pretrained(classifier_dir).eval()(batch["pixel_values"]).logits
+        stage2 = DelocateForForgeryLocalization.from_pretrained(localizer_dir).eval()(batch["pixel_values"]).logits
+    torch.testing.assert_close(out.probabilities, (torch.sigmoid(stage1) + torch.sigmoid(stage2)) / 2)
+
+
+def test_evaluate_writes_tables_that_agree_with_sklearn(detector_dir, face_clip_cache, tmp_path):
+    from sklearn.metrics import roc_auc_score
+
+    from delocate_hf.training import evaluate
+
+    table = evaluate.main(["--model", str(detector_dir[0]), "--data", str(face_clip_cache),
+                           "--output_dir", str(tmp_path), "--batch_size", "3"])
+    scores = json.loads((tmp_path / "scores.json").read_text())
+    assert len(scores) == 8 and {s["label"] for s in scores} == {0, 1}
+    expected = roc_auc_score([s["label"] for s in scores], [s["fused"] for s in scores])
+    assert table["all"]["fused"]["auc"] == pytest.approx(expected)
+    assert set(table) >= {"all", "clips", "clips / EyeBlend", "clips / LipBlend"}
+    assert table["clips / EyeBlend"]["fused"]["n"] == 6  # 2 EyeBlend fakes + the 4 real clips
+    masks = table["all"]["localization_masks"]
+    assert masks["n"] == 4 and 0 <= masks["iou"] <= 1 and 0 <= masks["pbca"] <= 1
+    assert "| all |" in (tmp_path / "metrics.md").read_text()

@@ -48,11 +48,12 @@ class FaceClipDataset(Dataset):
     """Torch view of a face-clip cache, resized to the model's clip shape.
 
     Each item: `pixel_values` float `(T, 3, S, S)` normalised with the model's mean/std, `roi_boxes` `(T, 3, 4)` in
-    model pixels, `mask_labels` float `(T, S, S)` in [0, 1], `labels` long, `domain` long (index into `domains`).
+    model pixels, `mask_labels` float `(T, S, S)` in [0, 1], `labels` long, `domain` long (index into `domains`),
+    and `index` (the row) when `with_index`.
     """
 
     def __init__(self, clips: datasets.Dataset, num_frames: int, image_size: int, image_mean, image_std,
-                 domains: Sequence[str] | None = None):
+                 domains: Sequence[str] | None = None, with_index: bool = False):
         self.clips = clips.with_format("numpy")
         self.num_frames = num_frames
         self.image_size = image_size
@@ -61,6 +62,7 @@ class FaceClipDataset(Dataset):
         self.labels = np.asarray(clips["label"], dtype=np.int64)
         self.manipulations = list(clips["manipulation"])
         self.domains = list(domains) if domains is not None else sorted(set(self.manipulations))
+        self.with_index = with_index
 
     def __len__(self) -> int:
         return len(self.clips)
@@ -78,7 +80,9 @@ class FaceClipDataset(Dataset):
             masks = F.interpolate(masks[:, None], size=(self.image_size, self.image_size), mode="bilinear", align_corners=False)[:, 0]
             boxes = boxes * (self.image_size / source)
         manipulation = self.manipulations[int(index)]
+        extra = {"index": torch.tensor(int(index))} if self.with_index else {}
         return {
+            **extra,
             "pixel_values": (video - self.mean) / self.std,
             "roi_boxes": boxes,
             "mask_labels": masks,

@@ -1,0 +1,49 @@
+"""Assemble `DelocateForDeepfakeDetection` from the stage checkpoints, with its processor, into one folder that
+loads with `from_pretrained` (and `AutoModel` / `pipeline("deepfake-detection")`)."""
+
+import argparse
+from pathlib import Path
+
+from modeling import (
+    DelocateForDeepfakeDetection,
+    DelocateForForgeryLocalization,
+    DelocateForMaskedRecovery,
+    DelocateForVideoClassification,
+)
+
+from .common import save_processor
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Assemble the Delocate detector from its trained stages")
+    parser.add_argument("--classifier", required=True, help="stage-1b DelocateForVideoClassification folder")
+    parser.add_argument("--localizer", required=True, help="stage-2 DelocateForForgeryLocalization folder")
+    parser.add_argument("--recovery", default=None, help="optional stage-1 folder, kept to show reconstructions")
+    parser.add_argument("--output_dir", type=Path, required=True)
+    parser.add_argument("--fusion_weight", type=float, default=None, help="weight of the stage-1 probability")
+    return parser
+
+
+def assemble(classifier_dir, localizer_dir, output_dir: Path, recovery_dir=None, fusion_weight=None) -> Path:
+    classifier = DelocateForVideoClassification.from_pretrained(classifier_dir)
+    localizer = DelocateForForgeryLocalization.from_pretrained(localizer_dir)
+    recovery = DelocateForMaskedRecovery.from_pretrained(recovery_dir) if recovery_dir else None
+    detector = DelocateForDeepfakeDetection.from_stages(classifier, localizer, recovery=recovery)
+    if fusion_weight is not None:
+        detector.config.fusion_weight = fusion_weight
+        detector.config.check_values()
+    output_dir = Path(output_dir)
+    detector.save_pretrained(output_dir, safe_serialization=True)
+    save_processor(detector.config, output_dir)
+    return output_dir
+
+
+def main(argv: list[str] | None = None) -> Path:
+    args = build_parser().parse_args(argv)
+    folder = assemble(args.classifier, args.localizer, args.output_dir, args.recovery, args.fusion_weight)
+    print(f"detector -> {folder}")
+    return folder
+
+
+if __name__ == "__main__":
+    main()
