@@ -264,7 +264,7 @@ def read_video(
         total, wanted = None, None
     else:
         counted, read_error = _count_packets(p)
-        if read_error and declared > counted:
+        if (read_error and declared > counted) or _is_truncated(declared, counted):
             raise VideoDecodeError(
                 f"cannot decode video '{p}': file is truncated (container declares {declared} frames, "
                 f"only {counted} readable)"
@@ -284,6 +284,11 @@ def read_video(
 
     if sampling == "all":
         total = decoded
+        if max_frames is None and _is_truncated(declared, decoded):
+            raise VideoDecodeError(
+                f"cannot decode video '{p}': file is truncated (container declares {declared} frames, "
+                f"only {decoded} decodable)"
+            )
         if decoded < 2 and not allow_single_frame:
             raise VideoTooShortError(
                 f"video '{p}' has {decoded} decodable frame(s), 2 needed (sampling='all'); "
@@ -304,6 +309,11 @@ def read_video(
         path=str(p),
         rotation=rotation,
     )
+
+
+def _is_truncated(declared: int, found: int) -> bool:
+    """The container index (e.g. MP4 'stsz') lists clearly more frames than the file holds."""
+    return declared > 0 and found < 0.9 * declared - 1
 
 
 def _wanted_or_raise(p, total, num_frames, sampling, stride, allow_single_frame) -> list[int]:

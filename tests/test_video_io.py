@@ -77,7 +77,9 @@ def test_uniform_sampling_keeps_only_wanted_frames(tmp_path):
     np.testing.assert_allclose(means, expected, atol=3)
 
 
-@pytest.mark.parametrize("kind", ["missing", "directory", "empty", "text", "truncated", "no_video_stream"])
+@pytest.mark.parametrize(
+    "kind", ["missing", "directory", "empty", "text", "truncated", "truncated_faststart", "no_video_stream"]
+)
 def test_bad_files_raise_video_decode_error(kind, tmp_path, carphone):
     if kind == "missing":
         path = tmp_path / "nope.mp4"
@@ -94,6 +96,25 @@ def test_bad_files_raise_video_decode_error(kind, tmp_path, carphone):
         path = tmp_path / "truncated.mp4"
         data = carphone.read_bytes()
         path.write_bytes(data[: int(len(data) * 0.3)])
+    elif kind == "truncated_faststart":  # index at the front: opens fine, most frames are missing
+        import av
+
+        frames = read_video(carphone, sampling="all", max_frames=30).frames
+        full = tmp_path / "full.mp4"
+        with av.open(str(full), "w", options={"movflags": "faststart"}) as container:
+            stream = container.add_stream("libx264", rate=30)
+            stream.width, stream.height, stream.pix_fmt = 176, 144, "yuv420p"
+            for frame in frames:
+                for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                    container.mux(packet)
+            for packet in stream.encode():
+                container.mux(packet)
+        data = full.read_bytes()
+        assert data.find(b"moov") < data.find(b"mdat")
+        path = tmp_path / "truncated_faststart.mp4"
+        path.write_bytes(data[: int(len(data) * 0.3)])
+        with pytest.raises(VideoDecodeError, match="truncated"):
+            read_video(path, sampling="all")
     else:
         import av
 
@@ -111,7 +132,8 @@ def test_bad_files_raise_video_decode_error(kind, tmp_path, carphone):
     assert isinstance(info.value, (DelocateInputError, ValueError))
     _assert_one_line(info.value, path.name)
     expected = {"missing": "does not exist", "directory": "directory", "empty": "empty", "text": "not a video",
-                "truncated": "truncated", "no_video_stream": "no video stream"}[kind]
+                "truncated": "truncated", "truncated_faststart": "truncated",
+                "no_video_stream": "no video stream"}[kind]
     assert expected in str(info.value)
 
 
