@@ -89,6 +89,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -511,7 +512,14 @@ def _read_json(path: Path) -> dict | None:
 
 def _shard_is_complete(folder: Path, key: str | None) -> bool:
     done = _read_json(folder / "_SUCCESS.json")
-    return bool(done) and (key is None or done.get("key") == key) and (folder / "data").is_dir()
+    if not done or (key is not None and done.get("key") != key):
+        return False
+    return done.get("num_clips", 1) == 0 or (folder / "data").is_dir()
+
+
+def _load_shard(folder: Path) -> Dataset | None:
+    """The clips of a complete shard (``None`` when every video of it failed: nothing was saved)."""
+    return load_from_disk(str(folder / "data")) if (folder / "data").is_dir() else None
 
 
 def _read_errors(path: Path) -> list[dict]:
@@ -525,6 +533,34 @@ def _errors_dataset(rows: Iterable[Mapping]) -> Dataset:
     if not rows:
         return Dataset.from_dict({name: [] for name in ERROR_FEATURES}, features=ERROR_FEATURES)
     return Dataset.from_list(rows, features=ERROR_FEATURES)
+
+
+_WORKER_PRELOAD = ["numpy", "cv2", "av", "datasets", "processing", "delocate_hf.data.preprocess"]
+
+
+@contextlib.contextmanager
+def _start_method(method: str | None):
+    """Temporarily make ``multiprocess`` (what ``Dataset.map(num_proc=...)`` uses) start workers with ``method``.
+
+    MediaPipe cannot run in a child forked from a process where it already ran (the child segfaults):
+    ``"auto"`` forks while MediaPipe was never imported here, else uses ``"forkserver"`` (workers
+    forked from a clean server process that only imported the modules in ``_WORKER_PRELOAD``).
+    """
+    if method == "auto":
+        method = "forkserver" if "mediapipe" in sys.modules else "fork"
+    if method is None:
+        yield
+        return
+    import multiprocess
+
+    previous = multiprocess.get_start_method(allow_none=True)
+    if method == "forkserver":
+        multiprocess.set_forkserver_preload(_WORKER_PRELOAD)
+    multiprocess.set_start_method(method, force=True)
+    try:
+        yield
+    finally:
+        multiprocess.set_start_method(previous, force=True)
 
 
 @contextlib.contextmanager
@@ -560,7 +596,13 @@ def _as_records(records) -> Dataset:
 
 
 def _num_landmarks(processor) -> int:
-    k = getattr(processor.get_landmarker(), "num_points", None)
+    from processing.landmarks import BACKENDS
+
+    name = str(processor.landmark_backend).lower()
+    backend = BACKENDS.get({"mp": "mediapipe", "facemesh": "mediapipe", "dlib": "dlib68"}.get(name, name))
+    k = getattr(backend, "num_points", None)  # class attribute: no landmarker is created here
+    if not k:
+        k = getattr(processor.get_landmarker(), "num_points", None)
     if not k:
         raise ValueError(f"landmark backend {processor.landmark_backend!r} does not declare its number of points")
     return int(k)
@@ -580,6 +622,7 @@ def preprocess_dataset(
     open_size: int | None = None,
     close_size: int | None = None,
     blur_size: int | None = None,
+    start_method: str | None = "auto",
     on_shard_done: Callable[[int, Path | None], None] | None = None,
 ) -> PreprocessResult:
     """Face clips + ground-truth masks of every video record (see the module docstring for the schema).
@@ -597,6 +640,14 @@ def preprocess_dataset(
         mask_threshold: grey-level cut of data-set mask videos (FF++: binary masks after lossy
             compression, so 128).
         diff_threshold, open_size, close_size, blur_size: difference masks, see :func:`difference_mask`.
+        start_method: how ``Dataset.map`` starts its ``num_proc`` workers (set for the duration of the
+            call, then restored). MediaPipe cannot run in a child *forked* from a process where it
+            already ran (the child segfaults). ``"auto"`` (default): ``"fork"`` while MediaPipe has not
+            been imported in this process (the usual CLI / script case: no ``__main__`` guard needed),
+            else ``"forkserver"`` (workers forked from a clean server that preloads the imports; a
+            script then needs the ``if __name__ == "__main__":`` guard, as with any non-fork start
+            method). ``"fork"``, ``"forkserver"``, ``"spawn"`` force one; ``None`` leaves the global
+            ``multiprocess`` setting alone.
         on_shard_done: called as ``on_shard_done(shard_number, shard_folder)`` after each shard is
             complete (folder ``None`` without ``cache_dir``); an exception raised there stops the run
             with the finished shards kept (used by tests to simulate a kill).
@@ -635,12 +686,12 @@ def preprocess_dataset(
         }
         (cache / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
 
-    parts: list[Dataset] = []
+    parts: list[Dataset | None] = []
     error_rows: list[dict] = []
     computed, reused = [], []
     scratch = None if cache is not None else Path(tempfile.mkdtemp(prefix="delocate_preprocess_"))
     try:
-        with _progress_bars(progress):
+        with _progress_bars(progress), _start_method(start_method if num_proc > 1 else None):
             for k in range(num_shards):
                 lo, hi = k * shard_size, min(n, (k + 1) * shard_size)
                 shard = records.select(range(lo, hi))
@@ -649,7 +700,7 @@ def preprocess_dataset(
                     final = _shard_dir(cache, k)
                     if _shard_is_complete(final, key):
                         reused.append(k)
-                        parts.append(load_from_disk(str(final / "data")))
+                        parts.append(_load_shard(final))
                         error_rows += _read_errors(final / "errors.jsonl")
                         continue
                     if final.exists():
@@ -684,7 +735,8 @@ def preprocess_dataset(
                 if final is None:
                     parts.append(mapped)
                 else:
-                    mapped.save_to_disk(str(work / "data"))
+                    if len(mapped):  # an empty Dataset cannot be reloaded from disk: save none
+                        mapped.save_to_disk(str(work / "data"))
                     del mapped
                     shutil.rmtree(work / "map", ignore_errors=True)
                     shutil.rmtree(error_dir, ignore_errors=True)
@@ -692,7 +744,7 @@ def preprocess_dataset(
                     done = {"key": key, "records": [lo, hi], "num_clips": hi - lo - len(errors), "num_errors": len(errors)}
                     (work / "_SUCCESS.json").write_text(json.dumps(done) + "\n", encoding="utf-8")
                     os.replace(work, final)
-                    parts.append(load_from_disk(str(final / "data")))
+                    parts.append(_load_shard(final))
                 if on_shard_done is not None:
                     on_shard_done(k, final)
     finally:
@@ -710,8 +762,8 @@ def preprocess_dataset(
     return PreprocessResult(dataset, errors, cache, computed, reused)
 
 
-def _concatenate(parts: list[Dataset], features: Features) -> Dataset:
-    parts = [p for p in parts if len(p)]
+def _concatenate(parts: list[Dataset | None], features: Features) -> Dataset:
+    parts = [p for p in parts if p is not None and len(p)]
     if not parts:
         return Dataset.from_dict({name: [] for name in features}, features=features)
     return parts[0] if len(parts) == 1 else concatenate_datasets(parts)
@@ -733,7 +785,7 @@ def load_preprocessed(cache_dir: str | os.PathLike) -> PreprocessResult:
         if not _shard_is_complete(folder, None):
             unfinished.append(k)
             continue
-        parts.append(load_from_disk(str(folder / "data")))
+        parts.append(_load_shard(folder))
         error_rows += _read_errors(folder / "errors.jsonl")
     if unfinished:
         raise FileNotFoundError(
