@@ -57,7 +57,7 @@ Resumable cache (``cache_dir``)::
       manifest.json            settings, number of records / shards, schema
       errors.jsonl             every failed video, one JSON object a line (all shards)
       shards/00000/            one finished shard of ``shard_size`` consecutive records:
-        data/                  Dataset.save_to_disk of its successful rows
+        data/                  Dataset.save_to_disk of its successful rows (absent if all failed)
         errors.jsonl           its failed videos
         _SUCCESS.json          key (hash of settings + the shard's records), counts -- written last
       shards/00001/ ...
@@ -65,9 +65,11 @@ Resumable cache (``cache_dir``)::
 Each shard is built in ``shards/NNNNN.tmp-<pid>/`` (``Dataset.map`` with ``num_proc`` workers
 inside the shard) and renamed into place only when complete, so a run killed at any point leaves
 only complete shards plus a temporary folder that the next run deletes. The next call with the
-same ``cache_dir`` reuses every shard whose key matches (same processor settings, mask options,
-shard size and records) and computes only the rest; a shard whose key differs is rebuilt. One
-cache folder is for one run at a time.
+same ``cache_dir`` reuses every shard whose key matches (same processor settings -- except the
+normalisation and token-masking ones, which do not change the cache --, mask options, shard size
+and records) and computes only the rest; a shard whose key differs is rebuilt. One cache folder is
+for one run at a time. Files changed on disk under the same paths are not noticed: delete the
+cache folder then.
 
 Example::
 
@@ -77,8 +79,13 @@ Example::
 
     records = load_faceforensics("/data/FF++", split="train")
     result = preprocess_dataset(records, DelocateFaceProcessor(), num_proc=8, cache_dir="/data/ff_clips")
-    train = result.dataset.with_format("torch")
     print(result.errors.to_pandas())
+
+Reading: ``datasets``' ``"numpy"`` / ``"torch"`` formats turn every integer array into int64
+(8x the memory for ``faces`` / ``masks``). Ask for the dtype per column, e.g.
+``ds.with_format("torch", columns=["faces", "masks"], dtype=torch.uint8, output_all_columns=True)``
+(other columns then come as Python objects), or read Arrow:
+``ds.with_format("arrow")[i:j]["faces"].combine_chunks().to_numpy(zero_copy_only=False)`` (uint8).
 """
 
 from __future__ import annotations
