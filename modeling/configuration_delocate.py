@@ -242,5 +242,20 @@ class DelocateConfig(PretrainedConfig):
         values.update(overrides)
         return cls(**values)
 
+    @classmethod
+    def small(cls, **overrides) -> "DelocateConfig":
+        """The CPU demo / shipped default model config: 64 px, 8 frames, ~0.4 M parameters. Trains in minutes on
+        2 cores; a toy next to the paper's configuration (`DelocateConfig()`)."""
+        values = dict(
+            image_size=64, patch_size=16, num_frames=8, tubelet_size=2,
+            hidden_size=64, num_hidden_layers=3, num_attention_heads=2, intermediate_size=128,
+            decoder_hidden_size=32, decoder_num_hidden_layers=1, decoder_num_attention_heads=2,
+            decoder_intermediate_size=64, mapped_size=16, resnet_embedding_size=16,
+            resnet_hidden_sizes=[16, 32, 64, 128], mapping_hidden_channels=16,
+            loc_encoder_channels=[16, 32, 64], loc_decoder_channels=[32, 16], se_reduction=4,
+        )
+        values.update(overrides)
+        return cls(**values)
+
 
 __all__ = ["DelocateConfig", "MASK_STRATEGIES", "SCORE_FUSIONS"]

@@ -273,7 +273,8 @@ class DelocateForForgeryLocalization(DelocatePreTrainedModel):
         pixel_values (`(batch, frames, 3, H, W)` or `(N, 3, H, W)`): normalised faces.
         labels (`(batch,)` video labels, or one per frame): 0 real, 1 fake -> `loss_cls` (BCE).
         mask_labels (`(batch, frames, H, W)` / `(N, H, W)`, optionally with a channel of 1): ground-truth forgery
-            masks in [0, 1] (zeros for real faces) -> `loss_loc` (MSE of mask probabilities).
+            masks in [0, 1] (zeros for real faces) -> `loss_loc` (MSE of mask probabilities). A frame whose mask is
+            all -1 has no ground truth (e.g. a fake without mask video or source) and is left out of `loss_loc`.
         recovered_pixel_values (same shape as `pixel_values`): the recovery model's reconstruction in [0, 1]
             -> `loss_map` (MSE of mapped faces to the reconstruction resized to `mapped_size`).
         """
@@ -316,9 +317,12 @@ class DelocateForForgeryLocalization(DelocatePreTrainedModel):
                 raise ValueError(
                     f"mask_labels must be (batch, frames, H, W) or (N, H, W) matching pixel_values; got {tuple(mask_labels.shape)}"
                 )
+            valid = (masks >= 0).flatten(1).all(dim=1)  # frames whose mask is all -1 have no ground truth
             if masks.shape[-2:] != outputs["mask_logits"].shape[-2:]:
                 masks = F.interpolate(masks, size=outputs["mask_logits"].shape[-2:], mode="bilinear", align_corners=False)
-            losses["loss_loc"] = F.mse_loss(torch.sigmoid(outputs["mask_logits"]), masks)
+            errors = (torch.sigmoid(outputs["mask_logits"]) - masks.clamp(min=0)) ** 2
+            per_frame = errors.flatten(1).mean(dim=1) * valid
+            losses["loss_loc"] = per_frame.sum() / valid.sum().clamp(min=1)
 
         loss = None
         if losses:

@@ -314,3 +314,18 @@ def test_torchvision_is_not_importable():
     import importlib.util
 
     assert importlib.util.find_spec("torchvision") is None, "torchvision is installed: remove it (see setup.cfg)"
+
+
+def test_frames_without_ground_truth_are_left_out_of_the_mask_loss(config, carphone_clip):
+    model = DelocateForForgeryLocalization(config).eval()
+    T, S = config.num_frames, config.image_size
+    masks = torch.zeros(B, T, S, S)
+    masks[0, :, 10:30, 10:30] = 1
+    with torch.no_grad():
+        only_first = model(carphone_clip[:1], mask_labels=masks[:1]).loss_loc
+        masks[1] = -1  # second clip: no ground truth
+        both = model(carphone_clip, mask_labels=masks).loss_loc
+        masks[:] = -1
+        none = model(carphone_clip, mask_labels=masks).loss_loc
+    torch.testing.assert_close(both, only_first)
+    assert none == 0

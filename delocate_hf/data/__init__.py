@@ -9,6 +9,7 @@ from .celebdf import load_celebdf
 from .deeperforensics import load_deeperforensics
 from .dfdc import load_dfdc
 from .faceforensics import load_faceforensics
+from .preprocess import FACE_CLIP_FEATURES, PreprocessResult, load_preprocessed, preprocess_dataset
 from .records import VIDEO_RECORD_FEATURES, DatasetLayoutError
 from .video_folder import load_video_folder
 
@@ -20,4 +21,8 @@ __all__ = [
     "load_dfdc",
     "load_deeperforensics",
     "load_video_folder",
+    "FACE_CLIP_FEATURES",
+    "PreprocessResult",
+    "preprocess_dataset",
+    "load_preprocessed",
 ]

@@ -12,7 +12,7 @@ def common_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--train_data", nargs="+", default=None, help="face-clip cache folder(s) (preprocess_dataset)")
     parser.add_argument("--output_dir", type=Path, required=False, default=None)
     parser.add_argument("--model_config", default="tiny",
-                        help="'tiny', 'base' (the paper), or a folder / config.json of a DelocateConfig")
+                        help="'tiny' (tests), 'small' (CPU demo), 'base' (the paper), or a folder / config.json of a DelocateConfig")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--per_device_train_batch_size", type=int, default=8)
     parser.add_argument("--gradient_accumulation_steps", type=int, default=1)
@@ -55,11 +55,13 @@ def parse_with_config(parser: argparse.ArgumentParser, argv: list[str] | None = 
 
 
 def load_model_config(spec: str):
-    """'tiny' | 'base' | a folder or config.json path -> DelocateConfig."""
+    """'tiny' | 'small' | 'base' | a folder or config.json path -> DelocateConfig."""
     from modeling import DelocateConfig
 
     if spec == "tiny":
         return DelocateConfig.tiny()
+    if spec == "small":
+        return DelocateConfig.small()
     if spec == "base":
         return DelocateConfig()
     return DelocateConfig.from_pretrained(spec)

@@ -31,7 +31,7 @@ def load_face_clips(paths: str | Path | Sequence[str | Path]) -> datasets.Datase
         else:
             from delocate_hf.data.preprocess import load_preprocessed
 
-            parts.append(load_preprocessed(path))
+            parts.append(load_preprocessed(path).dataset)
     return parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
 
 
@@ -48,13 +48,17 @@ class FaceClipDataset(Dataset):
     """Torch view of a face-clip cache, resized to the model's clip shape.
 
     Each item: `pixel_values` float `(T, 3, S, S)` normalised with the model's mean/std, `roi_boxes` `(T, 3, 4)` in
-    model pixels, `mask_labels` float `(T, S, S)` in [0, 1], `labels` long, `domain` long (index into `domains`),
+    model pixels, `mask_labels` float `(T, S, S)` in [0, 1] (all -1 when the clip has no ground-truth mask,
+    `mask_source == "none"`), `labels` long, `domain` long (index into `domains`),
     and `index` (the row) when `with_index`.
     """
 
     def __init__(self, clips: datasets.Dataset, num_frames: int, image_size: int, image_mean, image_std,
                  domains: Sequence[str] | None = None, with_index: bool = False):
-        self.clips = clips.with_format("numpy")
+        # uint8 stays uint8 (the numpy/torch formats would widen it to int64)
+        self.clips = clips.with_format("torch", columns=["faces", "masks"], dtype=torch.uint8, output_all_columns=True)
+        self.has_mask = np.asarray(clips["mask_source"] if "mask_source" in clips.column_names
+                                   else ["given"] * len(clips)) != "none"
         self.num_frames = num_frames
         self.image_size = image_size
         self.mean = torch.tensor(image_mean, dtype=torch.float32)[:, None, None]
@@ -69,11 +73,13 @@ class FaceClipDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         row = self.clips[int(index)]
-        faces = np.asarray(row["faces"])
-        keep = temporal_indices(faces.shape[0], self.num_frames)
-        video = torch.from_numpy(faces[keep]).permute(0, 3, 1, 2).float() / 255.0  # (T, 3, S0, S0)
-        boxes = torch.as_tensor(np.asarray(row["roi_boxes"])[keep], dtype=torch.float32)
-        masks = torch.from_numpy(np.asarray(row["masks"])[keep]).float() / 255.0  # (T, S0, S0)
+        faces = row["faces"]  # uint8 (T0, S0, S0, 3)
+        keep = torch.from_numpy(temporal_indices(faces.shape[0], self.num_frames))
+        video = faces[keep].permute(0, 3, 1, 2).float() / 255.0  # (T, 3, S0, S0)
+        boxes = torch.as_tensor(np.asarray(row["roi_boxes"], dtype=np.float32)[keep.numpy()])
+        masks = row["masks"][keep].float() / 255.0  # (T, S0, S0)
+        if not self.has_mask[int(index)]:
+            masks = torch.full_like(masks, -1.0)  # no ground truth: left out of the localization loss
         source = video.shape[-1]
         if source != self.image_size:
             video = F.interpolate(video, size=(self.image_size, self.image_size), mode="bilinear", antialias=True, align_corners=False)
