@@ -139,12 +139,14 @@ def region_hard_masks(landmarks: np.ndarray, backend_name: str, region: str, ima
     return out
 
 
-def _soft_weights(hard: np.ndarray, size: float, rng: np.random.Generator, region: str) -> tuple[np.ndarray, dict]:
+def _soft_weights(
+    hard: np.ndarray, size: float, rng: np.random.Generator, region: str, alpha_range=(0.6, 1.0)
+) -> tuple[np.ndarray, dict]:
     """Deform (dilate/erode), feather (Gaussian) and scale the hard masks: `(T, H, W)` float32 blend weights."""
     whole = region == "face"
     grow = float(rng.uniform(-0.03, 0.03) if whole else rng.uniform(-0.005, 0.015))
     sigma = float(rng.uniform(0.012, 0.03) if whole else rng.uniform(0.006, 0.015))
-    alpha = float(rng.uniform(0.6, 1.0))
+    alpha = float(rng.uniform(*alpha_range))
     radius = int(round(abs(grow) * size))
     sigma_px = max(0.5, sigma * size)
     out = np.empty(hard.shape, dtype=np.float32)
@@ -158,16 +160,17 @@ def _soft_weights(hard: np.ndarray, size: float, rng: np.random.Generator, regio
 
 # --------------------------------------------------------------------------- sources
 def _draw_sbi(rng: np.random.Generator) -> dict:
-    shift = rng.uniform(-20, 20, size=3)
+    """SBI-like source transform parameters (magnitudes close to SBI's albumentations settings)."""
+    shift = rng.uniform(-12, 12, size=3)
     k = int(rng.integers(3))
-    shift[k] = np.sign(shift[k] or 1.0) * max(abs(shift[k]), 10.0)  # at least one clearly visible channel shift
+    shift[k] = np.sign(shift[k] or 1.0) * max(abs(shift[k]), 6.0)  # at least one clearly visible channel shift
     return {
-        "hue_deg": float(rng.uniform(-8, 8)),
-        "saturation": float(rng.uniform(0.8, 1.25)),
-        "value": float(rng.uniform(0.85, 1.15)),
+        "hue_deg": float(rng.uniform(-5, 5)),
+        "saturation": float(rng.uniform(0.85, 1.15)),
+        "value": float(rng.uniform(0.9, 1.1)),
         "rgb_shift": [float(s) for s in shift],
-        "contrast": float(rng.uniform(0.85, 1.15)),
-        "brightness": float(rng.uniform(-15, 15)),
+        "contrast": float(rng.uniform(0.9, 1.1)),
+        "brightness": float(rng.uniform(-10, 10)),
         "frequency": str(rng.choice(["sharpen", "blur", "none"])),
         "frequency_amount": float(rng.uniform(0.4, 1.2)),
         "downscale": float(rng.uniform(0.35, 0.8)) if rng.random() < 0.5 else 1.0,
@@ -289,7 +292,7 @@ def _part_swap(frames, landmarks, key, rng, threshold, donor_frames, donor_landm
     if part not in PARTS:
         raise ValueError(f"part must be one of {PARTS}, got {part!r}")
     hard = region_hard_masks(landmarks, key, part, frames.shape[1:3])
-    blend, soft_params = _soft_weights(hard, size, rng, part)
+    blend, soft_params = _soft_weights(hard, size, rng, part, alpha_range=(0.85, 1.0))  # a swap replaces
     offset = int(rng.integers(len(donor_frames)))
     y0, y1, x0, x1 = box = _work_box(blend, threshold, margin=int(np.ceil(0.12 * size)) + 8)
     h, w = y1 - y0, x1 - x0
