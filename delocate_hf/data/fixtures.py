@@ -32,6 +32,8 @@ import av
 import cv2
 import numpy as np
 
+from .pseudo_fakes import FF_METHOD_FAMILIES
+
 __all__ = [
     "MakeFake",
     "placeholder_fake",
@@ -280,7 +282,9 @@ def make_mini_faceforensics(
             for a, b in pairs:
                 for target, donor in ((a, b), (b, a)):
                     name = f"{target}_{donor}"
-                    fake, masks = _apply_fake(make_fake, clip_of[target], _rng(seed, method, name))
+                    maker = make_fake.for_family(FF_METHOD_FAMILIES[method]) if hasattr(make_fake, "for_family") \
+                        else make_fake
+                    fake, masks = _apply_fake(maker, clip_of[target], _rng(seed, method, name))
                     base = root / "manipulated_sequences" / method
                     write_video(base / compression / "videos" / f"{name}.mp4", fake, crf=crf)
                     if with_masks and method != "FaceShifter":
@@ -487,15 +491,20 @@ def make_mini_deeperforensics(
 # --------------------------------------------------------------------------- all at once / CLI
 def make_all(out_dir: str | Path, sources: Sequence[str | Path], frames: int = 24, seed: int = 0) -> dict[str, Path]:
     """Every miniature layout under ``out_dir``; returns ``{name: root}``."""
+    from .pseudo_fakes import pseudo_fake_video_maker
+
     out = Path(out_dir)
+    fake = pseudo_fake_video_maker(seed=seed)  # FF++ puts one pseudo-fake family under each method folder
     ff = make_mini_faceforensics(out / "FaceForensics++", sources, frames=frames, seed=seed,
-                                 with_deepfakedetection=True)
+                                 with_deepfakedetection=True, make_fake=fake)
     return {
         "FaceForensics++": ff,
-        "Celeb-DF-v2": make_mini_celebdf(out / "Celeb-DF-v2", sources, frames=frames, seed=seed),
-        "DFDC-train": make_mini_dfdc(out / "DFDC" / "dfdc_train_all", sources, form="train", frames=frames, seed=seed),
-        "DFDC-test": make_mini_dfdc(out / "DFDC" / "test", sources, form="test", frames=frames, seed=seed),
-        "DeeperForensics-1.0": make_mini_deeperforensics(out / "DeeperForensics-1.0", ff, seed=seed),
+        "Celeb-DF-v2": make_mini_celebdf(out / "Celeb-DF-v2", sources, frames=frames, seed=seed, make_fake=fake),
+        "DFDC-train": make_mini_dfdc(out / "DFDC" / "dfdc_train_all", sources, form="train", frames=frames, seed=seed,
+                                     make_fake=fake),
+        "DFDC-test": make_mini_dfdc(out / "DFDC" / "test", sources, form="test", frames=frames, seed=seed,
+                                    make_fake=fake),
+        "DeeperForensics-1.0": make_mini_deeperforensics(out / "DeeperForensics-1.0", ff, seed=seed, make_fake=fake),
     }
 
 
