@@ -178,7 +178,7 @@ def test_faceforensics_mask_video_marks_where_fake_differs(mini):
     fake = read_clip(row["video_path"]).astype(int)
     real = read_clip(row["source_video"]).astype(int)
     mask = read_clip(row["mask_path"])[..., 0] > 127  # binary white-on-black
-    assert 0.03 < mask.mean() < 0.5
+    assert 0.003 < mask.mean() < 0.5  # FaceSwap holds the part_eyes pseudo-fake family: a small region
     diff = np.abs(fake - real).mean(axis=-1)
     assert diff[mask].mean() > 4 * diff[~mask].mean()
 
