@@ -21,6 +21,7 @@ from processing.errors import (  # noqa: E402
     VideoDecodeError,
     VideoTooShortError,
 )
+from .inference import pipeline_registration  # noqa: E402,F401  (registers the "deepfake-detection" pipeline)
 
 __all__ = [
     "DelocateConfig",

@@ -23,11 +23,33 @@ def _run_demo(args) -> int:
     return 0
 
 
+def _add_detect(subparsers) -> None:
+    parser = subparsers.add_parser("detect", help="deepfake score and forgery masks of one video")
+    parser.add_argument("video", type=Path, help="video file")
+    parser.add_argument("--model", default=None, help="model folder or Hub id (default: the shipped model)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object (no masks) on stdout")
+    parser.add_argument("--save-masks", type=Path, default=None, metavar="OUT.npz", help="masks + frame_indices")
+    parser.add_argument("--overlay", type=Path, default=None, metavar="OUT.mp4", help="heat-map video + OUT.png sheet")
+    parser.add_argument("--frames", type=int, default=None, metavar="N",
+                        help="frames to analyse, rounded up to whole clips of the model (default: one clip)")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--quiet", action="store_true", help="no progress bar (shown on a terminal for long work)")
+    parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks")
+    parser.set_defaults(func=_run_detect)
+
+
+def _run_detect(args) -> int:
+    from .inference.detect import run_detect_command
+
+    return run_detect_command(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="delocate", description="Delocate deepfake detection and localization")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_demo(subparsers)
+    _add_detect(subparsers)
     return parser
 
 

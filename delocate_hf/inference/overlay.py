@@ -1,0 +1,268 @@
+"""Visual outputs of a detection: heat-map overlay video and PNG contact sheet.
+
+- `write_overlay(video_path, result, out_mp4)`: the original video, every frame, with the forgery mask as a JET
+  heat-map (blended where mask > 0.05), the face box, the video label/score and the per-frame score. The video is
+  streamed frame by frame (decode -> draw -> encode), so memory does not grow with its duration. Between analysed
+  frames the mask, box and score are linearly interpolated; before the first / after the last one they are held.
+  Also writes the contact sheet next to the video (`OUT.png`) unless `contact_sheet=False`.
+- `save_contact_sheet(png, result, ...)`: a grid of the analysed frames with their overlays and per-frame scores.
+
+`result` is a `DetectionResult` or the pipeline's dict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from processing.video_io import iter_video_frames
+
+MASK_THRESHOLD = 0.05
+HEAT_ALPHA = 0.5
+FAKE_RGB = (230, 40, 40)
+REAL_RGB = (40, 200, 80)
+BOX_RGB = (255, 220, 0)
+
+
+@dataclass
+class _Analysis:
+    label: str
+    score: float
+    indices: np.ndarray  # (N,) sorted
+    masks: np.ndarray  # (N, H, W)
+    scores: np.ndarray  # (N,)
+    boxes: np.ndarray  # (N, 4)
+    fps: float
+    total_frames: int = 0
+
+
+def _as_analysis(result) -> _Analysis:
+    data = result.to_dict() if hasattr(result, "to_dict") else dict(result)
+    if "masks" not in data or data["masks"] is None:
+        raise ValueError("the detection result has no masks (use the pipeline dict or DetectionResult)")
+    indices = np.asarray(data["frame_indices"], dtype=np.int64).reshape(-1)
+    masks = np.asarray(data["masks"], dtype=np.float32)
+    frames = data.get("frames") or [{"index": int(i), "score": float("nan"), "face_box": None} for i in indices]
+    scores = np.array([f["score"] for f in frames], dtype=np.float64)
+    boxes = np.array([f["face_box"] if f.get("face_box") is not None else [np.nan] * 4 for f in frames], np.float64)
+    order = np.argsort(indices, kind="stable")
+    return _Analysis(
+        label=str(data["label"]), score=float(data["score"]), indices=indices[order], masks=masks[order],
+        scores=scores[order], boxes=boxes[order], fps=float(data.get("fps") or 0.0),
+        total_frames=int(data.get("total_frames") or 0),
+    )
+
+
+def _interp_at(a: _Analysis, index: int) -> tuple[np.ndarray, float, np.ndarray, bool]:
+    """Mask, score, box at original frame `index` (interpolated between analysed frames, held at the ends)."""
+    idx = a.indices
+    j = int(np.searchsorted(idx, index))
+    if j < len(idx) and idx[j] == index:
+        return a.masks[j], float(a.scores[j]), a.boxes[j], True
+    if j == 0:
+        return a.masks[0], float(a.scores[0]), a.boxes[0], False
+    if j >= len(idx):
+        return a.masks[-1], float(a.scores[-1]), a.boxes[-1], False
+    lo, hi = idx[j - 1], idx[j]
+    t = float(index - lo) / float(hi - lo)
+    mask = (1.0 - t) * a.masks[j - 1] + t * a.masks[j]
+    return mask, float((1 - t) * a.scores[j - 1] + t * a.scores[j]), (1 - t) * a.boxes[j - 1] + t * a.boxes[j], False
+
+
+def _font_scale(height: int) -> float:
+    return max(0.5, height / 720.0 * 0.9)
+
+
+def _put_label(image: np.ndarray, text: str, org: tuple[int, int], color, scale: float) -> None:
+    """Text with a dark backing box (readable on any frame); `org` is the top-left corner."""
+    import cv2
+
+    thickness = max(1, int(round(scale * 2)))
+    (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+    x, y = org
+    pad = max(2, int(4 * scale))
+    x1, y1 = min(image.shape[1], x + w + 2 * pad), min(image.shape[0], y + h + base + 2 * pad)
+    region = image[y:y1, x:x1]
+    region[:] = (region.astype(np.float32) * 0.35).astype(np.uint8)
+    cv2.putText(image, text, (x + pad, y + pad + h), cv2.FONT_HERSHEY_SIMPLEX, scale, color, thickness, cv2.LINE_AA)
+
+
+def render_frame(
+    frame: np.ndarray, mask: np.ndarray | None, box=None, lines: Sequence[tuple[str, tuple]] = (), scale=None
+) -> np.ndarray:
+    """One RGB frame with the JET heat-map of `mask` (same H, W) blended where mask > 0.05, the face box and text
+    lines `(text, rgb)` at the top left."""
+    import cv2
+
+    out = frame.copy()
+    if mask is not None:
+        mask = np.clip(np.asarray(mask, dtype=np.float32), 0.0, 1.0)
+        if mask.shape != frame.shape[:2]:
+            mask = cv2.resize(mask, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_LINEAR)
+        heat = cv2.cvtColor(cv2.applyColorMap((mask * 255).astype(np.uint8), cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
+        where = mask > MASK_THRESHOLD
+        out[where] = (out[where] * (1 - HEAT_ALPHA) + heat[where] * HEAT_ALPHA).astype(np.uint8)
+    scale = _font_scale(frame.shape[0]) if scale is None else scale
+    if box is not None and np.all(np.isfinite(box)):
+        x0, y0, x1, y1 = (int(round(v)) for v in box)
+        cv2.rectangle(out, (x0, y0), (x1 - 1, y1 - 1), BOX_RGB, max(1, int(round(scale * 2))), cv2.LINE_AA)
+    y = max(2, int(6 * scale))
+    for text, color in lines:
+        _put_label(out, text, (max(2, int(6 * scale)), y), color, scale)
+        y += int(34 * scale) + 4
+    return out
+
+
+def _frame_lines(a: _Analysis, index: int, score: float, analysed: bool) -> list[tuple[str, tuple]]:
+    color = FAKE_RGB if a.label == "fake" else REAL_RGB
+    frame_color = FAKE_RGB if score >= 0.5 else REAL_RGB
+    mark = " *" if analysed else ""
+    return [
+        (f"{a.label.upper()}  video score {a.score:.2f}", color),
+        (f"frame {index}  score {score:.2f}{mark}", frame_color),
+    ]
+
+
+class _StreamingEncoder:
+    """Frame-by-frame H.264 encoder with the settings of `processing.video_io.write_video` (which needs all frames
+    in memory at once, so it cannot stream a long video)."""
+
+    def __init__(self, path: Path, fps: float, width: int, height: int):
+        import av
+
+        self.pad_h, self.pad_w = height % 2, width % 2
+        codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.container = av.open(str(path), mode="w")
+        self.stream = self.container.add_stream(codec, rate=Fraction(fps if fps > 0 else 25.0).limit_denominator(1001))
+        self.stream.width, self.stream.height = width + self.pad_w, height + self.pad_h
+        self.stream.pix_fmt = "yuv420p"
+        if codec == "libx264":
+            self.stream.options = {"crf": "18", "preset": "veryfast"}
+        else:
+            self.stream.bit_rate = 4_000_000
+
+    def write(self, image: np.ndarray) -> None:
+        import av
+
+        if self.pad_h or self.pad_w:
+            image = np.pad(image, ((0, self.pad_h), (0, self.pad_w), (0, 0)), mode="edge")
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+        for packet in self.stream.encode(frame):
+            self.container.mux(packet)
+
+    def close(self) -> None:
+        for packet in self.stream.encode():
+            self.container.mux(packet)
+        self.container.close()
+
+
+def _source_fps(video_path) -> float:
+    import av
+
+    with av.open(str(video_path)) as container:
+        stream = container.streams.video[0]
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        return float(rate) if rate else 0.0
+
+
+def write_overlay(
+    video_path, result, out_mp4, contact_sheet: bool | str | Path = True, progress: bool | None = None
+) -> tuple[Path, Path | None]:
+    """Write the overlay video (every source frame) and, by default, the contact sheet `out_mp4` with `.png`.
+
+    Returns `(mp4_path, png_path or None)`.
+    """
+    from .detect import _progress_bar
+
+    a = _as_analysis(result)
+    out_mp4 = Path(out_mp4)
+    fps = a.fps or _source_fps(video_path) or 25.0
+    wanted = set(int(i) for i in a.indices)
+    tiles: dict[int, np.ndarray] = {}
+    encoder = None
+    bar = _progress_bar(a.total_frames or None, f"delocate: overlay {out_mp4.name}", progress)
+    try:
+        for index, frame in iter_video_frames(video_path):
+            mask, score, box, analysed = _interp_at(a, index)
+            image = render_frame(frame, mask, box, _frame_lines(a, index, score, analysed))
+            if encoder is None:
+                encoder = _StreamingEncoder(out_mp4, fps, image.shape[1], image.shape[0])
+            encoder.write(image)
+            if index in wanted:
+                tiles[index] = _thumbnail(frame, mask, box, index, score)
+            bar.update(1)
+    finally:
+        bar.close()
+        if encoder is not None:
+            encoder.close()
+    png = None
+    if contact_sheet:
+        png = out_mp4.with_suffix(".png") if contact_sheet is True else Path(contact_sheet)
+        _write_sheet(png, a, [tiles[i] for i in a.indices if i in tiles])
+    return out_mp4, png
+
+
+def _thumbnail(frame, mask, box, index: int, score: float, width: int = 320) -> np.ndarray:
+    import cv2
+
+    h, w = frame.shape[:2]
+    scale = width / float(w)
+    size = (width, max(2, int(round(h * scale))))
+    small = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+    small_mask = cv2.resize(np.asarray(mask, np.float32), size, interpolation=cv2.INTER_LINEAR)
+    small_box = None if box is None else np.asarray(box, np.float64) * scale
+    color = FAKE_RGB if score >= 0.5 else REAL_RGB
+    return render_frame(small, small_mask, small_box, [(f"#{index}  {score:.2f}", color)], scale=0.6)
+
+
+def _write_sheet(png: Path, a: _Analysis, tiles: list[np.ndarray], columns: int | None = None) -> Path:
+    import cv2
+
+    if not tiles:
+        raise ValueError("no analysed frame to put on the contact sheet")
+    columns = columns or min(4, len(tiles))
+    rows = -(-len(tiles) // columns)
+    th, tw = tiles[0].shape[:2]
+    gap, header = 6, 40
+    sheet = np.full((header + rows * (th + gap) + gap, columns * (tw + gap) + gap, 3), 24, dtype=np.uint8)
+    color = FAKE_RGB if a.label == "fake" else REAL_RGB
+    title = f"{a.label.upper()}  video score {a.score:.2f}  ({len(tiles)} analysed frames; frame score top-left)"
+    cv2.putText(sheet, title, (gap + 2, 27), cv2.FONT_HERSHEY_SIMPLEX, 0.6, color, 2, cv2.LINE_AA)
+    for k, tile in enumerate(tiles):
+        r, c = divmod(k, columns)
+        y, x = header + r * (th + gap), gap + c * (tw + gap)
+        tile = tile if tile.shape[:2] == (th, tw) else cv2.resize(tile, (tw, th))
+        sheet[y:y + th, x:x + tw] = tile
+    png.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(png), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR)):
+        raise OSError(f"cannot write contact sheet '{png}'")
+    return png
+
+
+def save_contact_sheet(png, result, video_path=None, frames: Sequence[np.ndarray] | None = None,
+                       columns: int | None = None, thumb_width: int = 320) -> Path:
+    """A PNG grid of the analysed frames with heat-map, face box and per-frame score.
+
+    The frames come from `frames` (one RGB frame per analysed frame, in `frame_indices` order) or are decoded from
+    `video_path` (one sequential pass that stops after the last analysed frame).
+    """
+    a = _as_analysis(result)
+    if frames is None:
+        if video_path is None:
+            raise ValueError("pass video_path or frames")
+        wanted, last, picked = set(int(i) for i in a.indices), int(a.indices.max()), {}
+        for index, frame in iter_video_frames(video_path, max_frames=last + 1):
+            if index in wanted:
+                picked[index] = frame
+        frames = [picked[int(i)] for i in a.indices if int(i) in picked]
+    tiles = [_thumbnail(f, a.masks[k], a.boxes[k], int(a.indices[k]), float(a.scores[k]), thumb_width)
+             for k, f in enumerate(frames)]
+    return _write_sheet(Path(png), a, tiles, columns)
+
+
+__all__ = ["render_frame", "save_contact_sheet", "write_overlay"]

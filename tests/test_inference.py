@@ -1,0 +1,159 @@
+"""The "deepfake-detection" pipeline, detect_video and the overlay outputs, on real video with a tiny random model."""
+
+import math
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from conftest import SHARED_MEDIA
+
+import delocate_hf  # noqa: F401  (registers the pipeline)
+from delocate_hf.inference import detect as detect_module
+from delocate_hf.inference import (
+    DeepfakeDetectionPipeline,
+    ModelLoadError,
+    default_model_path,
+    detect_video,
+    load_detector,
+)
+from delocate_hf.inference.overlay import save_contact_sheet, write_overlay
+from modeling import DelocateConfig, DelocateForDeepfakeDetection
+from processing import DelocateFaceProcessor, iter_video_frames, write_video
+from processing.errors import NoFaceDetectedError
+
+SINGLE_FACE = SHARED_MEDIA / "single_face.mp4"  # 640x360, 72 frames
+FACE_NOFACE = SHARED_MEDIA / "face_noface.mov"  # 960x540, 169 frames, the face leaves the picture
+
+
+def save_tiny_detector(folder):
+    torch.manual_seed(0)
+    DelocateForDeepfakeDetection(DelocateConfig.tiny()).save_pretrained(folder)
+    DelocateFaceProcessor(num_frames=4, size=64).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    return save_tiny_detector(tmp_path_factory.mktemp("tiny_detector"))
+
+
+@pytest.fixture(scope="module")
+def pipe(model_dir):
+    from transformers import pipeline
+
+    return pipeline("deepfake-detection", model=str(model_dir), device="cpu")
+
+
+@pytest.fixture(scope="module")
+def single_face_result(pipe):
+    return pipe(str(SINGLE_FACE))
+
+
+def test_pipeline_loads_processor_from_folder(pipe):
+    assert isinstance(pipe, DeepfakeDetectionPipeline)
+    assert isinstance(pipe.image_processor, DelocateFaceProcessor)
+    assert pipe.image_processor.size == 64 and pipe.model.config.num_frames == 4
+
+
+def test_pipeline_output_contract(single_face_result):
+    r = single_face_result
+    assert {"label", "score", "frames", "masks", "frame_indices"} <= set(r)
+    assert isinstance(r["score"], float) and 0.0 <= r["score"] <= 1.0
+    assert r["label"] == ("fake" if r["score"] >= 0.5 else "real")
+    masks, indices = r["masks"], r["frame_indices"]
+    assert isinstance(masks, np.ndarray) and masks.dtype == np.float32
+    assert masks.shape == (4, 360, 640)  # original frame size, one per analysed frame
+    assert masks.min() >= 0.0 and masks.max() <= 1.0 and masks.max() > 0.0
+    assert all(isinstance(i, int) for i in indices) and len(indices) == len(masks)
+    assert all(0 <= i < 72 for i in indices) and indices == sorted(set(indices))
+    assert [f["index"] for f in r["frames"]] == indices
+    for f in r["frames"]:
+        assert set(f) == {"index", "score", "face_box"}
+        assert 0.0 <= f["score"] <= 1.0
+        x0, y0, x1, y1 = f["face_box"]
+        assert 0 <= x0 < x1 <= 640 and 0 <= y0 < y1 <= 360
+    # the mask lives inside the face box (zeros outside the pasted crop, up to one bilinear crop pixel)
+    x0, y0, x1, y1 = (int(v) for v in r["frames"][0]["face_box"])
+    m = (x1 - x0) // 64 + 2
+    outside = masks[0].copy()
+    outside[max(0, y0 - m):y1 + m, max(0, x0 - m):x1 + m] = 0
+    assert outside.max() == 0.0
+
+
+def test_pipeline_equals_detect_video(pipe, single_face_result):
+    result = detect_video(str(SINGLE_FACE), pipe.model, pipe.image_processor, device="cpu", progress=False)
+    d = result.to_dict()
+    assert d["label"] == single_face_result["label"]
+    assert d["frame_indices"] == single_face_result["frame_indices"]
+    assert math.isclose(d["score"], single_face_result["score"], rel_tol=1e-5)
+    np.testing.assert_allclose(d["masks"], single_face_result["masks"], atol=1e-5)
+    assert len(d["frames"]) == len(single_face_result["frames"])
+    for a, b in zip(d["frames"], single_face_result["frames"]):
+        assert a["index"] == b["index"] and a["face_box"] == b["face_box"]
+        assert math.isclose(a["score"], b["score"], rel_tol=1e-5)
+
+
+def test_num_frames_runs_several_clips(pipe, carphone):
+    r = pipe(str(carphone), num_frames=5)  # rounded up to 2 clips of 4
+    assert len(r["frame_indices"]) == 8 and len(r["clip_scores"]) == 2
+    assert r["frame_indices"] == sorted(set(r["frame_indices"]))
+    assert math.isclose(r["score"], float(np.mean(r["clip_scores"])), rel_tol=1e-6)
+    assert r["masks"].shape == (8, 144, 176)
+
+
+def test_frames_array_input_and_list_input(pipe, carphone):
+    frames = np.stack([f for _, f in iter_video_frames(carphone, max_frames=12)])
+    r = pipe(frames)
+    assert r["masks"].shape == (4, 144, 176) and len(r["frame_indices"]) == 4
+    both = pipe([str(carphone), str(carphone)])
+    assert len(both) == 2 and both[0]["score"] == both[1]["score"]
+
+
+def test_clip_without_face_is_skipped(pipe):
+    r = pipe(str(FACE_NOFACE), num_frames=8)
+    assert r["skipped_clips"] == 1 and len(r["clip_scores"]) == 1
+    assert r["masks"].shape == (4, 540, 960)
+
+
+def test_no_face_anywhere_raises(pipe, tmp_path):
+    noise = write_video(tmp_path / "noise.mp4", np.random.default_rng(0).integers(0, 255, (8, 96, 128, 3), np.uint8))
+    with pytest.raises(NoFaceDetectedError, match="noise.mp4"):
+        detect_video(str(noise), pipe.model, pipe.image_processor, num_frames=8, progress=False)
+
+
+def test_progress_on_stderr(pipe, carphone, capsys, monkeypatch):
+    monkeypatch.setattr(detect_module, "PROGRESS_DELAY_S", 0)
+    detect_video(str(carphone), pipe.model, pipe.image_processor, progress=True)
+    assert "delocate: carphone" in capsys.readouterr().err
+
+
+def test_overlay_video_and_contact_sheet(pipe, carphone, tmp_path):
+    result = detect_video(str(carphone), pipe.model, pipe.image_processor, num_frames=8, progress=False)
+    mp4, png = write_overlay(carphone, result, tmp_path / "overlay.mp4")
+    frames = [f for _, f in iter_video_frames(mp4)]
+    assert len(frames) == 120 and frames[0].shape[:2] == (144, 176)
+    sheet = cv2.imread(str(png))
+    assert png == tmp_path / "overlay.png" and sheet is not None and sheet.shape[0] > 144
+    # the analysed frames are tinted by the heat-map where the mask is > 0.05
+    source = dict(iter_video_frames(carphone, max_frames=int(result.frame_indices[0]) + 1))
+    k = int(result.frame_indices[0])
+    where = result.masks[0] > 0.2
+    assert np.abs(frames[k].astype(int) - source[k].astype(int))[where].mean() > 10
+    standalone = save_contact_sheet(tmp_path / "sheet.png", result.to_dict(), video_path=carphone)
+    assert cv2.imread(str(standalone)).shape == sheet.shape
+
+
+def test_default_model_path_missing(tmp_path, monkeypatch):
+    monkeypatch.setattr(detect_module, "DEFAULT_MODEL_DIR", tmp_path / "default_model")
+    with pytest.raises(ModelLoadError, match=r"shipped default model is missing: run `make default-model`"):
+        default_model_path()
+    save_tiny_detector(tmp_path / "default_model")
+    assert default_model_path() == tmp_path / "default_model"
+    model, processor = load_detector(None)
+    assert isinstance(model, DelocateForDeepfakeDetection) and isinstance(processor, DelocateFaceProcessor)
+
+
+def test_load_detector_bad_model(tmp_path):
+    with pytest.raises(ModelLoadError, match="cannot load model"):
+        load_detector(tmp_path / "nothing-here")
