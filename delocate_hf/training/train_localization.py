@@ -29,6 +29,8 @@ def build_parser():
     parser.add_argument("--first_order", action="store_true", help="first-order MLDG (no second derivatives)")
     parser.add_argument("--meta_test_fraction", type=float, default=0.3)
     parser.add_argument("--momentum", type=float, default=0.9)
+    parser.add_argument("--frames_per_clip", type=int, default=None,
+                        help="train the per-frame localizer on this many random frames of each clip (default: all)")
     return parser
 
 
@@ -64,6 +66,11 @@ def main(argv: list[str] | None = None) -> dict:
             recovered = recovery(batch["pixel_values"], bool_masked_pos=mask).reconstruction
         inputs = {"pixel_values": batch["pixel_values"], "labels": batch["labels"],
                   "mask_labels": batch["mask_labels"], "recovered_pixel_values": recovered}
+        if args.frames_per_clip and args.frames_per_clip < config.num_frames:
+            keep = np.sort(np.random.default_rng([seed, index, 2]).choice(config.num_frames, args.frames_per_clip, replace=False))
+            keep = torch.as_tensor(keep, device=recovered.device)
+            for key in ("pixel_values", "mask_labels", "recovered_pixel_values"):
+                inputs[key] = inputs[key][:, keep]
         if args.meta_learning == "none":
             return model(**inputs).loss, {}
         domains = [dataset.domains[int(d)] for d in batch["domain"].tolist()]
