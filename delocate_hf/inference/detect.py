@@ -441,7 +441,9 @@ def run_detect_command(args) -> int:
     hf_logging.set_verbosity_error()
     if not isinstance(args.video, (str, os.PathLike)) or not str(args.video):
         raise DelocateInputError("no video given")
-    video_io._check_path(args.video)  # fail fast, before loading the model
+    path = video_io._check_path(args.video)  # fail fast (missing, empty, not a video), before loading the model
+    if path.suffix.lower() not in video_io.IMAGE_EXTENSIONS:
+        video_io._open(path)[0].close()
     if args.frames is not None and args.frames < 1:
         raise DelocateInputError(f"--frames must be >= 1, got {args.frames}")
     progress = False if args.quiet else None

@@ -1,0 +1,109 @@
+"""`delocate detect`: JSON contract, mask/overlay outputs, one-line errors, run as a real subprocess."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from conftest import SHARED_MEDIA
+
+from delocate_hf import cli
+from delocate_hf.inference import detect as detect_module
+from modeling import DelocateConfig, DelocateForDeepfakeDetection
+from processing import DelocateFaceProcessor, iter_video_frames, write_video
+
+SINGLE_FACE = SHARED_MEDIA / "single_face.mp4"  # 640x360, 72 frames
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny_detector_cli")
+    torch.manual_seed(0)
+    DelocateForDeepfakeDetection(DelocateConfig.tiny()).save_pretrained(folder)
+    DelocateFaceProcessor(num_frames=4, size=64).save_pretrained(folder)
+    return folder
+
+
+def run_cli(*args, timeout=120):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "delocate_hf.cli", "detect", *map(str, args)],
+        capture_output=True, text=True, timeout=timeout, env=env,
+    )
+
+
+def test_json_masks_overlay_two_clips(model_dir, tmp_path):
+    npz, mp4 = tmp_path / "masks.npz", tmp_path / "overlay.mp4"
+    proc = run_cli(SINGLE_FACE, "--model", model_dir, "--json", "--frames", 8, "--save-masks", npz, "--overlay", mp4)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1
+    data = json.loads(lines[0])
+    assert isinstance(data, dict)
+    assert {"label", "score", "frames", "frame_indices"} <= set(data) and "masks" not in data
+    assert data["label"] == ("fake" if data["score"] >= 0.5 else "real")
+    # --frames 8 with a 4-frame model: two clips, eight frames sampled over the whole video
+    assert len(data["clip_scores"]) == 2 and len(data["frame_indices"]) == 8
+    assert data["frame_indices"] == sorted(set(data["frame_indices"])) and max(data["frame_indices"]) >= 36
+    assert [f["index"] for f in data["frames"]] == data["frame_indices"]
+    with np.load(npz) as saved:
+        assert set(saved.files) == {"masks", "frame_indices"}
+        assert saved["masks"].shape == (8, 360, 640) and saved["masks"].dtype == np.float32
+        assert saved["frame_indices"].tolist() == data["frame_indices"]
+    assert sum(1 for _ in iter_video_frames(mp4)) == 72
+    assert mp4.with_suffix(".png").stat().st_size > 0
+
+
+def _noise_video(path):
+    return write_video(path, np.random.default_rng(0).integers(0, 255, (8, 96, 128, 3), dtype=np.uint8))
+
+
+@pytest.mark.parametrize("case", ["missing", "empty", "text", "noface"])
+def test_bad_input_one_line(case, model_dir, tmp_path, capfd):
+    video = tmp_path / f"{case}.mp4"
+    expected = {"missing": "does not exist", "empty": "empty", "text": "not a video", "noface": "no face"}[case]
+    if case == "empty":
+        video.write_bytes(b"")
+    elif case == "text":
+        video.write_text("this is not a video\n" * 20)
+    elif case == "noface":
+        _noise_video(video)
+    if case in ("text", "noface"):  # a real process (native MediaPipe logs, model loading); the others in-process
+        proc = run_cli(video, "--model", model_dir, "--json")
+        code, out, err = proc.returncode, proc.stdout, proc.stderr
+    else:
+        code = cli.main(["detect", str(video), "--model", str(model_dir), "--json"])
+        out, err = capfd.readouterr()
+    assert code != 0
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    assert video.name in lines[0] and expected in lines[0]
+
+
+def test_debug_raises(model_dir, tmp_path):
+    from processing.errors import VideoDecodeError
+
+    with pytest.raises(VideoDecodeError, match="does not exist"):
+        cli.main(["detect", str(tmp_path / "missing.mp4"), "--model", str(model_dir), "--debug"])
+
+
+def test_bad_model_and_missing_default_model(tmp_path, monkeypatch, capsys):
+    assert cli.main(["detect", str(SINGLE_FACE), "--model", str(tmp_path / "no-model")]) == cli.EXIT_BAD_INPUT
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot load model" in err[0]
+    monkeypatch.setattr(detect_module, "DEFAULT_MODEL_DIR", tmp_path / "default_model")
+    assert cli.main(["detect", str(SINGLE_FACE)]) == cli.EXIT_BAD_INPUT
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["delocate: error: the shipped default model is missing: run `make default-model` or pass --model"]
+
+
+def test_human_readable_output(model_dir, capsys):
+    assert cli.main(["detect", str(SINGLE_FACE), "--model", str(model_dir), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "single_face.mp4:" in out and "score" in out and len(out.strip().splitlines()) == 5
