@@ -462,8 +462,9 @@ def run_detect_command(args) -> int:
         return 0
     h, w = result.frame_size
     clips = len(result.clip_scores)
+    skipped = f", {result.skipped_clips} clip(s) without a face skipped" if result.skipped_clips else ""
     print(f"{args.video}: {result.label.upper()}  score {result.score:.3f}  "
-          f"({len(result.frames)} frames in {clips} clip{'s' if clips != 1 else ''}, {w}x{h})")
+          f"({len(result.frames)} frames in {clips} clip{'s' if clips != 1 else ''}{skipped}, {w}x{h})")
     for f in result.frames:
         box = ", ".join(f"{v:.0f}" for v in f.face_box)
         print(f"  frame {f.index:>6}  score {f.score:.3f}  face [{box}]")
