@@ -44,12 +44,27 @@ def _run_detect(args) -> int:
     return run_detect_command(args)
 
 
+def _add_push(subparsers) -> None:
+    from .hub.export import add_push_arguments
+
+    parser = subparsers.add_parser("push", help="export a checkpoint (model card, remote code) and push it to the Hub")
+    add_push_arguments(parser)
+    parser.set_defaults(func=_run_push)
+
+
+def _run_push(args) -> int:
+    from .hub.export import run_push_command
+
+    return run_push_command(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="delocate", description="Delocate deepfake detection and localization")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_demo(subparsers)
     _add_detect(subparsers)
+    _add_push(subparsers)
     return parser
 
 
