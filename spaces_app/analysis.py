@@ -236,7 +236,8 @@ def friendly_message(exc: BaseException, name: str = "the video") -> str:
     if isinstance(exc, SpaceMessage):
         return str(exc)
     reason = _strip_paths(str(exc), name)
-    reason = reason.split(": ", 1)[-1] if reason.startswith("cannot decode video") else reason
+    if reason.startswith("cannot decode video"):  # keep the reason, drop FFmpeg's own parenthesised detail
+        reason = re.sub(r"\s*\([^()]*\)$", "", reason.split(": ", 1)[-1]) or "unreadable file"
     if isinstance(exc, NoFaceDetectedError):
         return (f"No face was found in '{name}'. Please upload a clip in which one face is clearly visible "
                 "(frontal, well lit, not too small).")

@@ -99,7 +99,7 @@ def build_demo(
         return _outputs(run_analysis(video, handle, work, limits, allowed_roots, num_frames, progress))
 
     with gr.Blocks(title=TITLE, delete_cache=(1800, 3600)) as demo:
-        gr.Markdown(f"# 🕵️ {TITLE}\n{DESCRIPTION}", elem_id="title")
+        gr.Markdown(f"# {TITLE}\n{DESCRIPTION}", elem_id="title")
         gr.Markdown(
             f"{handle.status_markdown()}  \n**Limits:** videos {limits.describe()}; one face per clip works best. "
             "Score = probability that the video is a deepfake.",
@@ -115,8 +115,8 @@ def build_demo(
                 run_btn = gr.Button("Analyze video", variant="primary", elem_id="run-button")
                 examples = example_videos(work)
                 if examples:
-                    gr.Examples(examples=[[str(p), 2 * clip_len] for p in examples], inputs=[video_in, frames_in],
-                                label="Real example videos", cache_examples=False)
+                    gr.Examples(examples=[[str(p)] for p in examples], inputs=[video_in],
+                                label="Real example videos (click one, then Analyze)", cache_examples=False)
             with gr.Column(scale=1):
                 verdict = gr.Markdown("Upload a video and press **Analyze video**.", label="Verdict text",
                                       elem_id="verdict")
