@@ -284,7 +284,7 @@ def _check_space(space: Path) -> dict:
     requirements = (space / "requirements.txt").read_text().splitlines()
     active = [line for line in requirements if line.strip() and not line.startswith("#")]
     assert not any(line.lower().startswith(("delocate-hf", "delocate_hf", "-e")) for line in active)
-    for name in ("gradio", "torch", "transformers", "mediapipe", "av"):
+    for name in ("torch", "transformers", "mediapipe", "av"):
         assert any(line.lower().startswith(name) for line in active), name
     for package in ("delocate_hf", "modeling", "processing"):
         assert (space / package / "__init__.py").is_file(), package
@@ -335,3 +335,18 @@ def test_space_dry_run_with_the_project_app(detector_dir, tmp_path):
     assert main(["push", str(detector_dir), "--repo-id", "test/space", "--space", "--dry-run",
                  str(tmp_path / "space")]) == 0
     _check_space(tmp_path / "space")
+
+
+def test_space_requirements_and_readme_header():
+    from delocate_hf.hub.export import space_readme, space_requirements
+
+    lines = space_requirements("gradio==5.9.1\n-e .\nnumpy<3\n").splitlines()
+    assert lines[:2] == ["gradio==5.9.1", "# -e .  (vendored in this Space: delocate_hf/, modeling/, processing/)"]
+    assert "numpy<3" in lines and not any(line.startswith("numpy>=") for line in lines)  # the app's pin wins
+    assert not any(line.startswith(("gradio>", "gradio_client")) for line in lines)  # Spaces installs sdk_version
+    text = space_readme("Some text\n", pinned_gradio="5.9.1")
+    header = parse_card_metadata(text)
+    assert header["sdk_version"] == "5.9.1" and header["sdk"] == "gradio" and header["app_file"] == "app.py"
+    assert text.rstrip().endswith("Some text")
+    with pytest.raises(HubExportError, match="sdk"):
+        space_readme("---\nsdk: docker\n---\n")

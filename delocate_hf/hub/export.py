@@ -355,9 +355,13 @@ def _is_self_requirement(line: str) -> bool:
     return stripped.startswith(("git+", "-e git+")) and "delocate" in stripped.lower()
 
 
+SPACE_SDK_PACKAGES = {"gradio", "gradio-client"}  # installed by Spaces from the README's sdk_version
+
+
 def space_requirements(app_requirements: str | None) -> str:
-    """The app's requirements first (they win on a name clash), then the package's, without this package."""
-    lines, names = [], set()
+    """The app's requirements first (they win on a name clash), then the package's, without this package and
+    without the package's Gradio pins (Spaces installs the README's `sdk_version`)."""
+    lines, names = [], set(SPACE_SDK_PACKAGES)
     for line in (app_requirements or "").splitlines():
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
@@ -374,8 +378,6 @@ def space_requirements(app_requirements: str | None) -> str:
         for line in added:
             names.add(_requirement_name(line))
             lines.append(line)
-    if "gradio" not in names:
-        lines.append("gradio")
     return "\n".join(lines).strip() + "\n"
 
 
@@ -388,8 +390,9 @@ def _installed_gradio_version() -> str | None:
         return None
 
 
-def space_readme(app_readme: str | None, model_repo_id: str | None = None) -> str:
-    """README.md of the Space: the app's text with its Spaces YAML header completed."""
+def space_readme(app_readme: str | None, model_repo_id: str | None = None, pinned_gradio: str | None = None) -> str:
+    """README.md of the Space: the app's text with its Spaces YAML header completed. `sdk_version`: the header's,
+    else `pinned_gradio` (a `gradio==X` line of the app's requirements), else the installed Gradio."""
     import yaml
 
     text = app_readme or ""
@@ -399,7 +402,7 @@ def space_readme(app_readme: str | None, model_repo_id: str | None = None) -> st
         raise HubExportError(f"spaces_app/README.md declares sdk {header['sdk']!r}: the Delocate Space is a Gradio app")
     merged = {**SPACE_DEFAULTS, **header}
     if not merged.get("sdk_version"):
-        version = _installed_gradio_version()
+        version = pinned_gradio or _installed_gradio_version()
         if version is None:
             raise HubExportError("sdk_version: Gradio is not installed and spaces_app/README.md does not set it "
                                  "(pip install -e .[space])")
@@ -456,7 +459,9 @@ def export_space_folder(model_dir, out_dir, metrics=None, summary=None, repo_id:
     if not (out_dir / "packages.txt").exists():  # OpenCV (mediapipe's opencv-contrib-python) needs libGL
         (out_dir / "packages.txt").write_text("libgl1\n")
     readme = app_dir / "README.md"
-    text = space_readme(readme.read_text(encoding="utf-8") if readme.is_file() else None, model_repo_id)
+    pinned = re.search(r"^\s*gradio\s*==\s*([0-9][^\s;#]*)", (out_dir / "requirements.txt").read_text(), re.MULTILINE)
+    text = space_readme(readme.read_text(encoding="utf-8") if readme.is_file() else None, model_repo_id,
+                        pinned.group(1) if pinned else None)
     (out_dir / "README.md").write_text(text, encoding="utf-8")
     app_file = parse_card_metadata(text).get("app_file", "app.py")
     if not (out_dir / app_file).is_file():
