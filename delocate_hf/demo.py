@@ -143,7 +143,7 @@ def run_demo(video: Path | None = None, output_dir: Path = Path("outputs/demo"),
     photos = face_photos()
     train_photos, heldout_photos = photos[:HELDOUT_PHOTOS_FROM], photos[HELDOUT_PHOTOS_FROM:]
     train_counts = build_pseudo_fake_folder(data / "train", [train_video, *train_photos], TRAIN_FAMILIES,
-                                            stride=4, seed=seed)
+                                            stride=4, seed=seed, fakes_per_clip=len(TRAIN_FAMILIES))
     test_counts = build_pseudo_fake_folder(data / "heldout", [heldout_video, *heldout_photos],
                                            TRAIN_FAMILIES + HELDOUT_FAMILIES, stride=8, seed=seed + 1)
     print(f"    train: {train_video.name} + {len(train_photos)} face photos -> {train_counts}")

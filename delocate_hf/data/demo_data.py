@@ -52,11 +52,13 @@ def build_pseudo_fake_folder(
     max_width: int = 320,
     seed: int = 0,
     progress: bool = True,
+    fakes_per_clip: int = 1,
 ) -> dict:
     """Writes `root/real/<video>_<k>.mp4`, `root/fake/<family>/<video>_<k>.mp4` and the exact binary mask videos
     `root/masks/<family>/<video>_<k>.mp4` (white = tampered). `sources` are videos (cut into `clip_frames`-frame
-    windows every `stride` frames) or face photos (one moving clip each). The n-th clip gets the family
-    `families[n % len(families)]`. Returns counts per family."""
+    windows every `stride` frames) or face photos (one moving clip each). The n-th clip gets `fakes_per_clip` fakes,
+    of the families `families[(n + j) % len(families)]`: with `fakes_per_clip == len(families)` every real clip has
+    a fake of every family, so identity is no shortcut for telling real from fake. Returns counts per family."""
     root = Path(root)
     landmarker = get_landmarker("mediapipe")
     counts: dict[str, int] = {"real": 0}
@@ -70,14 +72,15 @@ def build_pseudo_fake_folder(
             jobs.append((Path(source).stem, k, clip))
     for number, (stem, k, clip) in enumerate(tqdm(jobs, desc=f"pseudo-fakes -> {root.name}", disable=not progress)):
         name = f"{stem}_{k:02d}"
-        family = families[number % len(families)]
         write_video(root / "real" / f"{name}.mp4", clip)
-        track = track_faces(clip, landmarker, source=name)
-        rng = np.random.default_rng([seed, zlib.crc32(name.encode()), zlib.crc32(family.encode())])
-        fake = make_pseudo_fake(clip, track.landmarks, track.backend, family, rng)
-        write_video(root / "fake" / family / f"{name}.mp4", fake.frames)
-        write_video(root / "masks" / family / f"{name}.mp4", fake.masks.astype(np.uint8) * 255, crf=0)
         counts["real"] += 1
-        counts[family] = counts.get(family, 0) + 1
+        track = track_faces(clip, landmarker, source=name)
+        for j in range(fakes_per_clip):
+            family = families[(number + j) % len(families)]
+            rng = np.random.default_rng([seed, zlib.crc32(name.encode()), zlib.crc32(family.encode())])
+            fake = make_pseudo_fake(clip, track.landmarks, track.backend, family, rng)
+            write_video(root / "fake" / family / f"{name}.mp4", fake.frames)
+            write_video(root / "masks" / family / f"{name}.mp4", fake.masks.astype(np.uint8) * 255, crf=0)
+            counts[family] = counts.get(family, 0) + 1
     landmarker.close()
     return counts

@@ -30,6 +30,7 @@ def common_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--logging_steps", type=int, default=10)
     parser.add_argument("--dataloader_num_workers", type=int, default=0)
     parser.add_argument("--cpu", action="store_true", help="train on the CPU even when a GPU is present")
+    parser.add_argument("--no_augment", action="store_true", help="no flip / colour augmentation of training clips")
     return parser
 
 

@@ -17,12 +17,14 @@ def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
 
 
 def face_clip_dataset(args, config, real_only: bool = False) -> FaceClipDataset:
+    """The training clips, with clip-consistent flip / colour augmentation unless `--no_augment`."""
     clips = load_face_clips(args.train_data)
     if real_only:
         clips = clips.filter(lambda label: label == 0, input_columns="label")
         if len(clips) == 0:
             raise ValueError(f"no real clips in {args.train_data}: stage 1 trains on real faces only")
-    return FaceClipDataset(clips, config.num_frames, config.image_size, config.image_mean, config.image_std)
+    return FaceClipDataset(clips, config.num_frames, config.image_size, config.image_mean, config.image_std,
+                           augment=not getattr(args, "no_augment", False), seed=args.seed)
 
 
 def random_loader(dataset, args) -> DataLoader:

@@ -54,7 +54,8 @@ class FaceClipDataset(Dataset):
     """
 
     def __init__(self, clips: datasets.Dataset, num_frames: int, image_size: int, image_mean, image_std,
-                 domains: Sequence[str] | None = None, with_index: bool = False):
+                 domains: Sequence[str] | None = None, with_index: bool = False, augment: bool = False,
+                 seed: int = 0):
         # uint8 stays uint8 (the numpy/torch formats would widen it to int64)
         self.clips = clips.with_format("torch", columns=["faces", "masks"], dtype=torch.uint8, output_all_columns=True)
         self.has_mask = np.asarray(clips["mask_source"] if "mask_source" in clips.column_names
@@ -67,6 +68,24 @@ class FaceClipDataset(Dataset):
         self.manipulations = list(clips["manipulation"])
         self.domains = list(domains) if domains is not None else sorted(set(self.manipulations))
         self.with_index = with_index
+        self.augment, self.seed, self.epoch = augment, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Augmentations are drawn from `(seed, epoch, index)`: reproducible, and the same after a resume."""
+        self.epoch = epoch
+
+    def _augment(self, video: torch.Tensor, boxes: torch.Tensor, masks: torch.Tensor, index: int):
+        """Clip-consistent horizontal flip and brightness / contrast / saturation jitter (real and fake alike)."""
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        if rng.random() < 0.5:
+            video, masks = video.flip(-1), masks.flip(-1)
+            size = video.shape[-1]
+            boxes = torch.stack([size - boxes[..., 2], boxes[..., 1], size - boxes[..., 0], boxes[..., 3]], dim=-1)
+        brightness, contrast, saturation = rng.uniform(0.85, 1.15, size=3)
+        gray = video.mean(dim=1, keepdim=True)
+        video = gray + (video - gray) * saturation
+        video = (video - video.mean()) * contrast + video.mean() * brightness
+        return video.clamp(0, 1), boxes, masks
 
     def __len__(self) -> int:
         return len(self.clips)
@@ -78,6 +97,8 @@ class FaceClipDataset(Dataset):
         video = faces[keep].permute(0, 3, 1, 2).float() / 255.0  # (T, 3, S0, S0)
         boxes = torch.as_tensor(np.asarray(row["roi_boxes"], dtype=np.float32)[keep.numpy()])
         masks = row["masks"][keep].float() / 255.0  # (T, S0, S0)
+        if self.augment:
+            video, boxes, masks = self._augment(video, boxes, masks, int(index))
         if not self.has_mask[int(index)]:
             masks = torch.full_like(masks, -1.0)  # no ground truth: left out of the localization loss
         source = video.shape[-1]

@@ -127,6 +127,8 @@ def train(
                 loader.set_epoch(epoch)
         if sampler is not None and hasattr(sampler, "set_epoch"):
             sampler.set_epoch(epoch)
+        if hasattr(dataloader.dataset, "set_epoch"):  # per-epoch augmentation draws
+            dataloader.dataset.set_epoch(epoch)
         for batch in batches:
             with accelerator.accumulate(model):
                 loss, logs = compute_loss(model, batch, step * args.gradient_accumulation_steps + micro)
