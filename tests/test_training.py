@@ -201,3 +201,31 @@ def test_evaluate_writes_tables_that_agree_with_sklearn(detector_dir, face_clip_
     masks = table["all"]["localization_masks"]
     assert masks["n"] == 4 and 0 <= masks["iou"] <= 1 and 0 <= masks["pbca"] <= 1
     assert "| all |" in (tmp_path / "metrics.md").read_text()
+
+
+def test_augmentation_keeps_pixels_boxes_and_masks_aligned(face_clip_cache):
+    from modeling import DelocateConfig
+    from delocate_hf.training.data import FaceClipDataset, load_face_clips
+
+    config = DelocateConfig.tiny()
+    clips = load_face_clips(face_clip_cache)
+    args = (FRAMES, SIZE, config.image_mean, config.image_std)
+    plain, augmented = FaceClipDataset(clips, *args), FaceClipDataset(clips, *args, augment=True, seed=0)
+    fake = next(i for i in range(len(clips)) if clips[i]["manipulation"] == "EyeBlend")
+    reference = plain[fake]
+    flips = 0
+    for epoch in range(8):
+        augmented.set_epoch(epoch)
+        item = augmented[fake]
+        mask, box = item["mask_labels"][0] > 0.5, item["roi_boxes"][0, 0]  # EyeBlend tampers the eyes box
+        xs = mask.nonzero()[:, 1]
+        assert xs.min() >= box[0].floor() - 1 and xs.max() <= box[2].ceil() + 1
+        if torch.equal(item["mask_labels"], reference["mask_labels"].flip(-1)):
+            flips += 1
+        else:
+            assert torch.equal(item["mask_labels"], reference["mask_labels"])
+    assert 0 < flips < 8
+    augmented.set_epoch(3)
+    first = augmented[fake]["pixel_values"]
+    augmented.set_epoch(3)
+    assert torch.equal(first, augmented[fake]["pixel_values"])  # reproducible (resume-safe)
