@@ -270,7 +270,6 @@ def _fake_spaces_app(folder: Path) -> Path:
     folder.mkdir()
     (folder / "__init__.py").write_text("")
     (folder / "app.py").write_text("import delocate_hf\nfrom delocate_hf.inference import load_detector\n")
-    (folder / "requirements.txt").write_text("gradio>=5\ndelocate-hf\ntorch>=2.4\n")
     (folder / "README.md").write_text("---\ntitle: Delocate\nsdk: gradio\napp_file: app.py\n---\n\n# Delocate demo\n")
     return folder
 
@@ -302,8 +301,8 @@ def test_space_dry_run_folder(detector_dir, tmp_path, monkeypatch):
     header = _check_space(space)
     assert header["title"] == "Delocate" and header["models"] == ["test/x"]
     assert "# Delocate demo" in (space / "README.md").read_text()
-    assert (space / "requirements.txt").read_text().splitlines()[:3] == [
-        "gradio>=5", "# delocate-hf  (vendored in this Space: delocate_hf/, modeling/, processing/)", "torch>=2.4"]
+    requirements = (space / "requirements.txt").read_text()
+    assert "gradio" not in requirements and "datasets>=" in requirements  # the package's list, less Gradio
     # the vendored package and its bundled model run without the project on sys.path
     check = textwrap.dedent(
         """
@@ -338,12 +337,13 @@ def test_space_dry_run_with_the_project_app(detector_dir, tmp_path):
 
 
 def test_space_requirements_and_readme_header():
-    from delocate_hf.hub.export import space_readme, space_requirements
+    from delocate_hf.hub.export import missing_package_requirements, space_readme, space_requirements
 
-    lines = space_requirements("gradio==5.9.1\n-e .\nnumpy<3\n").splitlines()
-    assert lines[:2] == ["gradio==5.9.1", "# -e .  (vendored in this Space: delocate_hf/, modeling/, processing/)"]
-    assert "numpy<3" in lines and not any(line.startswith("numpy>=") for line in lines)  # the app's pin wins
-    assert not any(line.startswith(("gradio>", "gradio_client")) for line in lines)  # Spaces installs sdk_version
+    lines = space_requirements("gradio==5.9.1\n-e .\ndelocate-hf[space]>=0.1\nnumpy<3\n").splitlines()
+    assert lines == ["gradio==5.9.1", "# -e .  (vendored in this Space: delocate_hf/, modeling/, processing/)",
+                     "# delocate-hf[space]>=0.1  (vendored in this Space: delocate_hf/, modeling/, processing/)",
+                     "numpy<3"]  # the app's file is the Space's runtime list
+    assert "mediapipe" in missing_package_requirements("\n".join(lines))
     text = space_readme("Some text\n", pinned_gradio="5.9.1")
     header = parse_card_metadata(text)
     assert header["sdk_version"] == "5.9.1" and header["sdk"] == "gradio" and header["app_file"] == "app.py"

@@ -11,9 +11,11 @@ Space repository (`export_space_folder`, `--space`): the Gradio app of `spaces_a
 README.md and its sibling modules, e.g. analysis.py) at the top of the folder, plus **vendored sources** of
 `delocate_hf/`, `modeling/` and `processing/` so `import delocate_hf` works in the Space without installing this
 package, and the exported model as the package's shipped default model (`delocate_hf/default_model/`, the folder
-`delocate_hf.inference.default_model_path()` loads). requirements.txt = the app's requirements + this package's
-install requirements (and its `space` extra), without this package itself (it is vendored). The README's Spaces
-YAML header is completed (`sdk: gradio`, `sdk_version` = the installed Gradio, `app_file: app.py`, ...);
+`delocate_hf.inference.default_model_path()` loads). requirements.txt = the app's requirements.txt as it is (a
+line installing this package becomes a comment: it is vendored), or, without one, this package's install
+requirements less Gradio (Spaces installs the README's `sdk_version`); a stderr note lists this package's
+requirements the app's file leaves out. The README's Spaces YAML header is completed (`sdk: gradio`,
+`sdk_version` = the header's, else the requirements' `gradio==X`, else the installed Gradio, `app_file: app.py`, ...);
 packages.txt (apt) gets `libgl1` for OpenCV unless the app ships one. The app loads `$DELOCATE_MODEL` when that
 Space variable is set, else the bundled model.
 
@@ -359,10 +361,30 @@ SPACE_SDK_PACKAGES = {"gradio", "gradio-client"}  # installed by Spaces from the
 
 
 def space_requirements(app_requirements: str | None) -> str:
-    """The app's requirements first (they win on a name clash), then the package's, without this package and
-    without the package's Gradio pins (Spaces installs the README's `sdk_version`)."""
-    lines, names = [], set(SPACE_SDK_PACKAGES)
-    for line in (app_requirements or "").splitlines():
+    """requirements.txt of the Space. The app's own file is the Space's runtime list and is kept as it is, except
+    lines that install this package (it is vendored; they become comments). Without one, this package's install
+    requirements are used, less its Gradio pins (Spaces installs the README's `sdk_version`)."""
+    if app_requirements is not None:
+        return _strip_self_requirements(app_requirements)
+    lines = ["# delocate-hf install requirements (the package itself is vendored in this Space)"]
+    names = set(SPACE_SDK_PACKAGES)
+    for line in package_requirements():
+        if _requirement_name(line) not in names:
+            names.add(_requirement_name(line))
+            lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def missing_package_requirements(requirements: str) -> list[str]:
+    """Names of this package's install requirements that a requirements text leaves out (Gradio excepted)."""
+    present = {_requirement_name(ln) for ln in requirements.splitlines() if ln.strip() and not ln.startswith("#")}
+    wanted = [_requirement_name(ln) for ln in package_requirements()]
+    return [name for name in wanted if name not in present and name not in SPACE_SDK_PACKAGES]
+
+
+def _strip_self_requirements(app_requirements: str) -> str:
+    lines = []
+    for line in app_requirements.splitlines():
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             lines.append(line)
@@ -370,14 +392,7 @@ def space_requirements(app_requirements: str | None) -> str:
         if _is_self_requirement(stripped):
             lines.append(f"# {stripped}  (vendored in this Space: delocate_hf/, modeling/, processing/)")
             continue
-        names.add(_requirement_name(stripped))
         lines.append(stripped)
-    added = [ln for ln in package_requirements() if _requirement_name(ln) not in names]
-    if added:
-        lines.append("# delocate-hf install requirements (the package itself is vendored in this Space)")
-        for line in added:
-            names.add(_requirement_name(line))
-            lines.append(line)
     return "\n".join(lines).strip() + "\n"
 
 
@@ -454,8 +469,12 @@ def export_space_folder(model_dir, out_dir, metrics=None, summary=None, repo_id:
     export_model_folder(model_dir, out_dir / DEFAULT_MODEL_SUBDIR, metrics=metrics, summary=summary,
                         repo_id=model_repo_id or repo_id)
     requirements = app_dir / "requirements.txt"
-    (out_dir / "requirements.txt").write_text(
-        space_requirements(requirements.read_text() if requirements.is_file() else None))
+    text = space_requirements(requirements.read_text() if requirements.is_file() else None)
+    (out_dir / "requirements.txt").write_text(text)
+    missing = missing_package_requirements(text)
+    if missing:  # the app's list is trusted (training-only packages are usually left out on purpose)
+        print(f"note: the Space's requirements.txt leaves out these delocate-hf requirements: {', '.join(missing)}",
+              file=sys.stderr)
     if not (out_dir / "packages.txt").exists():  # OpenCV (mediapipe's opencv-contrib-python) needs libGL
         (out_dir / "packages.txt").write_text("libgl1\n")
     readme = app_dir / "README.md"
