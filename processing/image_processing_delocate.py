@@ -244,6 +244,7 @@ class DelocateFaceProcessor(BaseImageProcessor):
         return_tensors: str | None = "pt",
         return_bool_masked_pos: bool = False,
         return_faces: bool = False,
+        return_num_faces: bool = False,
         seed: int | None = None,
         rng: np.random.Generator | None = None,
         **kwargs,
@@ -257,6 +258,8 @@ class DelocateFaceProcessor(BaseImageProcessor):
             return_bool_masked_pos: add a facial-part token mask (`mask_strategy`, `mask_ratio`); all samples of
                 the batch get the same number of masked tokens.
             return_faces: add the uint8 face crops.
+            return_num_faces: add `num_faces`, the number of faces the landmarker found in each frame (the largest
+                one is followed).
             seed / rng: randomness of the token mask.
             kwargs: per-call overrides of the settings (e.g. `num_frames=8`, `landmark_backend="dlib68"`).
 
@@ -268,6 +271,7 @@ class DelocateFaceProcessor(BaseImageProcessor):
             - `frame_indices` `(batch, frames)` int64, `landmarks` `(batch, frames, K, 2)` float32 crop pixels,
             - `frame_sizes` `(batch, 2)` int64 (H, W) of the original frames,
             - `faces` `(batch, frames, size, size, 3)` uint8 when `return_faces`,
+            - `num_faces` `(batch, frames)` int64 when `return_num_faces`,
             - `bool_masked_pos` `(batch, num_tokens)` bool and `masked_part` `(batch,)` int64 (index into `parts`)
               when `return_bool_masked_pos`.
         """
@@ -285,6 +289,8 @@ class DelocateFaceProcessor(BaseImageProcessor):
         keys = ["pixel_values", "roi_boxes", "face_affines", "frame_indices", "landmarks", "frame_sizes"]
         if return_faces:
             keys.append("faces")
+        if return_num_faces:
+            keys.append("num_faces")
         data = {k: np.stack([s[k] for s in samples]) for k in keys}
         if return_bool_masked_pos:
             data["bool_masked_pos"], data["masked_part"] = self.generate_mask(

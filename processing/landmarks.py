@@ -315,7 +315,8 @@ class FaceTrack:
         landmarks: `(T, K, 2)` float32 pixel coordinates (interpolated where `detected` is False).
         boxes: `(T, 4)` float32 landmark boxes x0, y0, x1, y1.
         detected: `(T,)` bool, True where the backend found this face in the frame.
-        num_faces: `(T,)` int64 number of faces the backend found in each frame.
+        num_faces: `(T,)` int64 number of distinct faces the backend found in each frame (overlapping duplicate
+            detections of one face, which MediaPipe sometimes returns, count once).
         backend: backend name.
     """
 
@@ -365,7 +366,7 @@ def track_faces(
     where = f"'{source}'" if source else "the input"
     backend.reset()
     per_frame = [backend.detect(frame) for frame in frames]
-    num_faces = np.array([len(f) for f in per_frame], dtype=np.int64)
+    num_faces = np.array([_count_distinct(f) for f in per_frame], dtype=np.int64)
 
     first = next((t for t, faces in enumerate(per_frame) if faces), None)
     if first is None:
@@ -410,6 +411,24 @@ def track_faces(
         axis=-1,
     ).astype(np.float32)
     return FaceTrack(landmarks=landmarks, boxes=boxes, detected=detected, num_faces=num_faces, backend=backend.name)
+
+
+def _count_distinct(faces: list[FaceLandmarks], overlap: float = 0.5) -> int:
+    """Faces of one frame, a detection covering more than `overlap` of a kept (larger) one counted once."""
+    kept: list[np.ndarray] = []
+    for face in sorted(faces, key=lambda f: -f.area):
+        b = face.box.astype(np.float64)
+        area = max(float((b[2] - b[0]) * (b[3] - b[1])), 1e-9)
+        duplicate = False
+        for k in kept:
+            iw = min(b[2], k[2]) - max(b[0], k[0])
+            ih = min(b[3], k[3]) - max(b[1], k[1])
+            if iw > 0 and ih > 0 and iw * ih / area > overlap:
+                duplicate = True
+                break
+        if not duplicate:
+            kept.append(b)
+    return len(kept)
 
 
 def _longest_gap(detected: np.ndarray) -> int:

@@ -16,7 +16,8 @@ Memory is bounded by the number of analysed frames `N` (one clip of decoded fram
 running, then the `(N, H, W)` float32 output masks), never by the duration of the video.
 
 Clips in which no face can be tracked are skipped (logged); the video fails with `NoFaceDetectedError` only when
-no clip has a face.
+no clip has a face. When the landmarker finds several faces, the largest one is followed: the result says so
+(`max_faces`, `notes`) and a warning is logged (one stderr line in the CLI).
 """
 
 from __future__ import annotations
@@ -119,6 +120,8 @@ class DetectionResult:
     total_frames: int = 0
     skipped_clips: int = 0
     threshold: float = DEFAULT_THRESHOLD
+    max_faces: int = 1  # most faces found in one analysed frame (the largest one is followed)
+    notes: list[str] = field(default_factory=list)  # remarks on how the video was analysed (e.g. several faces)
 
     def to_dict(self, masks: bool = True) -> dict[str, Any]:
         out = {
@@ -131,6 +134,8 @@ class DetectionResult:
             "fps": float(self.fps),
             "total_frames": int(self.total_frames),
             "skipped_clips": int(self.skipped_clips),
+            "max_faces": int(self.max_faces),
+            "notes": list(self.notes),
         }
         if masks:
             out["masks"] = self.masks
@@ -289,7 +294,8 @@ def iter_clip_inputs(
     for clip in clips:
         seen, name = seen + 1, clip.name
         try:
-            feats = processor(clip.frames, num_frames=clip_len, sampling="uniform", return_tensors="pt")
+            feats = processor(clip.frames, num_frames=clip_len, sampling="uniform", return_tensors="pt",
+                              return_num_faces=True)
         except NoFaceDetectedError as exc:  # the processor names the array; keep its reason only
             skipped.append((clip.clip_index, clip.num_clips, str(exc).split(": ", 1)[-1]))
             continue
@@ -299,7 +305,7 @@ def iter_clip_inputs(
             "frame_indices": torch.as_tensor(clip.frame_indices, dtype=torch.long)[None],
             "frame_size": torch.as_tensor(clip.frames.shape[1:3], dtype=torch.long)[None],
             "meta": [{"total_frames": clip.total_frames, "fps": clip.fps, "num_clips": clip.num_clips,
-                      "name": clip.name}],
+                      "name": clip.name, "max_faces": int(feats["num_faces"].max())}],
         }
         if pending is not None:
             yield {**pending, "is_last": torch.tensor([False])}
@@ -379,6 +385,11 @@ def assemble_result(clip_outputs: list[dict], processor, threshold: float = DEFA
         clip_scores.append(float(_np(out["probability"]).reshape(-1)[0]))
     meta = _first(clip_outputs[-1].get("meta", [{}]))
     score = float(np.mean(clip_scores))
+    max_faces = max(int(_first(o.get("meta", [{}])).get("max_faces", 1)) for o in clip_outputs)
+    notes = []
+    if max_faces > 1:
+        notes.append(f"{max_faces} faces found in {meta.get('name', 'the video')}: analysed the largest one")
+        logger.warning(notes[-1])
     return DetectionResult(
         label="fake" if score >= threshold else "real",
         score=score,
@@ -391,6 +402,8 @@ def assemble_result(clip_outputs: list[dict], processor, threshold: float = DEFA
         total_frames=int(meta.get("total_frames", 0)),
         skipped_clips=int(meta.get("skipped_clips", 0)),
         threshold=float(threshold),
+        max_faces=max_faces,
+        notes=notes,
     )
 
 
