@@ -63,11 +63,9 @@ class Limits:
     @classmethod
     def from_env(cls, max_upload_mb: float | None = None, max_duration_s: float | None = None) -> "Limits":
         """Explicit values win, then `DELOCATE_MAX_UPLOAD_MB` / `DELOCATE_MAX_DURATION_S`, then the defaults."""
-        return cls(
-            max_upload_mb=float(max_upload_mb) if max_upload_mb else _env_float(ENV_MAX_UPLOAD_MB, DEFAULT_MAX_UPLOAD_MB),
-            max_duration_s=float(max_duration_s) if max_duration_s else _env_float(
-                ENV_MAX_DURATION_S, DEFAULT_MAX_DURATION_S),
-        )
+        upload = float(max_upload_mb) if max_upload_mb else _env_float(ENV_MAX_UPLOAD_MB, DEFAULT_MAX_UPLOAD_MB)
+        duration = float(max_duration_s) if max_duration_s else _env_float(ENV_MAX_DURATION_S, DEFAULT_MAX_DURATION_S)
+        return cls(max_upload_mb=upload, max_duration_s=duration)
 
     @property
     def max_upload_bytes(self) -> int:
@@ -337,13 +335,12 @@ def scores_table(result, clip_len: int):
 
 def verdict_markdown(result, name: str, info: VideoInfo | None = None) -> str:
     label = result.label.upper()
-    icon = "🟥" if result.label == "fake" else "🟩"
     clips = len(result.clip_scores)
     h, w = result.frame_size
     skipped = f"; {result.skipped_clips} clip(s) without a face skipped" if result.skipped_clips else ""
     duration = f", {info.duration_s:.1f} s" if info is not None else ""
     return (
-        f"## {icon} {label} — score {result.score:.3f}\n"
+        f"## {label} — score {result.score:.3f}\n"
         f"Probability of a deepfake {result.score:.1%} (threshold {result.threshold:g}). "
         f"`{name}` ({w}×{h}{duration}): {len(result.frames)} frames analysed in {clips} "
         f"clip{'s' if clips != 1 else ''}{skipped}."

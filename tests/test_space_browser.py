@@ -1,6 +1,9 @@
-"""The Space's page in headless Chromium: the main components render; a screenshot is saved as a test artefact
-(outputs/test-artifacts/space_page.png). Needs Debian's `chromium` (installed by .ci/run and the Makefile)."""
+"""The Space's page in headless Chromium: the main components render, and an analysis run from the page (upload,
+click) shows every output. Screenshots are saved as test artefacts: outputs/test-artifacts/space_page.png (empty
+page) and space_result.png (after an analysis). Needs Debian's `chromium` (installed by .ci/run and the Makefile)."""
 
+import base64
+import json
 import os
 import shutil
 import socket
@@ -99,3 +102,114 @@ def test_screenshot_artifact(page_url):
     image = cv2.imread(str(png))
     assert image.shape[:2] == (2000, 1280)
     assert float(np.std(image)) > 10.0  # not a uniform (blank) picture
+
+
+# ---------------------------------------------------------------------------------------------------- end to end
+class DevTools:
+    """Minimal Chrome DevTools Protocol client over `--remote-debugging-pipe` (fd 3: commands in, fd 4: replies
+    out, NUL-separated JSON): no websocket library needed."""
+
+    def __init__(self, width: int = 1280, height: int = 2200):
+        import fcntl
+
+        r3, w3 = os.pipe()
+        r4, w4 = os.pipe()
+        # move the child's ends above 10 so that dup2 onto 3 / 4 cannot clobber them
+        cmd_in, reply_out = fcntl.fcntl(r3, fcntl.F_DUPFD_CLOEXEC, 10), fcntl.fcntl(w4, fcntl.F_DUPFD_CLOEXEC, 10)
+        os.close(r3)
+        os.close(w4)
+        self.profile = tempfile.mkdtemp(prefix="chromium-profile-")
+
+        def child() -> None:
+            os.dup2(cmd_in, 3)  # dup2 targets are inheritable, the CLOEXEC originals are not
+            os.dup2(reply_out, 4)
+
+        self.proc = subprocess.Popen(
+            [str(CHROMIUM), *CHROME_FLAGS, f"--window-size={width},{height}", "--remote-debugging-pipe",
+             f"--user-data-dir={self.profile}", "about:blank"],
+            close_fds=False, preexec_fn=child, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env={**os.environ, "HOME": self.profile},
+        )
+        os.close(cmd_in)
+        os.close(reply_out)
+        self.writer = os.fdopen(w3, "wb", buffering=0)
+        self.reader = os.fdopen(r4, "rb", buffering=0)
+        self.buffer, self.next_id, self.session = b"", 0, None
+        target = self.send("Target.createTarget", url="about:blank")["targetId"]
+        self.session = self.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+        self.send("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
+
+    def send(self, method: str, **params):
+        self.next_id += 1
+        message = {"id": self.next_id, "method": method, "params": params}
+        if self.session is not None:
+            message["sessionId"] = self.session
+        self.writer.write(json.dumps(message).encode() + b"\0")
+        while True:
+            while b"\0" not in self.buffer:
+                chunk = self.reader.read(1 << 16)
+                if not chunk:
+                    raise EOFError("chromium closed the DevTools pipe")
+                self.buffer += chunk
+            raw, self.buffer = self.buffer.split(b"\0", 1)
+            reply = json.loads(raw)
+            if reply.get("id") == self.next_id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply.get("result", {})
+
+    def js(self, expression: str):
+        return self.send("Runtime.evaluate", expression=expression, returnByValue=True).get("result", {}).get("value")
+
+    def wait_for(self, expression: str, timeout: float = 30.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = self.js(expression)
+            if value:
+                return value
+            time.sleep(0.2)
+        raise AssertionError(f"timed out waiting for {expression}")
+
+    def close(self) -> None:
+        try:
+            self.send("Browser.close")
+            self.proc.wait(10)
+        except Exception:
+            self.proc.kill()
+            self.proc.wait(10)
+        shutil.rmtree(self.profile, ignore_errors=True)
+
+
+def test_analysis_renders_in_browser(page_url):
+    """Upload the real clip in the page, press the button, check every output renders; screenshot artefact."""
+    from delocate_hf.assets import default_video_path
+    from spaces_app.analysis import display_size
+
+    browser = DevTools()
+    try:
+        browser.send("Page.navigate", url=page_url)
+        browser.wait_for("!!document.querySelector('#run-button')")
+        browser.send("DOM.enable")
+        root = browser.send("DOM.getDocument", depth=-1, pierce=True)["root"]["nodeId"]
+        node = browser.send("DOM.querySelector", nodeId=root, selector="#video-input input[type=file]")["nodeId"]
+        browser.send("DOM.setFileInputFiles", nodeId=node, files=[str(default_video_path())])
+        browser.wait_for("!!document.querySelector('#video-input video')")
+        browser.js("document.querySelector('#run-button').click()")
+        verdict = browser.wait_for(
+            "(t => t.includes('score') ? t : '')(document.querySelector('#verdict').innerText)", timeout=60)
+        assert ("FAKE" in verdict or "REAL" in verdict) and "8 frames analysed in 2 clips" in verdict, verdict
+        side = display_size(64)
+        sizes = browser.wait_for(
+            "(a => a.every(x => x > 0) ? a : null)([...document.querySelectorAll("
+            "'#why-face img, #why-masked img, #why-reconstruction img')].map(e => e.naturalWidth))")
+        assert sizes == [side, side, side]
+        assert browser.wait_for("(v => v && v.videoWidth)(document.querySelector('#overlay-video video'))") == 640
+        assert browser.wait_for("!!document.querySelector('#score-plot canvas, #score-plot svg')")
+        assert "recovery error" in browser.js("document.querySelector('#why-text').innerText")
+        time.sleep(1.0)  # let the plot and the video poster paint
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        png = ARTIFACTS / "space_result.png"
+        png.write_bytes(base64.b64decode(browser.send("Page.captureScreenshot", format="png")["data"]))
+        assert png.stat().st_size > 50_000
+    finally:
+        browser.close()
