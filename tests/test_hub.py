@@ -350,3 +350,22 @@ def test_space_requirements_and_readme_header():
     assert text.rstrip().endswith("Some text")
     with pytest.raises(HubExportError, match="sdk"):
         space_readme("---\nsdk: docker\n---\n")
+
+
+def test_model_card_from_a_training_summary():
+    from delocate_hf.hub.model_card import build_model_card
+
+    summary = {"train_video": "/home/someone/videos/train.mp4", "caches": {"train": "/tmp/cache/train"},
+               "data": {"train": {"real": 12, "self_blend": 12}, "heldout": {"real": 4}},
+               "steps": {"recovery": 300, "localization": 200}, "learning_rate": 0.001, "metrics": METRICS,
+               "eval_dataset": "demo held-out", "training_data": ["FaceForensics++ c23, 4 manipulations"]}
+    text = build_model_card({"num_frames": 16, "image_size": 224}, summary=summary, repo_id="org/delocate-small")
+    assert "/home/someone" not in text and "/tmp/cache" not in text and "train_video" not in text
+    assert "- FaceForensics++ c23, 4 manipulations" in text
+    assert "**steps**" in text and "**learning_rate**: 0.001" in text
+    header = parse_card_metadata(text)
+    assert header["model-index"][0]["name"] == "delocate-small"  # metrics taken from the summary
+    summary_only_all = {"metrics": {"all": METRICS["all"]}, "eval_dataset": "demo held-out"}
+    header = parse_card_metadata(build_model_card({}, summary=summary_only_all))
+    datasets = {r["dataset"]["name"] for r in header["model-index"][0]["results"]}
+    assert datasets == {"demo held-out"}

@@ -151,11 +151,29 @@ def _short(value: Any, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-SUMMARY_SPECIAL_KEYS = {"datasets", "base_model", "eval_dataset", "eval_split", "training_data", "metrics"}
+SUMMARY_SPECIAL_KEYS = {"datasets", "base_model", "eval_dataset", "eval_split", "training_data", "metrics", "data"}
+_LOCAL_PATH = re.compile(r"^(/|~|\.{1,2}/|[A-Za-z]:[\\/])")
+
+
+def public_summary(value: Any) -> Any:
+    """The summary without local file-system paths (they mean nothing on the Hub and may leak user names):
+    path-like strings are dropped, containers that become empty too. Returns None when nothing is left."""
+    if isinstance(value, str):
+        return None if _LOCAL_PATH.match(value) else value
+    if isinstance(value, dict):
+        kept = {k: public_summary(v) for k, v in value.items()}
+        kept = {k: v for k, v in kept.items() if v is not None}
+        return kept or None
+    if isinstance(value, (list, tuple)):
+        kept = [v for v in (public_summary(item) for item in value) if v is not None]
+        return kept or None
+    return value
 
 
 def _training_data_section(summary: dict) -> str:
     data = summary.get("training_data")
+    if not data and isinstance(summary.get("data"), dict) and summary["data"].get("train"):
+        data = [f"clips per class / manipulation: {_short(summary['data']['train'], 400)}"]  # `delocate demo` summary
     if data:
         items = [data] if isinstance(data, str) else list(data)
         listed = "\n".join(f"- {_short(item, 400)}" for item in items)
@@ -244,11 +262,14 @@ def build_model_card(
     config / processor_config: the dicts of config.json / preprocessor_config.json. metrics: `metrics.json` of
     `evaluate.py`. summary: optional training summary; recognised keys `training_data` (str or list),
     `datasets` (Hub ids), `base_model`, `eval_dataset` (name of the pooled "all" subset), `eval_split`; the other
-    keys are listed under "Training procedure". revision: commit to pin in the usage snippets (placeholder if None).
+    keys are listed under "Training procedure" (local file paths are dropped, see `public_summary`; a
+    `data: {"train": ...}` entry as in `delocate demo`'s summary.json describes the training data).
+    revision: commit to pin in the usage snippets (placeholder if None).
     """
     summary = dict(summary or {})
     if metrics is None and isinstance(summary.get("metrics"), dict):
         metrics = summary["metrics"]
+    summary = public_summary(summary) or {}
     repo_id = repo_id or "your-org/delocate"
     model_name = repo_id.split("/")[-1]
     data = card_data(model_name, metrics, summary)
