@@ -7,7 +7,7 @@ TORCH  ?= torch==2.13.0
 EXTRAS ?= dev,space,dlib
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup test demo clean
+.PHONY: setup test demo default-model clean
 
 setup: $(STAMP)
 
@@ -23,6 +23,10 @@ test: setup
 
 demo: setup
 	$(VENV)/bin/delocate demo --output-dir outputs/demo
+
+# Retrain the small model shipped in delocate_hf/default_model/ (the demo pipeline, longer) and write its card.
+default-model: setup
+	$(PY) scripts/train_default_model.py
 
 clean:
 	rm -rf outputs build dist *.egg-info
