@@ -162,11 +162,32 @@ def probe_video(path: Path) -> VideoInfo:
         container.close()
     if duration <= 0 and frames > 0 and fps > 0:
         duration = frames / fps
-    if duration <= 0:
-        counted, _ = video_io._count_packets(path)
+    if duration <= 0:  # e.g. browser (MediaRecorder) WebM: no duration in the header; use the packet timestamps
+        counted, last_pts = _scan_packets(path)
         frames = frames or counted
-        duration = counted / fps if fps > 0 else counted / 25.0
+        duration = last_pts if last_pts > 0 else counted / (fps if 0 < fps <= 240 else 25.0)
     return VideoInfo(duration_s=duration, fps=fps, frames=frames, width=width, height=height)
+
+
+def _scan_packets(path: Path) -> tuple[int, float]:
+    """`(video packets, largest presentation time in seconds)` from a demux pass (no decoding)."""
+    import av
+
+    from processing import video_io
+
+    container, stream = video_io._open(path)
+    count, last = 0, 0.0
+    try:
+        for packet in container.demux(stream):
+            if packet.size:
+                count += 1
+                if packet.pts is not None and packet.time_base:
+                    last = max(last, float((packet.pts + (packet.duration or 0)) * packet.time_base))
+    except av.error.FFmpegError:
+        pass
+    finally:
+        container.close()
+    return count, last
 
 
 def prepare_upload(

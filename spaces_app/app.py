@@ -171,6 +171,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-duration-s", type=float, default=None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     demo = build_demo(args.model, args.max_upload_mb, args.max_duration_s)
     demo.launch(server_name=args.host, server_port=args.port, **launch_options(demo))
 

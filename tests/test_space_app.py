@@ -273,3 +273,20 @@ def test_why_panel_without_recovery(tmp_path):
     panel = analysis.why_panel(REAL_VIDEO, model, processor, result, tmp_path)
     assert panel.reconstruction is None and panel.face.is_file() and panel.masked.is_file()
     assert "reconstruction is unavailable" in panel.text
+
+
+def test_webcam_style_webm_is_analysed(space, tmp_path):
+    """Browser webcam clips arrive as WebM (VP8); gradio hands them over unconverted (no ffmpeg needed)."""
+    import av
+
+    from processing import iter_video_frames
+
+    if "libvpx" not in av.codecs_available:
+        pytest.skip("PyAV without libvpx")
+    frames = np.stack([f for i, f in iter_video_frames(REAL_VIDEO) if i < 24])
+    webm = write_video(tmp_path / "webcam.webm", frames, fps=30.0, codec="libvpx")
+    info = analysis.probe_video(webm)
+    assert info.duration_s == pytest.approx(0.8, abs=0.1)
+    _, client = space
+    verdict, *_, details = client.predict(handle_file(str(webm)), 4, api_name=ENDPOINT)
+    assert "webcam.webm" in verdict and f"{details['score']:.3f}" in verdict and len(details["frames"]) == 4
