@@ -358,10 +358,12 @@ def test_model_card_from_a_training_summary():
     summary = {"train_video": "/home/someone/videos/train.mp4", "caches": {"train": "/tmp/cache/train"},
                "data": {"train": {"real": 12, "self_blend": 12}, "heldout": {"real": 4}},
                "steps": {"recovery": 300, "localization": 200}, "learning_rate": 0.001, "metrics": METRICS,
-               "eval_dataset": "demo held-out", "training_data": ["FaceForensics++ c23, 4 manipulations"]}
+               "eval_dataset": "demo held-out", "training data": ["FaceForensics++ c23, 4 manipulations"],
+               "evaluation data": "held-out identities"}
     text = build_model_card({"num_frames": 16, "image_size": 224}, summary=summary, repo_id="org/delocate-small")
     assert "/home/someone" not in text and "/tmp/cache" not in text and "train_video" not in text
-    assert "- FaceForensics++ c23, 4 manipulations" in text
+    assert "- FaceForensics++ c23, 4 manipulations" in text and "Evaluation data: held-out identities" in text
+    assert "training data" not in text.split("## Training procedure")[1]  # shown once, in its own section
     assert "**steps**" in text and "**learning_rate**: 0.001" in text
     header = parse_card_metadata(text)
     assert header["model-index"][0]["name"] == "delocate-small"  # metrics taken from the summary

@@ -277,12 +277,16 @@ def export_model_folder(model_dir, out_dir, metrics=None, summary=None, repo_id:
                         revision: str | None = None, overwrite: bool = False) -> Path:
     """Writes the model repository folder (see module doc) to out_dir (created; must be empty unless overwrite).
 
-    metrics: dict or path of `metrics.json` (or of the evaluate output folder); summary: dict or JSON path of a
-    training summary; repo_id: the Hub id shown in the card's snippets; revision: commit to pin in them."""
+    metrics: dict or path of `metrics.json` (or of the evaluate output folder; default: model_dir/metrics.json
+    when there is one); summary: dict or JSON path of a training summary; repo_id: the Hub id shown in the card's
+    snippets; revision: commit to pin in them."""
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         raise HubExportError(f"model folder not found: {model_dir}")
+    if metrics is None and (model_dir / "metrics.json").is_file():
+        metrics = model_dir / "metrics.json"
     metrics = load_json_arg(metrics, "metrics", "metrics.json")
+    check_metrics(metrics)
     summary = load_json_arg(summary, "summary", "summary.json")
     out_dir = prepare_output_dir(out_dir, overwrite)
     model = _load_model(model_dir)
@@ -564,7 +568,8 @@ def add_push_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     parser.add_argument("--space", action="store_true", help="prepare/push the Gradio Space instead of the model repo")
     parser.add_argument("--private", action="store_true", help="create the repository as private")
     parser.add_argument("--metrics", default=None, metavar="metrics.json",
-                        help="evaluate.py metrics.json (or its folder): model-index + evaluation table")
+                        help="evaluate.py metrics.json (or its folder): model-index + evaluation table "
+                             "(default: MODEL_DIR/metrics.json when present)")
     parser.add_argument("--summary", default=None, metavar="summary.json",
                         help="training summary JSON for the card (training data / procedure)")
     parser.add_argument("--revision", default=None, metavar="BRANCH", help="branch to push to (default: main)")

@@ -110,7 +110,7 @@ def eval_results(metrics: dict, pooled_name: str = "evaluation set", split: str 
 
 
 def card_data(model_name: str, metrics: dict | None = None, summary: dict | None = None) -> ModelCardData:
-    summary = summary or {}
+    summary = normalize_summary_keys(summary or {})
     extra = {}
     if summary.get("datasets"):  # Hub dataset ids of the training data, if any
         extra["datasets"] = list(summary["datasets"])
@@ -151,7 +151,17 @@ def _short(value: Any, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-SUMMARY_SPECIAL_KEYS = {"datasets", "base_model", "eval_dataset", "eval_split", "training_data", "metrics", "data"}
+SUMMARY_SPECIAL_KEYS = {"datasets", "base_model", "eval_dataset", "eval_split", "training_data", "evaluation_data",
+                        "metrics", "data"}
+
+
+def normalize_summary_keys(summary: dict) -> dict:
+    """Recognised keys may be written with spaces or hyphens ("training data" -> "training_data")."""
+    result = {}
+    for key, value in summary.items():
+        normalized = re.sub(r"[\s-]+", "_", str(key).strip().lower())
+        result[normalized if normalized in SUMMARY_SPECIAL_KEYS else key] = value
+    return result
 _LOCAL_PATH = re.compile(r"^(/|~|\.{1,2}/|[A-Za-z]:[\\/])")
 
 
@@ -176,7 +186,7 @@ def _training_data_section(summary: dict) -> str:
         data = [f"clips per class / manipulation: {_short(summary['data']['train'], 400)}"]  # `delocate demo` summary
     if data:
         items = [data] if isinstance(data, str) else list(data)
-        listed = "\n".join(f"- {_short(item, 400)}" for item in items)
+        listed = "\n".join(f"- {_short(item, 800)}" for item in items)
         return f"This checkpoint was trained on:\n\n{listed}\n"
     return (
         "The training data of this checkpoint was not recorded in the export. The paper's protocol trains on "
@@ -260,13 +270,14 @@ def build_model_card(
     """README.md text: YAML header (license, library_name, pipeline_tag, tags, model-index) + body.
 
     config / processor_config: the dicts of config.json / preprocessor_config.json. metrics: `metrics.json` of
-    `evaluate.py`. summary: optional training summary; recognised keys `training_data` (str or list),
-    `datasets` (Hub ids), `base_model`, `eval_dataset` (name of the pooled "all" subset), `eval_split`; the other
+    `evaluate.py`. summary: optional training summary; recognised keys (spaces allowed: "training data"):
+    `training_data` (str or list), `evaluation_data` (str), `datasets` (Hub ids), `base_model`, `eval_dataset`
+    (name of the pooled "all" subset), `eval_split`; the other
     keys are listed under "Training procedure" (local file paths are dropped, see `public_summary`; a
     `data: {"train": ...}` entry as in `delocate demo`'s summary.json describes the training data).
     revision: commit to pin in the usage snippets (placeholder if None).
     """
-    summary = dict(summary or {})
+    summary = normalize_summary_keys(dict(summary or {}))
     if metrics is None and isinstance(summary.get("metrics"), dict):
         metrics = summary["metrics"]
     summary = public_summary(summary) or {}
@@ -278,15 +289,17 @@ def build_model_card(
     size = processor_config.get("size") or config.get("image_size")
     architecture = ", ".join(config.get("architectures") or ["DelocateForDeepfakeDetection"])
 
+    evaluation_data = summary.get("evaluation_data")
+    evaluation_data = f"Evaluation data: {_short(evaluation_data, 800)}\n\n" if evaluation_data else ""
     if metrics:
-        evaluation = (
+        evaluation = evaluation_data + (
             "Numbers in %, from `metrics.json` of `delocate_hf.training.evaluate` (`model-index` above holds the "
             "same values, in %). Detection: fused score, threshold 0.5 for ACC; AUC/EER/AP need both classes in a "
             "subset (– otherwise). Localization: IoU and PBCA of masks binarised at 0.5 (paper Eq. 5), averaged over "
             "fake clips with ground-truth masks.\n\n" + evaluation_table(metrics) + "\n"
         )
     else:
-        evaluation = "No evaluation results were supplied with this export.\n"
+        evaluation = evaluation_data + "No evaluation results were supplied with this export.\n"
 
     body = f"""
 # {model_name}
