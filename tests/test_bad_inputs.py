@@ -6,23 +6,23 @@ project's typed error (`processing.errors`) with a one-line message naming the f
 with a sane result; the CLI exits 2 with exactly one stderr line `delocate: error: ...` (no traceback), or exits 0
 with one JSON object on stdout.
 
-| case            | input                                              | API                   | CLI                    |
-|-----------------|----------------------------------------------------|-----------------------|------------------------|
-| zero_byte       | empty `.mp4`                                       | VideoDecodeError      | exit 2, "empty"        |
-| text_as_mp4     | text file renamed `.mp4`                           | VideoDecodeError      | exit 2, "not a video"  |
-| truncated       | first 30% of the carphone mp4                      | VideoDecodeError      | exit 2, "truncated"    |
-| audio_only      | AAC audio in an `.mp4`, no video stream            | VideoDecodeError      | exit 2, "no video ..." |
-| one_frame       | 1-frame H.264 video of a real face                 | VideoTooShortError    | exit 2, "1 decodable"  |
-| no_face         | the face-less second half of `face_noface.mov`     | NoFaceDetectedError   | exit 2, "no face"      |
-| three_faces     | three real faces of different sizes side by side   | ok, largest followed, `max_faces == 3` + note    |
-| frames_4k       | real face frames upscaled to 3840x2160             | ok, masks 2160x3840   | ok                     |
-| gray_yuv        | grayscale frames, H.264 yuv420p (neutral chroma)   | ok                    | ok                     |
-| gray_pix_fmt    | true `gray` pixel format (FFV1 in Matroska)        | ok                    | ok                     |
-| portrait        | 180x320 (W x H) portrait crop of a talking head    | ok, frame_size 320x180| ok                     |
-| rotated         | sideways-stored frames + 90 degree display matrix   | ok, upright 320x180 frames, face where it shows |
-| ten_minutes     | 15000 frames (10 min at 25 fps) 96x96 real face    | ok, frames span it    | ok, peak RSS ~ 10 s one|
-| missing         | path that does not exist                           | VideoDecodeError      | exit 2, "does not exist"|
-| directory       | a folder                                           | VideoDecodeError      | exit 2, "directory"    |
+| case         | input                                          | API (`detect_video`)  | CLI (`--json`)       |
+|--------------|------------------------------------------------|-----------------------|----------------------|
+| zero_byte    | empty `.mp4`                                   | VideoDecodeError      | exit 2, "empty"      |
+| text_as_mp4  | text file renamed `.mp4`                       | VideoDecodeError      | exit 2, "not a video"|
+| truncated    | first 30% of the carphone mp4                  | VideoDecodeError      | exit 2, "truncated"  |
+| audio_only   | AAC audio in an `.mp4`, no video stream        | VideoDecodeError      | exit 2, "no video"   |
+| one_frame    | 1-frame H.264 video of a real face             | VideoTooShortError    | exit 2, "1 decod..." |
+| no_face      | face-less second half of `face_noface.mov`     | NoFaceDetectedError   | exit 2, "no face"    |
+| three_faces  | three real faces of different sizes            | ok: largest followed, `max_faces` 3 + a note |
+| frames_4k    | real face frames upscaled to 3840x2160         | ok, masks 2160x3840   | ok                   |
+| gray_yuv     | grayscale frames, H.264 yuv420p                | ok                    | ok                   |
+| gray_pix_fmt | true `gray` pixel format (FFV1 in Matroska)    | ok                    | ok                   |
+| portrait     | 180x320 (W x H) crop of a talking head         | ok, frame_size 320x180| ok                   |
+| rotated      | sideways frames + 90 degree display matrix     | ok: upright frames, face box where it shows  |
+| ten_minutes  | 15000 frames (10 min, 25 fps), 96x96 real face | ok, spans the video   | ok, peak RSS ~ 10 s  |
+| missing      | path that does not exist                       | VideoDecodeError      | exit 2, "does not.." |
+| directory    | a folder                                       | VideoDecodeError      | exit 2, "directory"  |
 
 The rotation metadata is written by patching the MP4 `tkhd` display matrix (the way FFmpeg stores
 `-display_rotation`): PyAV's `stream.metadata["rotate"]` is ignored by the FFmpeg 6+ MP4 muxer.
@@ -186,8 +186,8 @@ def _one_frame(d, x):
 
 
 def _no_face(d, x):
-    frames = [cv2.resize(f, (480, 270), interpolation=cv2.INTER_AREA)
-              for i, f in iter_video_frames(SHARED_MEDIA / "face_noface.mov", max_frames=160) if i >= 100 and i % 8 == 0]
+    source = iter_video_frames(SHARED_MEDIA / "face_noface.mov", max_frames=160)  # no face after frame ~70
+    frames = [cv2.resize(f, (480, 270), interpolation=cv2.INTER_AREA) for i, f in source if i >= 100 and i % 8 == 0]
     return write_video(d / "no_face.mp4", np.stack(frames))
 
 
@@ -235,7 +235,8 @@ def _gray_pix_fmt(d, x):
 
 def _portrait(d, x):
     frames = read_video(SINGLE_FACE, num_frames=8).frames[:, :, 189:391]  # 202x360 strip around the face
-    return write_video(d / "portrait.mp4", np.stack([cv2.resize(f, (180, 320), interpolation=cv2.INTER_AREA) for f in frames]))
+    frames = [cv2.resize(f, (180, 320), interpolation=cv2.INTER_AREA) for f in frames]
+    return write_video(d / "portrait.mp4", np.stack(frames))
 
 
 def _rotated(d, x):
