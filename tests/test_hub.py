@@ -168,7 +168,7 @@ def test_remote_code_loads_without_project_packages(dry_run, detector_dir, tmp_p
         env=_env(HF_MODULES_CACHE=str(tmp_path / "modules")),
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    remote = torch.load(out, weights_only=False)
+    remote = torch.load(out, weights_only=True)
     assert remote["project_modules"] == []
     assert all(name.startswith("transformers_modules.") for name in remote["classes"]), remote["classes"]
 
