@@ -21,7 +21,7 @@ from .assets import carphone_video_path, default_video_path, face_photos
 TRAIN_FAMILIES = ("self_blend", "part_eyes", "part_lips")
 HELDOUT_FAMILIES = ("part_cheek_nose", "flicker")
 HELDOUT_PHOTOS_FROM = 10  # face photos 0-9 train, the rest are held-out identities
-DEMO_STEPS = {"recovery": 300, "classifier": 150, "localization": 150}
+DEMO_STEPS = {"recovery": 300, "classifier": 400, "localization": 150}
 
 
 class Stages:
