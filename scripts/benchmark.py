@@ -2,6 +2,13 @@
 """Benchmarks for delocate-hf. One subcommand per component; results go to `outputs/benchmark/<name>.json`.
 
     python scripts/benchmark.py processor [--video PATH] [--frames N] [--backends mediapipe dlib68]
+    python scripts/benchmark.py hardware [--quick]          # fp32 matmul GFLOP/s (torch threads = cores)
+    python scripts/benchmark.py models [--configs tiny base] # forward s/clip, FLOPs/clip, fused vs bare VideoMAE
+    python scripts/benchmark.py detect [--configs tiny base] # `delocate detect` s/video, peak RSS, FLOP floor
+    python scripts/benchmark.py all                          # everything + benchmark.json / benchmark.md table
+
+Every measurement whose peak RSS is reported runs in its own fresh process. Timings are wall-clock on a machine
+that may be shared: the load average is recorded next to the results.
 
 To add a benchmark: write `add_<name>_parser(subparsers)` that registers a subcommand whose `func` takes the parsed
 args and returns a dict, and append it to `SUBCOMMANDS`.
@@ -15,7 +22,10 @@ import multiprocessing as mp
 import os
 import platform
 import resource
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -142,7 +152,454 @@ def add_processor_parser(subparsers) -> None:
     p.set_defaults(func=run_processor, name="processor")
 
 
-SUBCOMMANDS = [add_processor_parser]
+# ----------------------------------------------------------------------------------------------- shared helpers
+def _machine() -> dict:
+    import torch
+
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "loadavg": [round(v, 2) for v in os.getloadavg()],
+    }
+
+
+def _in_fresh_process(fn, *args):
+    """`fn(*args)` in a fresh spawned process (so its peak RSS is its own); returns its result."""
+    with mp.get_context("spawn").Pool(1) as pool:
+        return pool.apply(fn, args)
+
+
+def _median_time(fn, warmup: int, repeats: int) -> tuple[float, list[float]]:
+    for _ in range(max(0, warmup)):
+        fn()
+    times = []
+    for _ in range(max(1, repeats)):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), times
+
+
+def _delocate_config(name: str, attn: str = "sdpa"):
+    from modeling import DelocateConfig
+
+    config = {"tiny": DelocateConfig.tiny, "small": DelocateConfig.small, "base": DelocateConfig}[name]()
+    config._attn_implementation = attn
+    return config
+
+
+def count_flops(model, inputs) -> tuple[int, dict[str, int]]:
+    """FLOPs of `model(inputs)` with `torch.utils.flop_counter.FlopCounterMode` (a multiply-add = 2 FLOPs).
+
+    torch's table has no entry for the CPU SDPA kernel (`_scaled_dot_product_flash_attention_for_cpu`), which would
+    silently drop the attention matmuls (a quarter of VideoMAE-B's work): it is mapped to torch's own SDPA formula.
+    Returns the total and the per-module totals of the direct children of the top module.
+    """
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode, sdpa_flop
+
+    aten = torch.ops.aten
+    mapping = {}
+    if hasattr(aten, "_scaled_dot_product_flash_attention_for_cpu"):
+        mapping[aten._scaled_dot_product_flash_attention_for_cpu] = sdpa_flop
+    with torch.inference_mode(), FlopCounterMode(display=False, custom_mapping=mapping) as counter:
+        model(inputs)
+    per_module = {}
+    top = type(model).__name__
+    for name, counts in counter.get_flop_counts().items():
+        parts = name.split(".")
+        if len(parts) == 2 and parts[0] == top:
+            per_module[parts[1]] = int(sum(counts.values()))
+    return int(counter.get_total_flops()), per_module
+
+
+# ----------------------------------------------------------------------------------------------- hardware
+def _matmul_gflops(size: int, repeats: int) -> dict:
+    import torch
+
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    out = torch.empty(size, size)
+    torch.mm(a, b, out=out)  # warm-up
+    median, times = _median_time(lambda: torch.mm(a, b, out=out), warmup=1, repeats=repeats)
+    flops = 2 * size**3
+    return {"size": size, "repeats": repeats, "median_s": median, "best_s": min(times),
+            "gflops_median": flops / median / 1e9, "gflops_best": flops / min(times) / 1e9}
+
+
+def _hardware_worker(sizes: list[int], repeats: int) -> dict:
+    import torch
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    rows = [_matmul_gflops(size, repeats) for size in sizes]
+    return {"machine": _machine(), "matmul": rows}
+
+
+def run_hardware(args) -> dict:
+    sizes = [512, 1024] if args.quick else args.sizes
+    repeats = 2 if args.quick else args.repeats
+    measured = _in_fresh_process(_hardware_worker, sizes, repeats)
+    best = max(rows["gflops_best"] for rows in measured["matmul"])
+    result = {"benchmark": "hardware", "quick": bool(args.quick), **measured, "matmul_gflops": best}
+    print("| matmul | median s | GFLOP/s (median) | GFLOP/s (best) |")
+    print("|---|---|---|---|")
+    for r in measured["matmul"]:
+        print(f"| {r['size']}x{r['size']} fp32 | {r['median_s']:.3f} | {r['gflops_median']:.1f} | {r['gflops_best']:.1f} |")
+    print(f"\nfp32 matmul: {best:.1f} GFLOP/s on {measured['machine']['torch_threads']} threads "
+          f"(load average {measured['machine']['loadavg']})")
+    return result
+
+
+def add_hardware_parser(subparsers) -> None:
+    p = subparsers.add_parser("hardware", help="fp32 matmul GFLOP/s with torch threads = CPU cores")
+    p.add_argument("--sizes", type=int, nargs="+", default=[2048, 4096], help="square matmul sizes")
+    p.add_argument("--repeats", type=int, default=3, help="timed repeats per size")
+    p.add_argument("--quick", action="store_true", help="small matmuls, 2 repeats (seconds; for tests)")
+    p.set_defaults(func=run_hardware, name="hardware")
+
+
+# ----------------------------------------------------------------------------------------------- models
+def _build_model(config_name: str, kind: str, attn: str):
+    """`fused`: DelocateForDeepfakeDetection; `bare`: transformers' VideoMAEForVideoClassification, same encoder."""
+    import torch
+    from transformers import VideoMAEForVideoClassification
+
+    from modeling import DelocateForDeepfakeDetection
+
+    torch.manual_seed(0)
+    config = _delocate_config(config_name, attn)
+    if kind == "fused":
+        model = DelocateForDeepfakeDetection(config)
+    elif kind == "bare":
+        videomae_config = config.to_videomae_config()
+        videomae_config.num_labels = 1
+        videomae_config._attn_implementation = attn
+        model = VideoMAEForVideoClassification(videomae_config)
+    else:
+        raise ValueError(kind)
+    return model.eval(), config
+
+
+def _models_worker(config_name: str, kind: str, attn: str, warmup: int, repeats: int, components: bool) -> dict:
+    import torch
+
+    rss_start = _peak_rss_mb()
+    model, config = _build_model(config_name, kind, attn)
+    inputs = torch.randn(1, config.num_frames, config.num_channels, config.image_size, config.image_size)
+    with torch.inference_mode():
+        median, times = _median_time(lambda: model(inputs), warmup, repeats)
+        row = {
+            "config": config_name, "model": kind, "class": type(model).__name__, "attn_implementation": attn,
+            "input_shape": list(inputs.shape),
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "forward_s": median, "forward_times_s": times,
+        }
+        if components and kind == "fused":  # where the fused detector's time goes
+            frames = inputs.flatten(0, 1)
+            row["encoder_s"] = _median_time(lambda: model._classify(inputs), 0, repeats)[0]
+            row["localizer_s"] = _median_time(lambda: model.localizer(frames), 0, repeats)[0]
+    row["peak_rss_mb"] = _peak_rss_mb()
+    row["rss_at_start_mb"] = rss_start
+    flops, per_module = count_flops(model, inputs)
+    row["flops"] = flops
+    row["flops_per_module"] = per_module
+    row["achieved_gflops"] = flops / median / 1e9
+    row["loadavg"] = [round(v, 2) for v in os.getloadavg()]
+    return row
+
+
+def run_models(args) -> dict:
+    rows = []
+    for config_name in args.configs:
+        base_like = config_name == "base"
+        warmup, repeats = (args.warmup, args.repeats) if base_like else (max(args.warmup, 3), max(args.repeats, 20))
+        for kind in ("fused", "bare"):
+            for attn in args.attn:
+                print(f"models: {config_name} {kind} ({attn}) ...", file=sys.stderr, flush=True)
+                rows.append(_in_fresh_process(_models_worker, config_name, kind, attn, warmup, repeats,
+                                              not args.no_components))
+    ratios = {}
+    for config_name in args.configs:
+        for attn in args.attn:
+            fused = next(r for r in rows if (r["config"], r["model"], r["attn_implementation"]) == (config_name, "fused", attn))
+            bare = next(r for r in rows if (r["config"], r["model"], r["attn_implementation"]) == (config_name, "bare", attn))
+            ratios[f"{config_name}_{attn}"] = {
+                "time_ratio": fused["forward_s"] / bare["forward_s"],
+                "flop_ratio": fused["flops"] / bare["flops"],
+            }
+    result = {"benchmark": "models", "machine": _machine(), "results": rows, "fused_vs_bare": ratios,
+              "target_fused_vs_bare": 1.3}
+    print("| config | model | attention | params | GFLOP/clip | forward s/clip | achieved GFLOP/s | peak RSS MiB |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['config']} | {r['class']} | {r['attn_implementation']} | {r['parameters'] / 1e6:.2f} M "
+              f"| {r['flops'] / 1e9:.2f} | {r['forward_s']:.3f} | {r['achieved_gflops']:.1f} | {r['peak_rss_mb']:.0f} |")
+    for key, value in ratios.items():
+        print(f"fused / bare VideoMAE ({key}): time {value['time_ratio']:.2f}x, FLOPs {value['flop_ratio']:.2f}x "
+              "(target <= 1.3x)")
+    return result
+
+
+def add_models_parser(subparsers) -> None:
+    p = subparsers.add_parser("models", help="forward time and FLOPs per clip; fused detector vs bare VideoMAE")
+    p.add_argument("--configs", nargs="+", default=["tiny", "base"], choices=["tiny", "small", "base"])
+    p.add_argument("--attn", nargs="+", default=["sdpa"], choices=["sdpa", "eager"],
+                   help="VideoMAE attention implementation(s) to time")
+    p.add_argument("--warmup", type=int, default=1, help="untimed forwards first (tiny/small: at least 3)")
+    p.add_argument("--repeats", type=int, default=3, help="timed forwards, median reported (tiny/small: at least 20)")
+    p.add_argument("--no-components", action="store_true", help="skip the encoder / localizer split of the fused model")
+    p.set_defaults(func=run_models, name="models")
+
+
+# ----------------------------------------------------------------------------------------------- detect
+def _save_detector_worker(config_name: str, folder: str) -> dict:
+    """Randomly initialised `DelocateForDeepfakeDetection` + matching processor saved into `folder` (speed does
+    not depend on training); returns the model's FLOPs per clip."""
+    import torch
+
+    from modeling import DelocateForDeepfakeDetection
+    from processing.image_processing_delocate import DelocateFaceProcessor
+
+    torch.manual_seed(0)
+    config = _delocate_config(config_name)
+    config.architectures = ["DelocateForDeepfakeDetection"]
+    model = DelocateForDeepfakeDetection(config).eval()
+    model.save_pretrained(folder)
+    DelocateFaceProcessor(num_frames=config.num_frames, size=config.image_size).save_pretrained(folder)
+    inputs = torch.zeros(1, config.num_frames, config.num_channels, config.image_size, config.image_size)
+    flops, per_module = count_flops(model, inputs)
+    return {"flops": flops, "flops_per_module": per_module, "num_frames": config.num_frames,
+            "image_size": config.image_size}
+
+
+def _delocate_command() -> list[str]:
+    script = Path(sys.executable).parent / "delocate"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "delocate_hf.cli"]
+
+
+def _run_child(command: list[str]) -> tuple[float, float, int, str, str]:
+    """Runs `command`; returns (wall s, the child's own peak RSS MiB via wait4, exit code, stdout, stderr)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(command, stdout=out, stderr=err, cwd=str(REPO))
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0), err.seek(0)
+        peak = usage.ru_maxrss / (1024 * 1024) if sys.platform == "darwin" else usage.ru_maxrss / 1024
+        return wall, peak, proc.returncode, out.read().decode(errors="replace"), err.read().decode(errors="replace")
+
+
+def _detect_stages_worker(folder: str, video: str) -> dict:
+    """Where `delocate detect`'s time goes, stage by stage, in one fresh process (same code path as the CLI)."""
+    start = time.perf_counter()
+    import torch
+
+    from delocate_hf.inference import detect as D
+
+    timings = {"import_s": time.perf_counter() - start}
+    t = time.perf_counter()
+    model, processor = D.load_detector(folder)
+    timings["load_model_s"] = time.perf_counter() - t
+    clip_len = D.clip_length(model)
+    t = time.perf_counter()
+    clips = list(D.iter_clips(video, clip_len, 1, progress=False))
+    timings["decode_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    feats = processor(clips[0].frames, num_frames=clip_len, sampling="uniform", return_tensors="pt")
+    timings["face_processor_s"] = time.perf_counter() - t
+    with torch.inference_mode():
+        t = time.perf_counter()
+        model(pixel_values=feats["pixel_values"])
+        timings["forward_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    D.detect_video(video, model, processor, progress=False)
+    timings["detect_video_s"] = time.perf_counter() - t
+    timings["attn_implementation"] = model.config._attn_implementation
+    timings["torch_threads"] = torch.get_num_threads()
+    return timings
+
+
+def run_detect(args, gflops: float | None = None) -> dict:
+    video = str(Path(args.video).expanduser())
+    if gflops is None:
+        previous = Path(args.output_dir) / "hardware.json"
+        if previous.is_file() and not json.loads(previous.read_text()).get("quick"):
+            gflops = json.loads(previous.read_text())["matmul_gflops"]
+        else:
+            print("detect: measuring matmul GFLOP/s ...", file=sys.stderr, flush=True)
+            measured = _in_fresh_process(_hardware_worker, [2048], 3)
+            gflops = max(r["gflops_best"] for r in measured["matmul"])
+    rows = []
+    for config_name in args.configs:
+        with tempfile.TemporaryDirectory(prefix=f"delocate-bench-{config_name}-") as folder:
+            print(f"detect: saving a random {config_name} detector ...", file=sys.stderr, flush=True)
+            saved = _in_fresh_process(_save_detector_worker, config_name, folder)
+            command = _delocate_command() + ["detect", video, "--model", folder, "--json", "--quiet"]
+            runs = []
+            for _ in range(max(1, args.repeats)):
+                print(f"detect: {config_name} `delocate detect` ...", file=sys.stderr, flush=True)
+                wall, peak, code, out, err = _run_child(command)
+                if code != 0:
+                    raise RuntimeError(f"delocate detect failed ({code}): {err.strip()[-2000:]}")
+                runs.append({"wall_s": wall, "peak_rss_mb": peak})
+            stages = _in_fresh_process(_detect_stages_worker, folder, video) if args.stages else None
+        wall = statistics.median(r["wall_s"] for r in runs)
+        floor = saved["flops"] / (gflops * 1e9)
+        rows.append({
+            "config": config_name,
+            "clip": f"{saved['num_frames']}x{saved['image_size']}^2",
+            "command": " ".join(["delocate", "detect", "VIDEO", "--model", "DIR", "--json", "--quiet"]),
+            "seconds_per_video": wall,
+            "runs": runs,
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+            "flops_per_clip": saved["flops"],
+            "flops_per_module": saved["flops_per_module"],
+            "flop_floor_s": floor,
+            "ratio_to_floor": wall / floor,
+            "result": json.loads(out.strip().splitlines()[-1]) if out.strip() else None,
+            "stages": stages,
+        })
+    result = {"benchmark": "detect", "video": video, "machine": _machine(), "matmul_gflops": gflops,
+              "results": rows, "target_ratio_to_floor": 1.2}
+    print("| config | clip | s/video | FLOP floor s | ratio | peak RSS MiB |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['config']} | {r['clip']} | {r['seconds_per_video']:.2f} | {r['flop_floor_s']:.2f} "
+              f"| {r['ratio_to_floor']:.2f} | {r['peak_rss_mb']:.0f} |")
+        if r["stages"]:
+            print("   stages: " + ", ".join(f"{k} {v:.2f}" for k, v in r["stages"].items() if k.endswith("_s")))
+    return result
+
+
+def add_detect_parser(subparsers) -> None:
+    p = subparsers.add_parser("detect", help="end-to-end `delocate detect` seconds per video, peak RSS, FLOP floor")
+    p.add_argument("--video", default=str(DEFAULT_VIDEO), help="video file (default: shared single_face.mp4)")
+    p.add_argument("--configs", nargs="+", default=["tiny", "base"], choices=["tiny", "small", "base"])
+    p.add_argument("--repeats", type=int, default=2, help="runs of the CLI per config (median reported)")
+    p.add_argument("--no-stages", dest="stages", action="store_false", help="skip the per-stage breakdown")
+    p.set_defaults(func=run_detect, name="detect")
+
+
+# ----------------------------------------------------------------------------------------------- all
+def _fmt(value, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def markdown_table(summary: dict) -> str:
+    """One table: metric, value, target, met?"""
+    rows = []
+
+    def add(metric, value, target="", met=None):
+        rows.append((metric, value, target, "" if met is None else ("yes" if met else "**no**")))
+
+    proc = {r["backend"]: r for r in summary["processor"]["results"]}
+    if proc:
+        first = next(iter(proc.values()))
+        add(f"decode fps ({first['frame_size'][1]}x{first['frame_size'][0]}, PyAV, all frames)",
+            f"{first['decode_fps']:.0f}")
+    for name, r in proc.items():
+        add(f"landmarks+crop fps, {name}", f"{r['landmarks_crop_fps']:.1f}")
+        add(f"face processor s/clip (16 fr), {name}", f"{r['processor_clip_s']:.2f}")
+        add(f"peak RSS MiB, processor {name}", f"{r['peak_rss_mb']:.0f}")
+    speedup = summary["processor"].get("mediapipe_vs_dlib68_speedup")
+    add("processor speed: mediapipe / dlib68 landmarks+crop fps", f"{_fmt(speedup, '.2f')}x", ">= 3x",
+        None if speedup is None else speedup >= 3.0)
+
+    hw = summary["hardware"]
+    add(f"fp32 matmul GFLOP/s ({hw['machine']['torch_threads']} threads, best of "
+        f"{'/'.join(str(r['size']) for r in hw['matmul'])})", f"{hw['matmul_gflops']:.1f}")
+
+    models = summary["models"]
+    for r in models["results"]:
+        label = f"{r['config']} {'fused detector' if r['model'] == 'fused' else 'bare VideoMAEForVideoClassification'}"
+        if r["attn_implementation"] != "sdpa":
+            label += f" ({r['attn_implementation']})"
+        add(f"GFLOP/clip, {label}", f"{r['flops'] / 1e9:.2f}")
+        add(f"forward s/clip, {label}", f"{r['forward_s']:.3f} ({r['achieved_gflops']:.0f} GFLOP/s)")
+        if "encoder_s" in r:
+            add(f"  of which encoder / localizer s, {r['config']}",
+                f"{r['encoder_s']:.3f} / {r['localizer_s']:.3f}")
+        add(f"peak RSS MiB, {label}", f"{r['peak_rss_mb']:.0f}")
+    for key, value in models["fused_vs_bare"].items():
+        add(f"fused / bare VideoMAE time, {key.replace('_', ' ')} (FLOP ratio {value['flop_ratio']:.2f}x)",
+            f"{value['time_ratio']:.2f}x", "<= 1.3x", value["time_ratio"] <= 1.3)
+
+    detect = summary["detect"]
+    for r in detect["results"]:
+        add(f"`delocate detect` s/video, {r['config']} ({r['clip']})", f"{r['seconds_per_video']:.2f}")
+        add(f"FLOP floor s, {r['config']} ({r['flops_per_clip'] / 1e9:.1f} GFLOP / {detect['matmul_gflops']:.0f} GFLOP/s)",
+            f"{r['flop_floor_s']:.2f}")
+        target = "<= 1.2x" if r["config"] == "base" else ""
+        add(f"end-to-end / FLOP floor, {r['config']}", f"{r['ratio_to_floor']:.2f}x", target,
+            (r["ratio_to_floor"] <= 1.2) if r["config"] == "base" else None)
+        add(f"peak RSS MiB, `delocate detect` {r['config']}", f"{r['peak_rss_mb']:.0f}")
+        if r.get("stages"):
+            s = r["stages"]
+            add(f"  stages, {r['config']}: import / load / decode / face processor / forward s",
+                " / ".join(f"{s[k]:.2f}" for k in ("import_s", "load_model_s", "decode_s", "face_processor_s", "forward_s")))
+
+    m = summary["machine"]
+    lines = [
+        f"Video: `{Path(summary['video']).name}`; machine: {m['cpus']} CPU cores, torch {m['torch']} "
+        f"({m['torch_threads']} threads), load average {summary['loadavg_start']} at start, "
+        f"{summary['loadavg_end']} at end; {summary['elapsed_s']:.0f} s in all.",
+        "",
+        "| metric | value | target | met? |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    return "\n".join(lines) + "\n"
+
+
+def run_all(args) -> dict:
+    start, load_start = time.perf_counter(), [round(v, 2) for v in os.getloadavg()]
+    out_dir = Path(args.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sub = argparse.Namespace(video=args.video, output_dir=args.output_dir)
+
+    def save(name, result):
+        (out_dir / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+        return result
+
+    print("== hardware", flush=True)
+    hardware = save("hardware", run_hardware(argparse.Namespace(**vars(sub), quick=False, sizes=[2048, 4096],
+                                                                repeats=3)))
+    print("\n== processor", flush=True)
+    processor = save("processor", run_processor(argparse.Namespace(**vars(sub), frames=64, clip_frames=16,
+                                                                   repeats=2, backends=["mediapipe", "dlib68"])))
+    print("\n== models", flush=True)
+    models = save("models", run_models(argparse.Namespace(**vars(sub), configs=["tiny", "base"], attn=args.attn,
+                                                          warmup=1, repeats=args.repeats, no_components=False)))
+    print("\n== detect", flush=True)
+    detect = save("detect", run_detect(argparse.Namespace(**vars(sub), configs=["tiny", "base"],
+                                                          repeats=args.detect_repeats, stages=True),
+                                       gflops=hardware["matmul_gflops"]))
+    summary = {
+        "benchmark": "all", "video": str(args.video), "machine": _machine(),
+        "loadavg_start": load_start, "loadavg_end": [round(v, 2) for v in os.getloadavg()],
+        "elapsed_s": time.perf_counter() - start,
+        "hardware": hardware, "processor": processor, "models": models, "detect": detect,
+    }
+    table = markdown_table(summary)
+    (out_dir / "benchmark.md").write_text(table)
+    print("\n" + table)
+    print(f"wrote {out_dir / 'benchmark.md'}")
+    return summary
+
+
+def add_all_parser(subparsers) -> None:
+    p = subparsers.add_parser("all", help="every benchmark; writes benchmark.json and benchmark.md (one table)")
+    p.add_argument("--video", default=str(DEFAULT_VIDEO), help="video file (default: shared single_face.mp4)")
+    p.add_argument("--attn", nargs="+", default=["sdpa"], choices=["sdpa", "eager"])
+    p.add_argument("--repeats", type=int, default=3, help="timed base-config forwards (median)")
+    p.add_argument("--detect-repeats", type=int, default=2, help="`delocate detect` runs per config (median)")
+    p.set_defaults(func=run_all, name="benchmark")
+
+
+SUBCOMMANDS = [add_processor_parser, add_hardware_parser, add_models_parser, add_detect_parser, add_all_parser]
 
 
 def main(argv=None) -> int:
