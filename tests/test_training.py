@@ -229,3 +229,9 @@ def test_augmentation_keeps_pixels_boxes_and_masks_aligned(face_clip_cache):
     first = augmented[fake]["pixel_values"]
     augmented.set_epoch(3)
     assert torch.equal(first, augmented[fake]["pixel_values"])  # reproducible (resume-safe)
+
+
+def test_with_tracking_writes_tensorboard_events(face_clip_cache, tmp_path):
+    result = pretrain_recovery.main(common(face_clip_cache, tmp_path, 2, "--with_tracking", "--logging_steps", "1"))
+    assert result["step"] == 2
+    assert list((tmp_path / "logs").rglob("events.out.tfevents.*"))
