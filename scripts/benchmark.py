@@ -199,12 +199,15 @@ def count_flops(model, inputs) -> tuple[int, dict[str, int]]:
     Returns the total and the per-module totals of the direct children of the top module.
     """
     import torch
-    from torch.utils.flop_counter import FlopCounterMode, sdpa_flop
+    from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
+
+    def cpu_sdpa_flop(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs):
+        return sdpa_flop_count(query_shape, key_shape, value_shape)
 
     aten = torch.ops.aten
     mapping = {}
     if hasattr(aten, "_scaled_dot_product_flash_attention_for_cpu"):
-        mapping[aten._scaled_dot_product_flash_attention_for_cpu] = sdpa_flop
+        mapping[aten._scaled_dot_product_flash_attention_for_cpu] = cpu_sdpa_flop
     with torch.inference_mode(), FlopCounterMode(display=False, custom_mapping=mapping) as counter:
         model(inputs)
     per_module = {}
