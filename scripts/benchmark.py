@@ -296,7 +296,7 @@ def _models_worker(config_name: str, kind: str, attn: str, warmup: int, repeats:
         row = {
             "config": config_name, "model": kind, "class": type(model).__name__, "attn_implementation": attn,
             "input_shape": list(inputs.shape),
-            "parameters": sum(p.numel() for p in model.parameters()),
+            "parameters": sum(p.numel() for p in model.parameters()), "torch_threads": torch.get_num_threads(),
             "forward_s": median, "forward_times_s": times,
         }
         if components and kind == "fused":  # where the fused detector's time goes
@@ -491,6 +491,10 @@ def _fmt(value, spec: str) -> str:
     return "n/a" if value is None else format(value, spec)
 
 
+def _gflop(flops: float) -> str:
+    return f"{flops / 1e9:.1f}" if flops >= 1e10 else f"{flops / 1e9:.4f}"
+
+
 def markdown_table(summary: dict) -> str:
     """One table: metric, value, target, met?"""
     rows = []
@@ -520,23 +524,25 @@ def markdown_table(summary: dict) -> str:
         label = f"{r['config']} {'fused detector' if r['model'] == 'fused' else 'bare VideoMAEForVideoClassification'}"
         if r["attn_implementation"] != "sdpa":
             label += f" ({r['attn_implementation']})"
-        add(f"GFLOP/clip, {label}", f"{r['flops'] / 1e9:.2f}")
+        add(f"GFLOP/clip, {label}", _gflop(r["flops"]))
         add(f"forward s/clip, {label}", f"{r['forward_s']:.3f} ({r['achieved_gflops']:.0f} GFLOP/s)")
         if "encoder_s" in r:
             add(f"  of which encoder / localizer s, {r['config']}",
                 f"{r['encoder_s']:.3f} / {r['localizer_s']:.3f}")
         add(f"peak RSS MiB, {label}", f"{r['peak_rss_mb']:.0f}")
     for key, value in models["fused_vs_bare"].items():
+        # the target is for the paper's base config; tiny forwards last milliseconds and mostly time thread overhead
+        base = key.startswith("base")
         add(f"fused / bare VideoMAE time, {key.replace('_', ' ')} (FLOP ratio {value['flop_ratio']:.2f}x)",
-            f"{value['time_ratio']:.2f}x", "<= 1.3x", value["time_ratio"] <= 1.3)
+            f"{value['time_ratio']:.2f}x", "<= 1.3x" if base else "", (value["time_ratio"] <= 1.3) if base else None)
 
     detect = summary["detect"]
     for r in detect["results"]:
         add(f"`delocate detect` s/video, {r['config']} ({r['clip']})", f"{r['seconds_per_video']:.2f}")
-        add(f"FLOP floor s, {r['config']} ({r['flops_per_clip'] / 1e9:.1f} GFLOP / {detect['matmul_gflops']:.0f} GFLOP/s)",
-            f"{r['flop_floor_s']:.2f}")
+        add(f"FLOP floor s, {r['config']} ({_gflop(r['flops_per_clip'])} GFLOP / {detect['matmul_gflops']:.0f} GFLOP/s)",
+            f"{r['flop_floor_s']:.4f}" if r["flop_floor_s"] < 0.1 else f"{r['flop_floor_s']:.2f}")
         target = "<= 1.2x" if r["config"] == "base" else ""
-        add(f"end-to-end / FLOP floor, {r['config']}", f"{r['ratio_to_floor']:.2f}x", target,
+        add(f"end-to-end / FLOP floor, {r['config']}", f"{r['ratio_to_floor']:.{0 if r['ratio_to_floor'] >= 100 else 2}f}x", target,
             (r["ratio_to_floor"] <= 1.2) if r["config"] == "base" else None)
         add(f"peak RSS MiB, `delocate detect` {r['config']}", f"{r['peak_rss_mb']:.0f}")
         if r.get("stages"):
@@ -602,7 +608,21 @@ def add_all_parser(subparsers) -> None:
     p.set_defaults(func=run_all, name="benchmark")
 
 
-SUBCOMMANDS = [add_processor_parser, add_hardware_parser, add_models_parser, add_detect_parser, add_all_parser]
+def run_table(args) -> dict:
+    summary = json.loads((Path(args.output_dir) / "benchmark.json").read_text())
+    table = markdown_table(summary)
+    (Path(args.output_dir) / "benchmark.md").write_text(table)
+    print(table)
+    return summary
+
+
+def add_table_parser(subparsers) -> None:
+    p = subparsers.add_parser("table", help="re-render benchmark.md from the last `all` run's benchmark.json")
+    p.set_defaults(func=run_table, name="benchmark")
+
+
+SUBCOMMANDS = [add_processor_parser, add_hardware_parser, add_models_parser, add_detect_parser, add_all_parser,
+               add_table_parser]
 
 
 def main(argv=None) -> int:
