@@ -74,12 +74,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.func(args)
-    except DelocateInputError as error:
-        if args.debug:
-            raise
-        print(f"delocate: error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except (FileNotFoundError, IsADirectoryError, PermissionError) as error:
+    except (DelocateInputError, FileNotFoundError, IsADirectoryError, PermissionError) as error:
         if args.debug:
             raise
         print(f"delocate: error: {error}", file=sys.stderr)

@@ -27,3 +27,16 @@ def carphone_path() -> Path:
 @pytest.fixture(scope="session")
 def carphone() -> Path:
     return carphone_path()
+
+
+def save_tiny_detector(folder: Path) -> Path:
+    """A random tiny `DelocateForDeepfakeDetection` (64 px, 4 frames) with its processor, saved into `folder`."""
+    import torch
+
+    from modeling import DelocateConfig, DelocateForDeepfakeDetection
+    from processing import DelocateFaceProcessor
+
+    torch.manual_seed(0)
+    DelocateForDeepfakeDetection(DelocateConfig.tiny()).save_pretrained(folder)
+    DelocateFaceProcessor(num_frames=4, size=64).save_pretrained(folder)
+    return folder

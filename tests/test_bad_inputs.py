@@ -44,13 +44,11 @@ import av
 import cv2
 import numpy as np
 import pytest
-import torch
-from conftest import SHARED_MEDIA, carphone_path
+from conftest import SHARED_MEDIA, carphone_path, save_tiny_detector
 
 from delocate_hf import cli
 from delocate_hf.inference.detect import detect_video, load_detector
-from modeling import DelocateConfig, DelocateForDeepfakeDetection
-from processing import DelocateFaceProcessor, get_landmarker, iter_video_frames, read_video, write_video
+from processing import get_landmarker, iter_video_frames, read_video, write_video
 from processing.errors import DelocateInputError, NoFaceDetectedError, VideoDecodeError, VideoTooShortError
 
 SINGLE_FACE = SHARED_MEDIA / "single_face.mp4"  # 640x360, face at x 214-367, y 101-292
@@ -300,11 +298,7 @@ BY_NAME = {c.name: c for c in CASES}
 # ------------------------------------------------------------------------------------------------ fixtures
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tiny_detector_bad_inputs")
-    torch.manual_seed(0)
-    DelocateForDeepfakeDetection(DelocateConfig.tiny()).save_pretrained(folder)
-    DelocateFaceProcessor(num_frames=4, size=64).save_pretrained(folder)
-    return folder
+    return save_tiny_detector(tmp_path_factory.mktemp("tiny_detector_bad_inputs"))
 
 
 @pytest.fixture(scope="module")

@@ -7,24 +7,18 @@ import sys
 
 import numpy as np
 import pytest
-import torch
-from conftest import SHARED_MEDIA
+from conftest import SHARED_MEDIA, save_tiny_detector
 
 from delocate_hf import cli
 from delocate_hf.inference import detect as detect_module
-from modeling import DelocateConfig, DelocateForDeepfakeDetection
-from processing import DelocateFaceProcessor, iter_video_frames, write_video
+from processing import iter_video_frames, write_video
 
 SINGLE_FACE = SHARED_MEDIA / "single_face.mp4"  # 640x360, 72 frames
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tiny_detector_cli")
-    torch.manual_seed(0)
-    DelocateForDeepfakeDetection(DelocateConfig.tiny()).save_pretrained(folder)
-    DelocateFaceProcessor(num_frames=4, size=64).save_pretrained(folder)
-    return folder
+    return save_tiny_detector(tmp_path_factory.mktemp("tiny_detector_cli"))
 
 
 def run_cli(*args, timeout=120):

@@ -5,8 +5,7 @@ import math
 import cv2
 import numpy as np
 import pytest
-import torch
-from conftest import SHARED_MEDIA
+from conftest import SHARED_MEDIA, save_tiny_detector
 
 import delocate_hf  # noqa: F401  (registers the pipeline)
 from delocate_hf.inference import detect as detect_module
@@ -18,19 +17,12 @@ from delocate_hf.inference import (
     load_detector,
 )
 from delocate_hf.inference.overlay import save_contact_sheet, write_overlay
-from modeling import DelocateConfig, DelocateForDeepfakeDetection
+from modeling import DelocateForDeepfakeDetection
 from processing import DelocateFaceProcessor, iter_video_frames, write_video
 from processing.errors import NoFaceDetectedError
 
 SINGLE_FACE = SHARED_MEDIA / "single_face.mp4"  # 640x360, 72 frames
 FACE_NOFACE = SHARED_MEDIA / "face_noface.mov"  # 960x540, 169 frames, the face leaves the picture
-
-
-def save_tiny_detector(folder):
-    torch.manual_seed(0)
-    DelocateForDeepfakeDetection(DelocateConfig.tiny()).save_pretrained(folder)
-    DelocateFaceProcessor(num_frames=4, size=64).save_pretrained(folder)
-    return folder
 
 
 @pytest.fixture(scope="module")
