@@ -90,6 +90,9 @@ class DelocateDeepfakeDetectionOutput(ModelOutput):
         Stage-2 per-frame fake probabilities.
     masks (`torch.FloatTensor` of shape `(batch, frames, H, W)`):
         Forgery-mask probabilities in [0, 1], in face-crop coordinates.
+    localized_frames (`torch.LongTensor` of shape `(k,)`):
+        The clip frames the localizer analysed (`config.localization_frames`); the others repeat the mask and
+        frame score of the nearest of them.
     """
 
     loss: torch.FloatTensor | None = None
@@ -99,3 +102,4 @@ class DelocateDeepfakeDetectionOutput(ModelOutput):
     localization_logits: torch.FloatTensor | None = None
     frame_scores: torch.FloatTensor | None = None
     masks: torch.FloatTensor | None = None
+    localized_frames: torch.LongTensor | None = None
