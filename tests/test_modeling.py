@@ -329,3 +329,63 @@ def test_frames_without_ground_truth_are_left_out_of_the_mask_loss(config, carph
         none = model(carphone_clip, mask_labels=masks).loss_loc
     torch.testing.assert_close(both, only_first)
     assert none == 0
+
+
+def test_detector_localizes_a_subset_of_frames(carphone_clip):
+    """`localization_frames=2` on an 8-frame clip: the localizer sees frames 2 and 6 only, its outputs there match
+    the every-frame detector's, and every other frame repeats its nearest analysed frame."""
+    torch.manual_seed(0)
+    every = DelocateForDeepfakeDetection(DelocateConfig.tiny(num_frames=8)).eval()
+    subset = DelocateForDeepfakeDetection(DelocateConfig.tiny(num_frames=8, localization_frames=2)).eval()
+    subset.load_state_dict(every.state_dict())
+    clip = torch.cat([carphone_clip, carphone_clip], dim=1)  # (2, 8, 3, S, S)
+    with torch.no_grad():
+        full, part = every(clip), subset(clip)
+    assert full.localized_frames.tolist() == list(range(8))
+    assert part.localized_frames.tolist() == [2, 6]
+    for frame, nearest in enumerate([2, 2, 2, 2, 6, 6, 6, 6]):
+        torch.testing.assert_close(part.masks[:, frame], full.masks[:, nearest])
+        torch.testing.assert_close(part.frame_scores[:, frame], full.frame_scores[:, nearest])
+    torch.testing.assert_close(part.recovery_logits, full.recovery_logits)
+    expected = torch.logit(full.frame_scores[:, [2, 6]]).mean(-1)
+    torch.testing.assert_close(part.localization_logits, expected, rtol=1e-4, atol=1e-4)
+    assert not torch.allclose(part.localization_logits, full.localization_logits)
+    with pytest.raises(ValueError, match="localization_frames"):
+        DelocateConfig.tiny(localization_frames=0)
+
+
+def test_localizer_chunks_give_the_same_result_in_eval_only(carphone_clip):
+    """Eval-mode chunking (`localization_chunk_size`) does not change the outputs; training mode runs all frames
+    at once so BatchNorm sees the whole batch."""
+    torch.manual_seed(0)
+    whole = DelocateForDeepfakeDetection(DelocateConfig.tiny(localization_chunk_size=None)).eval()
+    chunked = DelocateForDeepfakeDetection(DelocateConfig.tiny(localization_chunk_size=3)).eval()
+    chunked.load_state_dict(whole.state_dict())
+    frames = carphone_clip.flatten(0, 1)  # (8, 3, S, S): chunks of 3, 3, 2
+    with torch.no_grad():
+        a, b = whole.localizer(frames), chunked.localizer(frames)
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-5)
+    chunked.localizer.train()
+    calls = []
+    hook = chunked.localizer.mapping.register_forward_hook(lambda module, args, out: calls.append(args[0].shape[0]))
+    with torch.no_grad():
+        chunked.localizer(frames)
+    hook.remove()
+    assert calls == [8]
+
+
+def test_fast_position_table_equals_transformers_and_is_used_only_while_building():
+    """The vectorised sin-cos table equals transformers' `get_sinusoid_encoding_table` exactly (VideoMAE-B encoder
+    and decoder sizes, and an odd one); transformers' own function is back in place after a model is built."""
+    from transformers.models.videomae import modeling_videomae
+
+    from modeling.modeling_delocate import sinusoid_encoding_table
+
+    original = modeling_videomae.get_sinusoid_encoding_table
+    for n_position, d_hid in [(1568, 768), (1568, 384), (7, 5)]:
+        assert torch.equal(sinusoid_encoding_table(n_position, d_hid), original(n_position, d_hid))
+    model = DelocateForDeepfakeDetection(DelocateConfig.tiny())
+    assert modeling_videomae.get_sinusoid_encoding_table is original
+    config = DelocateConfig.tiny()
+    assert torch.equal(model.videomae.embeddings.position_embeddings, original(config.seq_length, config.hidden_size))
