@@ -24,15 +24,19 @@ def _run_demo(args) -> int:
 
 
 def _add_detect(subparsers) -> None:
-    parser = subparsers.add_parser("detect", help="deepfake score and forgery masks of one video")
-    parser.add_argument("video", type=Path, help="video file")
+    parser = subparsers.add_parser("detect", help="deepfake score and forgery masks of videos")
+    parser.add_argument("video", type=Path, nargs="+",
+                        help="video file(s); the model is loaded once for all (a failing video does not stop the rest)")
     parser.add_argument("--model", default=None, help="model folder or Hub id (default: the shipped model)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object (no masks) on stdout")
+    parser.add_argument("--json", action="store_true", help="print one JSON object (no masks) per video on stdout")
     parser.add_argument("--save-masks", type=Path, default=None, metavar="OUT.npz", help="masks + frame_indices")
     parser.add_argument("--overlay", type=Path, default=None, metavar="OUT.mp4", help="heat-map video + OUT.png sheet")
     parser.add_argument("--frames", type=int, default=None, metavar="N",
                         help="frames to analyse, rounded up to whole clips of the model (default: one clip)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"],
+                        help="compute precision (default float32); bfloat16 is ~1.7x faster on CPUs with AVX512-BF16, "
+                             "float16 needs --device cuda")
     parser.add_argument("--quiet", action="store_true", help="no progress bar (shown on a terminal for long work)")
     parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks")
     parser.set_defaults(func=_run_detect)

@@ -101,3 +101,20 @@ def test_human_readable_output(model_dir, capsys):
     assert cli.main(["detect", str(SINGLE_FACE), "--model", str(model_dir), "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "single_face.mp4:" in out and "score" in out and len(out.strip().splitlines()) == 5
+
+
+def test_several_videos_one_model_load(model_dir, tmp_path, carphone):
+    """`delocate detect A B MISSING --json`: one JSON line per good video (in order, named), one error line for the
+    missing one, exit code 2; --overlay with several videos is refused before any work."""
+    missing = tmp_path / "missing.mp4"
+    proc = run_cli(SINGLE_FACE, missing, carphone, "--model", model_dir, "--json", "--quiet")
+    assert proc.returncode == 2
+    results = [json.loads(line) for line in proc.stdout.strip().splitlines()]
+    assert [r["video"] for r in results] == [str(SINGLE_FACE), str(carphone)]
+    assert all(len(r["frames"]) == 4 and all(f["localized"] for f in r["frames"]) for r in results)
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("delocate:")]
+    assert len(errors) == 2 and "missing.mp4" in errors[0] and "does not exist" in errors[0]
+    assert errors[1] == "delocate: 1 of 3 videos failed" and "Traceback" not in proc.stderr
+    code = cli.main(["detect", str(SINGLE_FACE), str(carphone), "--model", str(model_dir),
+                     "--overlay", str(tmp_path / "o.mp4")])
+    assert code == cli.EXIT_BAD_INPUT and not (tmp_path / "o.mp4").exists()

@@ -61,7 +61,7 @@ def test_pipeline_output_contract(single_face_result):
     assert all(0 <= i < 72 for i in indices) and indices == sorted(set(indices))
     assert [f["index"] for f in r["frames"]] == indices
     for f in r["frames"]:
-        assert set(f) == {"index", "score", "face_box"}
+        assert set(f) == {"index", "score", "face_box", "localized"}
         assert 0.0 <= f["score"] <= 1.0
         x0, y0, x1, y1 = f["face_box"]
         assert 0 <= x0 < x1 <= 640 and 0 <= y0 < y1 <= 360
@@ -149,3 +149,24 @@ def test_default_model_path_missing(tmp_path, monkeypatch):
 def test_load_detector_bad_model(tmp_path):
     with pytest.raises(ModelLoadError, match="cannot load model"):
         load_detector(tmp_path / "nothing-here")
+
+
+def test_bfloat16_detection_matches_float32(model_dir, carphone):
+    """`load_detector(dtype="bfloat16")` runs the model in bfloat16: same frames, scores within bfloat16 rounding;
+    float16 on CPU and unknown dtypes are refused with a one-line error."""
+    import torch
+
+    from processing.errors import DelocateInputError
+
+    model32, processor = load_detector(model_dir)
+    model16, _ = load_detector(model_dir, dtype="bfloat16")
+    assert model16.dtype == torch.bfloat16 and model32.dtype == torch.float32
+    a = detect_video(carphone, model32, processor, progress=False)
+    b = detect_video(carphone, model16, processor, progress=False)
+    assert a.frame_indices.tolist() == b.frame_indices.tolist() and b.masks.dtype == np.float32
+    assert abs(a.score - b.score) < 0.02 and b.score != a.score  # really computed in another precision
+    assert np.abs(a.masks - b.masks).max() < 0.05
+    with pytest.raises(DelocateInputError, match="float16 needs a CUDA device"):
+        load_detector(model_dir, dtype="float16")
+    with pytest.raises(DelocateInputError, match="dtype must be one of"):
+        load_detector(model_dir, dtype="int8")

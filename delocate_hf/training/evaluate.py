@@ -31,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threshold", type=float, default=0.5, help="score threshold for accuracy")
     parser.add_argument("--mixed_precision", default="no", choices=["no", "fp16", "bf16"])
     parser.add_argument("--cpu", action="store_true")
+    parser.add_argument("--localization_frames", type=int, default=None, metavar="N",
+                        help="frames per clip the localizer analyses (default: every frame, so that IoU / PBCA are "
+                             "measured on every frame; `delocate detect` uses the model's config.localization_frames)")
     return parser
 
 
@@ -98,9 +101,12 @@ def markdown(table: dict) -> str:
 
 
 def evaluate(model_dir, data, output_dir: Path, batch_size: int = 4, threshold: float = 0.5,
-             accelerator: Accelerator | None = None) -> dict:
+             accelerator: Accelerator | None = None, localization_frames: int | None = None) -> dict:
+    """Metrics of the detector in `model_dir` on face-clip caches `data`. The localizer analyses
+    `localization_frames` frames per clip (None: every frame, whatever the model's setting)."""
     accelerator = accelerator or Accelerator()
     model = DelocateForDeepfakeDetection.from_pretrained(model_dir)
+    model.config.localization_frames = localization_frames
     config = model.config
     clips = load_face_clips(data)
     dataset = FaceClipDataset(clips, config.num_frames, config.image_size, config.image_mean, config.image_std,
@@ -136,7 +142,8 @@ def evaluate(model_dir, data, output_dir: Path, batch_size: int = 4, threshold: 
 def main(argv: list[str] | None = None) -> dict:
     args = build_parser().parse_args(argv)
     accelerator = Accelerator(mixed_precision=args.mixed_precision, cpu=args.cpu)
-    table = evaluate(args.model, args.data, args.output_dir, args.batch_size, args.threshold, accelerator)
+    table = evaluate(args.model, args.data, args.output_dir, args.batch_size, args.threshold, accelerator,
+                     args.localization_frames)
     accelerator.print(markdown(table))
     return table
 
