@@ -259,7 +259,8 @@ class DelocateFaceProcessor(BaseImageProcessor):
                 the batch get the same number of masked tokens.
             return_faces: add the uint8 face crops.
             return_num_faces: add `num_faces`, the number of faces the landmarker found in each frame (the largest
-                one is followed).
+                one is followed), and `face_detected`, whether the followed face was found in the frame (False: its
+                position was interpolated from the neighbouring frames).
             seed / rng: randomness of the token mask.
             kwargs: per-call overrides of the settings (e.g. `num_frames=8`, `landmark_backend="dlib68"`).
 
@@ -271,7 +272,7 @@ class DelocateFaceProcessor(BaseImageProcessor):
             - `frame_indices` `(batch, frames)` int64, `landmarks` `(batch, frames, K, 2)` float32 crop pixels,
             - `frame_sizes` `(batch, 2)` int64 (H, W) of the original frames,
             - `faces` `(batch, frames, size, size, 3)` uint8 when `return_faces`,
-            - `num_faces` `(batch, frames)` int64 when `return_num_faces`,
+            - `num_faces` `(batch, frames)` int64 and `face_detected` `(batch, frames)` bool when `return_num_faces`,
             - `bool_masked_pos` `(batch, num_tokens)` bool and `masked_part` `(batch,)` int64 (index into `parts`)
               when `return_bool_masked_pos`.
         """
@@ -290,7 +291,7 @@ class DelocateFaceProcessor(BaseImageProcessor):
         if return_faces:
             keys.append("faces")
         if return_num_faces:
-            keys.append("num_faces")
+            keys += ["num_faces", "face_detected"]
         data = {k: np.stack([s[k] for s in samples]) for k in keys}
         if return_bool_masked_pos:
             data["bool_masked_pos"], data["masked_part"] = self.generate_mask(

@@ -61,7 +61,7 @@ def test_pipeline_output_contract(single_face_result):
     assert all(0 <= i < 72 for i in indices) and indices == sorted(set(indices))
     assert [f["index"] for f in r["frames"]] == indices
     for f in r["frames"]:
-        assert set(f) == {"index", "score", "face_box", "localized"}
+        assert set(f) == {"index", "score", "face_box", "localized", "face_found"}
         assert 0.0 <= f["score"] <= 1.0
         x0, y0, x1, y1 = f["face_box"]
         assert 0 <= x0 < x1 <= 640 and 0 <= y0 < y1 <= 360
@@ -106,6 +106,10 @@ def test_clip_without_face_is_skipped(pipe):
     r = pipe(str(FACE_NOFACE), num_frames=8)
     assert r["skipped_clips"] == 1 and len(r["clip_scores"]) == 1
     assert r["masks"].shape == (4, 540, 960)
+    # the face leaves the picture at about frame 70: the last analysed frame (73) only has an interpolated box,
+    # and the result says so instead of presenting its mask as a face analysis
+    assert [(f["index"], f["face_found"]) for f in r["frames"]] == [(10, True), (31, True), (52, True), (73, False)]
+    assert any("face not found in 1 of 4 analysed frames" in note for note in r["notes"])
 
 
 def test_no_face_anywhere_raises(pipe, tmp_path):

@@ -5,7 +5,8 @@ and `delocate detect`. It runs in three steps, which the pipeline maps onto `pre
 `postprocess`:
 
 1. `iter_clip_inputs`: sample `num_clips * clip_len` frames uniformly over the whole video (segment centres, as the
-   processor does for one clip) in **one sequential decoding pass**, cut them into `num_clips` consecutive clips of
+   processor does for one clip), **seeking** from keyframe to keyframe (one sequential pass when timestamps cannot be
+   trusted), cut them into `num_clips` consecutive clips of
    `clip_len = model.config.num_frames` frames, and run the face processor on each clip as soon as its frames are
    decoded. Only one clip of decoded frames is held at a time.
 2. `forward_clip`: the detector on one clip -> clip probability, per-frame scores, crop-space masks.
@@ -133,9 +134,11 @@ class FrameResult:
     score: float  # per-frame probability of fake
     face_box: list[float]  # x0, y0, x1, y1 of the face crop, original-frame pixels (clipped to the frame)
     localized: bool = True  # False: mask and score are those of the nearest analysed frame of its clip
+    face_found: bool = True  # False: the face was not found in this frame; its box was interpolated from neighbours
 
     def to_dict(self) -> dict:
-        return {"index": self.index, "score": self.score, "face_box": list(self.face_box), "localized": self.localized}
+        return {"index": self.index, "score": self.score, "face_box": list(self.face_box), "localized": self.localized,
+                "face_found": self.face_found}
 
 
 @dataclass
@@ -217,8 +220,9 @@ def iter_clips(
 ) -> Iterator[Clip]:
     """Yield `num_clips` clips of `clip_len` frames sampled uniformly over `video` (a path or frames `(T, H, W, 3)`).
 
-    Paths are decoded in one sequential pass that converts only the sampled frames to RGB; a progress bar on
-    stderr shows for long work (`progress=None`: only when stderr is a terminal).
+    Paths are demuxed once to index the frames, then the decoder seeks to the keyframe before each sampled frame
+    (sequential decoding when timestamps cannot be trusted) and converts only the sampled frames to RGB; a progress
+    bar on stderr shows for long work (`progress=None`: only when stderr is a terminal).
     """
     if not isinstance(video, (str, os.PathLike)):
         yield from _iter_array_clips(video, clip_len, num_clips)
@@ -232,7 +236,8 @@ def iter_clips(
     container, stream = video_io._open(p)
     declared, fps = int(stream.frames or 0), video_io._stream_fps(stream)
     container.close()
-    counted, read_error = video_io._count_packets(p)
+    packets = video_io.packet_index(p)
+    counted, read_error = packets.count, packets.read_error
     if (read_error and declared > counted) or video_io._is_truncated(declared, counted):
         raise VideoDecodeError(
             f"cannot decode video {name}: file is truncated (container declares {declared} frames, "
@@ -247,14 +252,11 @@ def iter_clips(
         return
     num_clips = _fit_num_clips(total, clip_len, num_clips, name)
     indices = video_io.sample_indices(total, num_clips * clip_len, "uniform")
-    wanted = set(int(i) for i in indices)
     emitted, buffer, first_shape = 0, [], None
-    bar = _progress_bar(int(indices[-1]) + 1, f"delocate: {p.name}", progress)
+    bar = _progress_bar(len(indices), f"delocate: {p.name}", progress)
     try:
-        for index, frame, rotation in video_io._iter_decoded(p, wanted=wanted):
+        for index, frame, rotation in video_io.iter_wanted_frames(p, indices, packets):
             bar.update(1)
-            if frame is None:
-                continue
             image = video_io._apply_rotation(frame.to_ndarray(format="rgb24"), rotation)
             if first_shape is None:
                 first_shape = image.shape
@@ -335,6 +337,7 @@ def iter_clip_inputs(
         item = {
             "pixel_values": feats["pixel_values"],
             "face_affines": feats["face_affines"],
+            "face_detected": feats["face_detected"],
             "frame_indices": torch.as_tensor(clip.frame_indices, dtype=torch.long)[None],
             "frame_size": torch.as_tensor(clip.frames.shape[1:3], dtype=torch.long)[None],
             "meta": [{"total_frames": clip.total_frames, "fps": clip.fps, "num_clips": clip.num_clips,
@@ -412,13 +415,14 @@ def assemble_result(clip_outputs: list[dict], processor, threshold: float = DEFA
         idx = _np(out["frame_indices"]).reshape(-1).astype(np.int64)
         scores = _np(out["frame_scores"]).reshape(-1)
         localized = _np(out["localized"]).reshape(-1) if "localized" in out else np.ones(len(idx), dtype=bool)
+        found = _np(out["face_detected"]).reshape(-1) if "face_detected" in out else np.ones(len(idx), dtype=bool)
         pasted = processor.paste_back(crop_masks, affines, frame_size)
         masks[pos:pos + len(idx)] = np.clip(pasted, 0.0, 1.0)
         pos += len(idx)
         boxes = _face_boxes(affines, crop_size, frame_size)
         frames += [
-            FrameResult(int(i), float(s), [round(float(v), 2) for v in b], bool(k))
-            for i, s, b, k in zip(idx, scores, boxes, localized)
+            FrameResult(int(i), float(s), [round(float(v), 2) for v in b], bool(k), bool(f))
+            for i, s, b, k, f in zip(idx, scores, boxes, localized, found)
         ]
         indices.append(idx)
         clip_scores.append(float(_np(out["probability"]).reshape(-1)[0]))
@@ -428,6 +432,11 @@ def assemble_result(clip_outputs: list[dict], processor, threshold: float = DEFA
     notes = []
     if max_faces > 1:
         notes.append(f"{max_faces} faces found in {meta.get('name', 'the video')}: analysed the largest one")
+        logger.warning(notes[-1])
+    missing = sum(not f.face_found for f in frames)
+    if missing:
+        notes.append(f"face not found in {missing} of {len(frames)} analysed frames of {meta.get('name', 'the video')}"
+                     ": their face position is interpolated from the neighbouring frames (face_found false)")
         logger.warning(notes[-1])
     return DetectionResult(
         label="fake" if score >= threshold else "real",
@@ -501,6 +510,7 @@ def _print_result(video, result: DetectionResult, args, png) -> None:
     for f in result.frames:
         box = ", ".join(f"{v:.0f}" for v in f.face_box)
         mark = "" if f.localized else "  (mask of nearest analysed frame)"
+        mark += "" if f.face_found else "  (face not found: position interpolated)"
         print(f"  frame {f.index:>6}  score {f.score:.3f}  face [{box}]{mark}")
     if args.save_masks is not None:
         print(f"masks: {args.save_masks}")
