@@ -20,7 +20,9 @@ def test_hardware_quick_writes_json(tmp_path):
     assert result["benchmark"] == "hardware" and result["quick"] is True
     assert result["matmul_gflops"] > 0
     assert {"cpus", "torch_threads", "loadavg"} <= set(result["machine"])
-    assert [row["size"] for row in result["matmul"]] == [512, 1024]
+    assert result["matmul_gflops_bf16"] > 0
+    assert [(row["dtype"], row["size"]) for row in result["matmul"]] == [
+        ("float32", 512), ("float32", 1024), ("bfloat16", 512), ("bfloat16", 1024)]
     for row in result["matmul"]:
         assert {"median_s", "best_s", "gflops_median", "gflops_best"} <= set(row)
 
@@ -36,11 +38,13 @@ def test_markdown_table_from_summary():
     proc_row = {"backend": "mediapipe", "frame_size": [360, 640], "decode_fps": 500.0, "landmarks_crop_fps": 200.0,
                 "processor_clip_s": 0.1, "peak_rss_mb": 600.0}
     model_row = {"config": "base", "model": "fused", "attn_implementation": "sdpa", "flops": 7e11, "forward_s": 10.0,
-                 "achieved_gflops": 70.0, "encoder_s": 5.0, "localizer_s": 5.0, "peak_rss_mb": 900.0}
+                 "achieved_gflops": 70.0, "encoder_s": 5.0, "localizer_s": 5.0, "peak_rss_mb": 900.0,
+                 "input_shape": [1, 16, 3, 224, 224], "localized_frames": 4}
     bare_row = {**model_row, "model": "bare", "flops": 3.6e11, "forward_s": 5.0}
     del bare_row["encoder_s"], bare_row["localizer_s"]
-    detect_row = {"config": "base", "clip": "16x224^2", "seconds_per_video": 15.0, "flops_per_clip": 7e11,
-                  "flop_floor_s": 9.0, "ratio_to_floor": 15 / 9, "peak_rss_mb": 1500.0, "stages": None}
+    detect_row = {"config": "base", "dtype": "float32", "clip": "16x224^2", "seconds_per_video": 15.0,
+                  "flops_per_clip": 7e11, "flop_floor_s": 9.0, "ratio_to_floor": 15 / 9, "peak_rss_mb": 1500.0,
+                  "warm_videos": 4, "warm_seconds_per_video": 10.0, "warm_ratio_to_floor": 10 / 9, "stages": None}
     summary = {
         "video": "/x/single_face.mp4", "machine": machine, "loadavg_start": [1, 1, 1], "loadavg_end": [1, 1, 1],
         "elapsed_s": 1.0,
@@ -51,4 +55,6 @@ def test_markdown_table_from_summary():
     }
     table = benchmark.markdown_table(summary)
     assert "| metric | value | target | met? |" in table
-    assert "<= 1.3x" in table and "<= 1.2x" in table and "**no**" in table
+    assert "| fused / bare VideoMAE time, base sdpa (FLOP ratio 1.90x) | 2.00x | <= 1.3x | **no** |" in table
+    assert "| end-to-end warm / fp32 FLOP floor, base float32 | 1.11x | <= 1.2x | yes |" in table
+    assert "base fused detector (4 of 16 frames localized)" in table
