@@ -624,7 +624,8 @@ def run_detect(args, gflops: dict | None = None) -> dict:
               f"| {r['warm_seconds_per_video']:.2f} | {r['flop_floor_s']:.2f} | {r['ratio_to_floor']:.2f} "
               f"| {r['warm_ratio_to_floor']:.2f} | {r['peak_rss_mb']:.0f} |")
         if r.get("stages"):
-            print("   stages: " + ", ".join(f"{k} {v:.2f}" for k, v in r["stages"].items() if k.endswith("_s")))
+            print("   stages: " + ", ".join(f"{k} {v:.2f}" for k, v in r["stages"].items()
+                                            if k.endswith("_s") and isinstance(v, float)))
     return result
 
 

@@ -58,3 +58,17 @@ def test_markdown_table_from_summary():
     assert "| fused / bare VideoMAE time, base sdpa (FLOP ratio 1.90x) | 2.00x | <= 1.3x | **no** |" in table
     assert "| end-to-end warm / fp32 FLOP floor, base float32 | 1.11x | <= 1.2x | yes |" in table
     assert "base fused detector (4 of 16 frames localized)" in table
+
+
+def test_detect_benchmark_runs_the_cli_on_the_tiny_config(tmp_path):
+    """`benchmark.py detect` end to end on the tiny config (one-shot, several-video and warm runs of the real CLI)."""
+    command = [sys.executable, str(REPO / "scripts" / "benchmark.py"), "--output-dir", str(tmp_path), "detect",
+               "--configs", "tiny", "--repeats", "1", "--warm-videos", "2", "--warm-calls", "1"]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=str(REPO))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((tmp_path / "detect.json").read_text())
+    (row,) = result["results"]
+    assert row["config"] == "tiny" and row["dtype"] == "float32" and row["result"]["label"] in ("real", "fake")
+    assert row["seconds_for_warm_videos"] > row["seconds_per_video"] > row["warm_seconds_per_video"] > 0
+    assert row["stages"]["detect_video_s"] == row["warm_seconds_per_video"]
+    assert row["warm_ratio_to_floor"] == row["warm_seconds_per_video"] / row["flop_floor_s"]
