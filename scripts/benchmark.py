@@ -531,8 +531,16 @@ def _detect_stages_worker(folder: str, video: str, dtype: str = "float32", warm_
         t = time.perf_counter()
         model(pixel_values=feats["pixel_values"].to(model.dtype))
         timings["forward_s"] = time.perf_counter() - t
-    timings["detect_video_s"], timings["detect_video_times_s"] = _median_time(
-        lambda: D.detect_video(video, model, processor, progress=False), 0, warm_calls)
+    # each warm call is preceded by a matmul measurement, so that the floor follows the machine's speed of the
+    # moment (a shared machine has slow phases that would otherwise count as software overhead)
+    calls, rates = [], []
+    for _ in range(max(1, warm_calls)):
+        rates.append(_matmul_gflops(2048, 2)["gflops_best"])
+        start = time.perf_counter()
+        D.detect_video(video, model, processor, progress=False)
+        calls.append(time.perf_counter() - start)
+    timings["detect_video_s"], timings["detect_video_times_s"] = statistics.median(calls), calls
+    timings["interleaved_matmul_gflops"], timings["interleaved_matmul_gflops_all"] = statistics.median(rates), rates
     timings["attn_implementation"] = model.config._attn_implementation
     timings["torch_threads"] = torch.get_num_threads()
     return timings
@@ -597,6 +605,7 @@ def run_detect(args, gflops: dict | None = None) -> dict:
                 stages = _in_fresh_process(_detect_stages_worker, folder, video, dtype, args.warm_calls)
                 warm = stages["detect_video_s"]
                 floor = saved["flops"] / (rates["float32"] * 1e9)
+                interleaved_floor = saved["flops"] / (stages["interleaved_matmul_gflops"] * 1e9)
                 row = {
                     "config": config_name, "dtype": dtype,
                     "clip": f"{saved['num_frames']}x{saved['image_size']}^2",
@@ -608,6 +617,8 @@ def run_detect(args, gflops: dict | None = None) -> dict:
                     "peak_rss_mb": max(r["peak_rss_mb"] for r in runs + many_runs),
                     "flops_per_clip": saved["flops"], "flops_per_module": saved["flops_per_module"],
                     "flop_floor_s": floor, "ratio_to_floor": one / floor, "warm_ratio_to_floor": warm / floor,
+                    "interleaved_flop_floor_s": interleaved_floor,
+                    "warm_ratio_to_interleaved_floor": warm / interleaved_floor,
                     "result": json.loads(out.strip().splitlines()[-1]) if out.strip() else None,
                 }
                 if dtype == "bfloat16":
@@ -716,8 +727,16 @@ def markdown_table(summary: dict) -> str:
         if "warm_seconds_per_video" in r:
             add(f"end-to-end warm s/video, {name} (median of {r.get('warm_calls', 5)} `detect_video` calls, model "
                 "loaded)", f"{r['warm_seconds_per_video']:.2f}")
-            add(f"end-to-end warm / fp32 FLOP floor, {name}", ratio(r["warm_ratio_to_floor"]),
-                "<= 1.2x" if fp32_target else "", (r["warm_ratio_to_floor"] <= 1.2) if fp32_target else None)
+            if "warm_ratio_to_interleaved_floor" in r:
+                st = r["stages"]
+                add(f"end-to-end warm / fp32 FLOP floor, {name} (matmul measured before each call: "
+                    f"{st['interleaved_matmul_gflops']:.0f} GFLOP/s, floor {r['interleaved_flop_floor_s']:.2f} s)",
+                    ratio(r["warm_ratio_to_interleaved_floor"]), "<= 1.2x" if fp32_target else "",
+                    (r["warm_ratio_to_interleaved_floor"] <= 1.2) if fp32_target else None)
+                add(f"end-to-end warm / fp32 FLOP floor of the run's start, {name}", ratio(r["warm_ratio_to_floor"]))
+            else:
+                add(f"end-to-end warm / fp32 FLOP floor, {name}", ratio(r["warm_ratio_to_floor"]),
+                    "<= 1.2x" if fp32_target else "", (r["warm_ratio_to_floor"] <= 1.2) if fp32_target else None)
         if "cli_marginal_seconds_per_video" in r:
             add(f"  cross-check: `delocate detect` marginal s/video, {name} (1 vs {r['warm_videos']} videos per call)",
                 f"{r['cli_marginal_seconds_per_video']:.2f} ({ratio(r['cli_marginal_ratio_to_floor'])} floor)")
