@@ -365,6 +365,7 @@ def verdict_markdown(result, name: str, info: VideoInfo | None = None) -> str:
         f"Probability of a deepfake {result.score:.1%} (threshold {result.threshold:g}). "
         f"`{name}` ({w}×{h}{duration}): {len(result.frames)} frames analysed in {clips} "
         f"clip{'s' if clips != 1 else ''}{skipped}."
+        + "".join(f"\n- {note}" for note in result.notes)  # several faces, face lost in some frames
     )
 
 

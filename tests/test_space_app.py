@@ -11,6 +11,7 @@ pytest.importorskip("gradio")
 pytest.importorskip("gradio_client")
 
 import torch  # noqa: E402
+from conftest import SHARED_MEDIA  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
 
 from delocate_hf.assets import default_video_path  # noqa: E402
@@ -290,3 +291,12 @@ def test_webcam_style_webm_is_analysed(space, tmp_path):
     _, client = space
     verdict, *_, details = client.predict(handle_file(str(webm)), 4, api_name=ENDPOINT)
     assert "webcam.webm" in verdict and f"{details['score']:.3f}" in verdict and len(details["frames"]) == 4
+
+
+def test_lost_face_is_reported_in_the_verdict(space):
+    """face_noface.mov: the face leaves the picture; the verdict says in how many analysed frames it was not found
+    (and that one clip had no face at all) instead of presenting the interpolated frames as analysed faces."""
+    _, client = space
+    verdict, *_ = client.predict(handle_file(str(SHARED_MEDIA / "face_noface.mov")), FRAMES, api_name=ENDPOINT)
+    assert "1 clip(s) without a face skipped" in verdict
+    assert "face not found in 1 of 4 analysed frames" in verdict
