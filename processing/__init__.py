@@ -17,7 +17,7 @@ from .landmarks import (
     get_landmarker,
     track_faces,
 )
-from .video_io import VideoClip, iter_video_frames, read_video, write_video
+from .video_io import VideoClip, VideoWriter, iter_video_frames, read_video, write_video
 from .visualize import draw_roi_boxes, draw_token_mask, save_roi_figure
 
 
@@ -65,5 +65,6 @@ __all__ = [
     "save_roi_figure",
     "square_crop_boxes",
     "track_faces",
+    "VideoWriter",
     "write_video",
 ]

@@ -169,3 +169,24 @@ def test_sample_indices_modes():
     np.testing.assert_array_equal(sample_indices(9, 3, "stride", 4), [0, 4, 8])
     with pytest.raises(ValueError):
         sample_indices(10, 4, "random")
+
+
+def test_video_writer_streams_the_same_file_as_write_video(tmp_path):
+    """`VideoWriter` frame by frame gives the bytes `write_video` gives (single-threaded encoder); gray frames are
+    written as RGB; a frame of another size is refused by name."""
+    from processing import VideoWriter
+
+    frames = _gradient_frames(10, 48, 64)
+    whole = write_video(tmp_path / "whole.mp4", frames, fps=10, threads=1)
+    with VideoWriter(tmp_path / "streamed.mp4", fps=10, threads=1) as writer:
+        for image in frames:
+            writer.write(image)
+    assert writer.frames_written == 10
+    assert (tmp_path / "streamed.mp4").read_bytes() == whole.read_bytes()
+    gray = read_video(write_video(tmp_path / "gray.mp4", frames[..., 0], fps=10), sampling="all")
+    assert gray.frames.shape == frames.shape
+    assert np.abs(gray.frames[..., 1].astype(float) - frames[..., 0]).mean() < 6
+    with VideoWriter(tmp_path / "sizes.mp4") as writer:
+        writer.write(frames[0])
+        with pytest.raises(ValueError, match="frame 1 is 32x24, the video is 64x48"):
+            writer.write(frames[1, :24, :32])

@@ -32,6 +32,8 @@ import av
 import cv2
 import numpy as np
 
+from processing.video_io import write_video as _write_video
+
 from .pseudo_fakes import FF_METHOD_FAMILIES
 
 __all__ = [
@@ -99,33 +101,13 @@ def _target_size(w: int, h: int, size: tuple[int, int] | None, max_width: int) -
 
 
 def write_video(path: str | Path, frames: np.ndarray, fps: int = FPS, crf: int = 23) -> Path:
-    """Encode ``uint8 (T, H, W, 3)`` RGB (or ``(T, H, W)`` gray) frames to an H.264 yuv420p file.
-
-    Falls back to MPEG-4 part 2 when the FFmpeg build has no libx264.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Encode ``uint8 (T, H, W, 3)`` RGB (or ``(T, H, W)`` gray) frames to an H.264 yuv420p file, single-threaded so
+    that a fixture is the same bytes on every run (`processing.video_io.VideoWriter`)."""
     frames = np.asarray(frames, dtype=np.uint8)
-    if frames.ndim == 3:
-        frames = np.repeat(frames[..., None], 3, axis=-1)
     h, w = frames.shape[1:3]
     if h % 2 or w % 2:
         raise ValueError(f"frame size {w}x{h} must be even for yuv420p")
-    with av.open(str(path), "w") as container:
-        if "libx264" in av.codecs_available:
-            stream = container.add_stream("libx264", rate=fps)
-            stream.options = {"crf": str(crf), "preset": "veryfast"}
-        else:  # pragma: no cover - depends on the FFmpeg build
-            stream = container.add_stream("mpeg4", rate=fps)
-            stream.options = {"qscale": str(max(2, min(31, crf // 2)))}
-        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        stream.codec_context.thread_count = 1
-        for image in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
+    return _write_video(path, frames, fps=fps, crf=crf, threads=1)
 
 
 # --------------------------------------------------------------------------- placeholder fake

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
-from processing.video_io import iter_video_frames
+from processing.video_io import VideoWriter, iter_video_frames
 
 MASK_THRESHOLD = 0.05
 HEAT_ALPHA = 0.5
@@ -127,40 +126,6 @@ def _frame_lines(a: _Analysis, index: int, score: float, analysed: bool) -> list
     ]
 
 
-class _StreamingEncoder:
-    """Frame-by-frame H.264 encoder with the settings of `processing.video_io.write_video` (which needs all frames
-    in memory at once, so it cannot stream a long video)."""
-
-    def __init__(self, path: Path, fps: float, width: int, height: int):
-        import av
-
-        self.pad_h, self.pad_w = height % 2, width % 2
-        codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.container = av.open(str(path), mode="w")
-        self.stream = self.container.add_stream(codec, rate=Fraction(fps if fps > 0 else 25.0).limit_denominator(1001))
-        self.stream.width, self.stream.height = width + self.pad_w, height + self.pad_h
-        self.stream.pix_fmt = "yuv420p"
-        if codec == "libx264":
-            self.stream.options = {"crf": "18", "preset": "veryfast"}
-        else:
-            self.stream.bit_rate = 4_000_000
-
-    def write(self, image: np.ndarray) -> None:
-        import av
-
-        if self.pad_h or self.pad_w:
-            image = np.pad(image, ((0, self.pad_h), (0, self.pad_w), (0, 0)), mode="edge")
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-        for packet in self.stream.encode(frame):
-            self.container.mux(packet)
-
-    def close(self) -> None:
-        for packet in self.stream.encode():
-            self.container.mux(packet)
-        self.container.close()
-
-
 def _source_fps(video_path) -> float:
     import av
 
@@ -191,7 +156,7 @@ def write_overlay(
             mask, score, box, analysed = _interp_at(a, index)
             image = render_frame(frame, mask, box, _frame_lines(a, index, score, analysed))
             if encoder is None:
-                encoder = _StreamingEncoder(out_mp4, fps, image.shape[1], image.shape[0])
+                encoder = VideoWriter(out_mp4, fps=fps)
             encoder.write(image)
             if index in wanted:
                 tiles[index] = _thumbnail(frame, mask, box, index, score)
