@@ -207,7 +207,7 @@ def _training_procedure_section(config: dict, summary: dict) -> str:
         "(`config.fusion_weight`; the paper averages the two).\n"
     )
     keys = ("num_frames", "image_size", "patch_size", "tubelet_size", "mask_ratio", "mask_strategy", "fusion_weight",
-            "score_fusion", "hidden_size", "num_hidden_layers")
+            "score_fusion", "localization_frames", "hidden_size", "num_hidden_layers")
     rows = [f"| `{key}` | `{_short(config[key], 80)}` |" for key in keys if key in config]
     if rows:
         text += "\nModel configuration (`config.json`):\n\n| setting | value |\n|---|---|\n" + "\n".join(rows) + "\n"
@@ -235,6 +235,8 @@ detector = pipeline("deepfake-detection", model="{repo_id}", revision="{pinned}"
 result = detector("video.mp4", num_frames={4 * num_frames})   # frames to analyse (whole clips of {num_frames})
 result["label"], result["score"]   # "fake" / "real", probability of fake
 result["masks"].shape              # (N, H, W) forgery masks in [0, 1], one per analysed frame
+# the localizer runs on config.localization_frames frames of each clip (null: all); the others show the nearest
+# localized frame's mask: result["frames"][i]["localized"]; "face_found" is false where the face was lost
 ```
 
 or from the command line: `delocate detect video.mp4 --model {repo_id} --overlay overlay.mp4`.
@@ -255,6 +257,7 @@ with torch.no_grad():
     out = model(inputs["pixel_values"])
 out.probabilities   # (batch,) probability that the clip is fake
 out.masks           # (batch, frames, h, w) forgery masks on the aligned face crop
+out.localized_frames  # the clip frames the localizer analysed (the others repeat the nearest one's mask)
 ```
 {note}"""
 
