@@ -34,6 +34,9 @@ def _add_detect(subparsers) -> None:
     parser.add_argument("--frames", type=int, default=None, metavar="N",
                         help="frames to analyse, rounded up to whole clips of the model (default: one clip)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--localize", default=None, metavar="N|all",
+                        help="frames of each clip the localizer analyses (default: the model's "
+                             "config.localization_frames; 'all' for a mask computed on every analysed frame)")
     parser.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"],
                         help="compute precision (default float32); bfloat16 is ~1.7x faster on CPUs with AVX512-BF16, "
                              "float16 needs --device cuda")

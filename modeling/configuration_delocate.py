@@ -66,7 +66,7 @@ class DelocateConfig(PretrainedConfig):
         Whether `DelocateForDeepfakeDetection` also holds the recovery autoencoder (to show reconstructions).
     localization_frames (`int` or `None`, defaults to 4):
         How many frames of each clip the detector's per-frame localizer analyses: evenly spaced (segment centres);
-        the other frames take the mask and score of the nearest analysed frame (`localized_frames` in the output
+        the other frames take the mask and score of the nearest analysed frame (ties: the earlier) (`localized_frames` in the output
         says which). `None` analyses every frame. At 224 px the localizer costs as much per frame as a quarter of
         the VideoMAE-B clip encoder, so 4 of 16 frames keeps the detector within 1.25x a bare VideoMAE; set `None`
         to measure localization on every frame. Training the localizer (stage 2) always uses every frame given.

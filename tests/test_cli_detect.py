@@ -118,3 +118,18 @@ def test_several_videos_one_model_load(model_dir, tmp_path, carphone):
     code = cli.main(["detect", str(SINGLE_FACE), str(carphone), "--model", str(model_dir),
                      "--overlay", str(tmp_path / "o.mp4")])
     assert code == cli.EXIT_BAD_INPUT and not (tmp_path / "o.mp4").exists()
+
+
+def test_localize_option_sets_the_localized_frames(model_dir, capsys):
+    """`--localize 2` on the tiny 4-frame model localizes frames 1 and 3 of the clip (the others show the nearest
+    one's mask and score, marked); `--localize all` every frame; a bad value is one error line before any work."""
+    assert cli.main(["detect", str(SINGLE_FACE), "--model", str(model_dir), "--json", "--localize", "2"]) == 0
+    frames = json.loads(capsys.readouterr().out)["frames"]
+    assert [f["localized"] for f in frames] == [False, True, False, True]
+    # nearest localized frame, ties to the earlier one: frames 0, 1, 2 -> 1; 3 -> 3
+    assert frames[0]["score"] == frames[1]["score"] == frames[2]["score"] != frames[3]["score"]
+    assert cli.main(["detect", str(SINGLE_FACE), "--model", str(model_dir), "--json", "--localize", "all"]) == 0
+    assert all(f["localized"] for f in json.loads(capsys.readouterr().out)["frames"])
+    assert cli.main(["detect", str(SINGLE_FACE), "--model", str(model_dir), "--localize", "0"]) == cli.EXIT_BAD_INPUT
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["delocate: error: --localize takes a number of frames >= 1 or 'all', got '0'"]

@@ -537,6 +537,21 @@ def _detect_one(video, model, processor, args, progress) -> None:
         _print_result(video, result, args, png)
 
 
+def _parse_localize(value) -> int | None | bool:
+    """`--localize`: None/absent -> False (keep the model's setting), "all" -> None (every frame), "N" -> N >= 1."""
+    if value is None:
+        return False
+    if str(value).lower() == "all":
+        return None
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise DelocateInputError(f"--localize takes a number of frames >= 1 or 'all', got {value!r}")
+    return count
+
+
 def run_detect_command(args) -> int:
     """`delocate detect VIDEO [VIDEO ...]` (argparse namespace from `delocate_hf.cli`).
 
@@ -556,8 +571,11 @@ def run_detect_command(args) -> int:
         raise DelocateInputError(f"--frames must be >= 1, got {args.frames}")
     if len(videos) == 1:
         _check_video_argument(videos[0])  # fail fast, before loading the model
+    localize = _parse_localize(getattr(args, "localize", None))
     progress = False if args.quiet else None
     model, processor = load_detector(args.model, device=args.device, dtype=getattr(args, "dtype", None))
+    if localize is not False:
+        model.config.localization_frames = localize
     if len(videos) == 1:
         _detect_one(videos[0], model, processor, args, progress)
         return 0
