@@ -66,10 +66,10 @@ class DelocateConfig(PretrainedConfig):
         Whether `DelocateForDeepfakeDetection` also holds the recovery autoencoder (to show reconstructions).
     localization_frames (`int` or `None`, defaults to 4):
         How many frames of each clip the detector's per-frame localizer analyses: evenly spaced (segment centres); the
-        other frames take the mask and score of the nearest analysed frame (ties: the earlier) (`localized_frames` in
-        the output says which). `None` analyses every frame. At 224 px the localizer costs as much per frame as a
-        quarter of the VideoMAE-B clip encoder, so 4 of 16 frames keeps the detector within 1.25x a bare VideoMAE; set
-        `None` to measure localization on every frame. Training the localizer (stage 2) always uses every frame given.
+        other frames take the mask and score of the nearest analysed frame (ties: the earlier; `localized_frames` in
+        the output says which). `None` analyses every frame. At 224 px a localized frame costs 21 GFLOP, 6 % of the
+        VideoMAE-B clip encoder: 4 of 16 frames keeps the detector within 1.3x a bare VideoMAE, all 16 nearly double
+        it. Training the localizer (stage 2) always uses every frame given.
     localization_chunk_size (`int` or `None`, defaults to 4):
         Frames per localizer forward in eval mode (results are identical; bounds activation memory, and on CPU
         small chunks stay in cache: 16 frames at once is 1.7x slower). `None` runs all frames at once.
