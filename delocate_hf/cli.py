@@ -77,11 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from processing.errors import DelocateInputError
+    from processing.errors import BAD_INPUT_ERRORS
 
     try:
         return args.func(args)
-    except (DelocateInputError, FileNotFoundError, IsADirectoryError, PermissionError) as error:
+    except BAD_INPUT_ERRORS as error:
         if args.debug:
             raise
         print(f"delocate: error: {error}", file=sys.stderr)

@@ -35,15 +35,19 @@ def conv_of_concat(conv: nn.Conv2d, parts: list[torch.Tensor]) -> torch.Tensor:
     return out
 
 
+def sequential_of_concat(sequential: nn.Sequential, parts: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
+    """`sequential(torch.cat(parts, dim=1))` for a sequential that starts with a convolution (`conv_of_concat`)."""
+    hidden_states = conv_of_concat(sequential[0], list(parts) if isinstance(parts, (list, tuple)) else [parts])
+    for layer in list(sequential)[1:]:  # (slicing would build a new container)
+        hidden_states = layer(hidden_states)
+    return hidden_states
+
+
 class DelocateConvBlock(nn.Sequential):
     """Two 3x3 conv + BatchNorm + ReLU. Called with a list of tensors, it convolves their channel concatenation."""
 
     def forward(self, hidden_states: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
-        parts = hidden_states if isinstance(hidden_states, (list, tuple)) else [hidden_states]
-        hidden_states = conv_of_concat(self[0], list(parts))
-        for layer in list(self)[1:]:
-            hidden_states = layer(hidden_states)
-        return hidden_states
+        return sequential_of_concat(self, hidden_states)
 
     def __init__(self, in_channels: int, out_channels: int):
         super().__init__(
@@ -107,8 +111,7 @@ class DelocateMappingModule(nn.Module):
             stage if stage.shape[-2:] == grid else F.interpolate(stage, size=grid, mode="bilinear", align_corners=False)
             for stage in stages
         ]
-        features = conv_of_concat(self.conv1[0], resized)  # conv1 of the stages' concatenation
-        features = self.conv2(self.conv1[2](self.conv1[1](features)))  # (N, hidden, s, s)
+        features = self.conv2(sequential_of_concat(self.conv1, resized))  # (N, hidden, s, s)
         mapped = torch.sigmoid(self.conv3(features))  # (N, 3, s, s)
         return mapped, features
 

@@ -15,3 +15,8 @@ class VideoTooShortError(DelocateInputError):
 
 class NoFaceDetectedError(DelocateInputError):
     """No usable face was found in enough frames."""
+
+
+# What the command line reports as bad input (one stderr line, exit code 2): the project's errors and the OS's own
+# answers about a path.
+BAD_INPUT_ERRORS = (DelocateInputError, FileNotFoundError, IsADirectoryError, PermissionError)

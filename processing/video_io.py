@@ -436,7 +436,7 @@ def _decode(p: Path, max_frames, wanted, packets: PacketIndex | None = None):
     """Decode `wanted` frames (all when None; seeking with a usable `packets` index). Returns frames, indices,
     decoded (frames decoded sequentially, or one past the last wanted frame found), rotation."""
     if wanted is not None and packets is not None and packets.display_pts is not None:
-        decoded_frames = iter_wanted_frames(p, [i for i in wanted if max_frames is None or i < max_frames], packets)
+        decoded_frames = iter_wanted_frames(p, wanted, packets)  # wanted < max_frames: total was capped by it
     else:
         wanted_set = None if wanted is None else set(wanted)
         decoded_frames = _iter_decoded(p, max_frames=max_frames, wanted=wanted_set)

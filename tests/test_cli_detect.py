@@ -118,6 +118,10 @@ def test_several_videos_one_model_load(model_dir, tmp_path, carphone):
     code = cli.main(["detect", str(SINGLE_FACE), str(carphone), "--model", str(model_dir),
                      "--overlay", str(tmp_path / "o.mp4")])
     assert code == cli.EXIT_BAD_INPUT and not (tmp_path / "o.mp4").exists()
+    from processing.errors import VideoDecodeError
+
+    with pytest.raises(VideoDecodeError, match="does not exist"):  # --debug: the traceback, as for one video
+        cli.main(["detect", str(SINGLE_FACE), str(missing), "--model", str(model_dir), "--json", "--debug"])
 
 
 def test_localize_option_sets_the_localized_frames(model_dir, capsys):

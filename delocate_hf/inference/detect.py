@@ -34,7 +34,13 @@ from typing import Any
 import numpy as np
 
 from processing import video_io
-from processing.errors import DelocateInputError, NoFaceDetectedError, VideoDecodeError, VideoTooShortError
+from processing.errors import (
+    BAD_INPUT_ERRORS,
+    DelocateInputError,
+    NoFaceDetectedError,
+    VideoDecodeError,
+    VideoTooShortError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -537,10 +543,8 @@ def _detect_one(video, model, processor, args, progress) -> None:
         _print_result(video, result, args, png)
 
 
-def _parse_localize(value) -> int | None | bool:
-    """`--localize`: None/absent -> False (keep the model's setting), "all" -> None (every frame), "N" -> N >= 1."""
-    if value is None:
-        return False
+def _parse_localize(value: str) -> int | None:
+    """`--localize N|all` -> the `localization_frames` setting: N >= 1, or None (every frame) for "all"."""
     if str(value).lower() == "all":
         return None
     try:
@@ -571,11 +575,12 @@ def run_detect_command(args) -> int:
         raise DelocateInputError(f"--frames must be >= 1, got {args.frames}")
     if len(videos) == 1:
         _check_video_argument(videos[0])  # fail fast, before loading the model
-    localize = _parse_localize(getattr(args, "localize", None))
+    localize = getattr(args, "localize", None)
+    localization_frames = None if localize is None else _parse_localize(localize)  # fail fast on a bad value
     progress = False if args.quiet else None
     model, processor = load_detector(args.model, device=args.device, dtype=getattr(args, "dtype", None))
-    if localize is not False:
-        model.config.localization_frames = localize
+    if localize is not None:
+        model.config.localization_frames = localization_frames
     if len(videos) == 1:
         _detect_one(videos[0], model, processor, args, progress)
         return 0
@@ -584,7 +589,9 @@ def run_detect_command(args) -> int:
         try:
             _check_video_argument(video)
             _detect_one(video, model, processor, args, progress)
-        except (DelocateInputError, FileNotFoundError, IsADirectoryError, PermissionError) as error:
+        except BAD_INPUT_ERRORS as error:
+            if getattr(args, "debug", False):
+                raise
             failed += 1
             print(f"delocate: error: {error}", file=sys.stderr, flush=True)
     if failed:

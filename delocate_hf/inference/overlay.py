@@ -149,22 +149,19 @@ def write_overlay(
     fps = a.fps or _source_fps(video_path) or 25.0
     wanted = set(int(i) for i in a.indices)
     tiles: dict[int, np.ndarray] = {}
-    encoder = None
+    encoder = VideoWriter(out_mp4, fps=fps)  # opens the file on its first frame
     bar = _progress_bar(a.total_frames or None, f"delocate: overlay {out_mp4.name}", progress)
     try:
         for index, frame in iter_video_frames(video_path):
             mask, score, box, analysed = _interp_at(a, index)
             image = render_frame(frame, mask, box, _frame_lines(a, index, score, analysed))
-            if encoder is None:
-                encoder = VideoWriter(out_mp4, fps=fps)
             encoder.write(image)
             if index in wanted:
                 tiles[index] = _thumbnail(frame, mask, box, index, score)
             bar.update(1)
     finally:
         bar.close()
-        if encoder is not None:
-            encoder.close()
+        encoder.close()
     png = None
     if contact_sheet:
         png = out_mp4.with_suffix(".png") if contact_sheet is True else Path(contact_sheet)
