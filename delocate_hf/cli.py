@@ -38,8 +38,8 @@ def _add_detect(subparsers) -> None:
                         help="frames of each clip the localizer analyses (default: the model's "
                              "config.localization_frames; 'all' for a mask computed on every analysed frame)")
     parser.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"],
-                        help="compute precision (default float32); bfloat16 is ~1.7x faster on CPUs with AVX512-BF16, "
-                             "float16 needs --device cuda")
+                        help="compute precision (default float32); bfloat16 is 1.5-1.7x faster on CPUs with "
+                             "AVX512-BF16, float16 needs --device cuda")
     parser.add_argument("--quiet", action="store_true", help="no progress bar (shown on a terminal for long work)")
     parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks")
     parser.set_defaults(func=_run_detect)

@@ -70,7 +70,7 @@ DTYPES = ("float32", "bfloat16", "float16")
 def load_detector(model: str | os.PathLike | None = None, device: str | None = "cpu", dtype: str | None = None):
     """Load `(DelocateForDeepfakeDetection, DelocateFaceProcessor)` from a folder or Hub id (None = shipped default).
 
-    `dtype` (one of `DTYPES`, None = as saved, float32) sets the compute precision: bfloat16 runs about 1.7x faster
+    `dtype` (one of `DTYPES`, None = as saved, float32) sets the compute precision: bfloat16 runs 1.5-1.7x faster
     on CPUs with AVX512-BF16 / AMX (fake probabilities move by ~1e-3), float16 is for CUDA.
     Every failure is a one-line `ModelLoadError` (a `DelocateInputError`).
     """
