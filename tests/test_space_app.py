@@ -173,15 +173,29 @@ def _no_face(tmp: Path) -> Path:
     return write_video(tmp / "noise.mp4", frames)
 
 
+def _audio_only(tmp: Path) -> Path:
+    from test_bad_inputs import _audio_only as make  # the bad-input suite's real audio-only file
+
+    return make(tmp, {})
+
+
+def _one_frame(tmp: Path) -> Path:
+    from test_bad_inputs import _one_frame as make  # a 1-frame video of a real face
+
+    return make(tmp, {})
+
+
 @pytest.mark.parametrize(
     "make, needles",
     [
         (_zero_byte, ["empty.mp4", "empty (0 bytes)"]),
+        (_audio_only, ["audio_only.mp4", "could not be read as a video", "no video stream"]),
+        (_one_frame, ["one_frame.mp4", "too short to analyse", "1 decodable frames"]),
         (_text_as_mp4, ["notes.mp4", "could not be read as a video", "not a video file"]),
         (_truncated, ["truncated.mp4", "could not be read as a video", "truncated"]),
         (_no_face, ["noise.mp4", "no face was found"]),
     ],
-    ids=["zero-byte", "text-renamed-mp4", "truncated", "no-face"],
+    ids=["zero-byte", "audio-only", "one-frame", "text-renamed-mp4", "truncated", "no-face"],
 )
 def test_bad_input_gives_a_friendly_message(space, tmp_path, make, needles):
     _, client = space
