@@ -190,7 +190,7 @@ def _one_frame(tmp: Path) -> Path:
     [
         (_zero_byte, ["empty.mp4", "empty (0 bytes)"]),
         (_audio_only, ["audio_only.mp4", "could not be read as a video", "no video stream"]),
-        (_one_frame, ["one_frame.mp4", "too short to analyse", "1 decodable frames"]),
+        (_one_frame, ["one_frame.mp4", "too short to analyse", "has 1 decodable frame, 4 needed"]),
         (_text_as_mp4, ["notes.mp4", "could not be read as a video", "not a video file"]),
         (_truncated, ["truncated.mp4", "could not be read as a video", "truncated"]),
         (_no_face, ["noise.mp4", "no face was found"]),

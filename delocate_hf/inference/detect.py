@@ -214,7 +214,8 @@ def _fit_num_clips(total: int, clip_len: int, num_clips: int, name: str) -> int:
     if total >= num_clips * clip_len:
         return num_clips
     if total < clip_len:
-        raise VideoTooShortError(f"video {name} has {total} decodable frames, {clip_len} needed (one clip)")
+        frames = f"{total} decodable frame{'s' if total != 1 else ''}"
+        raise VideoTooShortError(f"video {name} has {frames}, {clip_len} needed (one clip)")
     fitted = total // clip_len
     logger.warning("video %s has %d frames: analysing %d clips of %d instead of %d", name, total, fitted, clip_len,
                    num_clips)
