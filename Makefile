@@ -7,7 +7,7 @@ TORCH  ?= torch==2.13.0
 EXTRAS ?= dev,space,dlib
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup test demo default-model clean
+.PHONY: setup chromium test test-benchmark demo default-model clean
 
 setup: $(STAMP)
 
@@ -16,10 +16,28 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH)"
 	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
+	@$(MAKE) --no-print-directory chromium
 	touch $(STAMP)
 
+# Debian's headless Chromium for the Space's real-browser tests (tests/test_space_browser.py), installed when
+# running as root; otherwise those tests are skipped with the reason shown (pytest -rs).
+chromium:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium for the browser tests"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	        || echo "could not install chromium: the browser tests will be skipped"; \
+	else \
+	    echo "no /usr/bin/chromium and not root: the browser tests will be skipped (enable: sudo apt-get install -y chromium)"; \
+	fi
+
+# The default suite; tests marked `benchmark` (real benchmark runs, slow on a busy machine) are left out.
 test: setup
 	$(PY) -m pytest -q
+
+# Only the `benchmark`-marked tests (CI runs them after `make test`).
+test-benchmark: setup
+	$(PY) -m pytest -q -m benchmark
 
 demo: setup
 	$(VENV)/bin/delocate demo --output-dir outputs/demo

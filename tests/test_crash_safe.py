@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import SHARED_MEDIA
+from conftest import HANG_TIMEOUT, SHARED_MEDIA
 from datasets import Dataset
 from safetensors.torch import load_file
 
@@ -40,8 +40,8 @@ def _env() -> dict:
             "TRANSFORMERS_OFFLINE": "1"}
 
 
-def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 150.0) -> bool:
-    """Poll until `path` exists (True) or the process ended first (False)."""
+def wait_for(path: Path, proc: subprocess.Popen, timeout: float = HANG_TIMEOUT) -> bool:
+    """Poll until `path` exists (True) or the process ended first (False); `timeout` only guards against a hang."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if path.exists():
@@ -56,7 +56,7 @@ def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 150.0) -> bool
 def sigkill(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
+    proc.wait(timeout=HANG_TIMEOUT)
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +129,7 @@ def test_preprocessing_sigkill_resumes_without_redoing_finished_shards(records, 
             load_preprocessed(cache)
 
     rerun = run(0.0)
-    out, err = rerun.communicate(timeout=150)
+    out, err = rerun.communicate(timeout=HANG_TIMEOUT)
     assert rerun.returncode == 0, err[-2000:]
     summary = json.loads(out.strip().splitlines()[-1])
     todo = [k for k in range(NUM_RECORDS // SHARD_SIZE) if k not in finished]
@@ -171,7 +171,7 @@ def test_training_sigkill_after_first_checkpoint_resumes_to_the_same_weights(ful
     # meanwhile, the uninterrupted run in this process
     straight = pretrain_recovery.main(_stage1_args(full_cache, tmp_path / "straight"))
     assert straight["step"] == STEPS
-    stdout, stderr = resume.communicate(timeout=300)
+    stdout, stderr = resume.communicate(timeout=HANG_TIMEOUT)
     assert resume.returncode == 0, stderr[-3000:]
     assert f"stage 1 done: step {STEPS}," in stdout, stdout
     print(f"killed with checkpoints {complete} complete; resumed to step {STEPS}")
