@@ -16,7 +16,9 @@ import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.is_file():
-    pytest.skip("headless browser test needs /usr/bin/chromium (apt-get install -y chromium)", allow_module_level=True)
+    pytest.skip("Space browser tests need Debian's headless chromium at /usr/bin/chromium, which is not installed: "
+                "enable them with `make chromium` as root, or `sudo apt-get install -y chromium`",
+                allow_module_level=True)
 pytest.importorskip("gradio")
 
 import torch  # noqa: E402
