@@ -15,6 +15,8 @@ IMAGENET_DEFAULT_STD = (0.229, 0.224, 0.225)
 
 MASK_STRATEGIES = ("roi", "eyes", "cheek_nose", "lips", "no_roi", "mae", "tube")
 SCORE_FUSIONS = ("mean_prob", "recovery_only", "localization_only")
+LOCALIZATION_LOSSES = ("mse", "bce_dice")
+LOCALIZATION_AUTO_POS_WEIGHT_RANGE = (1.0, 100.0)  # clamp of the automatic positive weight of "bce_dice"
 
 
 @strict
@@ -57,6 +59,16 @@ class DelocateConfig(PretrainedConfig):
         Threshold that binarises predicted masks at evaluation (paper Eq. 5).
     cls_loss_weight, map_loss_weight, loc_loss_weight (`float`):
         Weights of the stage-2 losses `L_cls`, `L_mse_map` and `L_mse_loc` (paper Eq. 6 uses 1, 1, 1).
+    localization_loss (`str`, defaults to `"mse"`):
+        The mask loss `loss_loc`, one of `LOCALIZATION_LOSSES`, over the frames that have a ground-truth mask `y`
+        (frames whose mask is all -1 are left out), with `p = sigmoid(mask_logits)`:
+        `"mse"` (the paper's `L_mse_loc`): `mean((p - y)**2)`. At small scale it collapses to "nothing tampered"
+        on sparse masks (issue 12). `"bce_dice"`: `BCE_w + Dice` with the positive-weighted binary cross-entropy
+        `BCE_w = mean(-(w * y * log p + (1 - y) * log(1 - p)))` and the soft Dice over all those pixels of the batch
+        `Dice = 1 - (2 * sum(p * y) + 1) / (sum(p) + sum(y) + 1)`.
+    localization_pos_weight (`float` or `None`, defaults to `None`):
+        The positive weight `w` of `"bce_dice"`. `None`: from the batch, `w = (1 - f) / f` for the fraction `f` of
+        positive (`y`-weighted) pixels, clamped to `LOCALIZATION_AUTO_POS_WEIGHT_RANGE` = [1, 100].
     score_fusion (`str`, defaults to `"mean_prob"`):
         How the detector combines stages: `mean_prob` averages the two stages' fake probabilities
         (weight `fusion_weight` on stage 1), as the paper's "average the output".
@@ -121,6 +133,8 @@ class DelocateConfig(PretrainedConfig):
     cls_loss_weight: float | int = 1.0
     map_loss_weight: float | int = 1.0
     loc_loss_weight: float | int = 1.0
+    localization_loss: str = "mse"
+    localization_pos_weight: float | int | None = None
     # Detector
     score_fusion: str = "mean_prob"
     fusion_weight: float | int = 0.5
@@ -189,6 +203,10 @@ class DelocateConfig(PretrainedConfig):
         for name in ("cls_loss_weight", "map_loss_weight", "loc_loss_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.localization_loss not in LOCALIZATION_LOSSES:
+            raise ValueError(f"localization_loss must be one of {LOCALIZATION_LOSSES}, got {self.localization_loss!r}")
+        if self.localization_pos_weight is not None and not 0.0 < self.localization_pos_weight < float("inf"):
+            raise ValueError(f"localization_pos_weight must be > 0 or None, got {self.localization_pos_weight}")
         for name in ("localization_frames", "localization_chunk_size"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1 or None, got {getattr(self, name)}")
@@ -275,4 +293,4 @@ class DelocateConfig(PretrainedConfig):
         return cls(**values)
 
 
-__all__ = ["DelocateConfig", "MASK_STRATEGIES", "SCORE_FUSIONS"]
+__all__ = ["DelocateConfig", "LOCALIZATION_AUTO_POS_WEIGHT_RANGE", "LOCALIZATION_LOSSES", "MASK_STRATEGIES", "SCORE_FUSIONS"]

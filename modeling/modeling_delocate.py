@@ -18,7 +18,7 @@ from transformers.models.videomae import modeling_videomae
 from transformers.models.videomae.modeling_videomae import VideoMAEDecoder
 
 from .configuration_delocate import DelocateConfig
-from .localization_modules import DelocateLocalizationNetwork
+from .localization_modules import DelocateLocalizationNetwork, forgery_mask_loss
 from .modeling_outputs_delocate import (
     DelocateDeepfakeDetectionOutput,
     DelocateForgeryLocalizationOutput,
@@ -30,7 +30,8 @@ from .modeling_outputs_delocate import (
 LOCALIZATION_FIELDS = (
     "mapped_size", "resnet_embedding_size", "resnet_hidden_sizes", "resnet_depths", "mapping_num_stages",
     "mapping_hidden_channels", "loc_encoder_channels", "loc_decoder_channels", "use_scse", "se_reduction",
-    "mask_threshold", "cls_loss_weight", "map_loss_weight", "loc_loss_weight",
+    "mask_threshold", "cls_loss_weight", "map_loss_weight", "loc_loss_weight", "localization_loss",
+    "localization_pos_weight",
 )
 
 
@@ -300,10 +301,17 @@ class DelocateForForgeryLocalization(DelocatePreTrainedModel):
         pixel_values (`(batch, frames, 3, H, W)` or `(N, 3, H, W)`): normalised faces.
         labels (`(batch,)` video labels, or one per frame): 0 real, 1 fake -> `loss_cls` (BCE).
         mask_labels (`(batch, frames, H, W)` / `(N, H, W)`, optionally with a channel of 1): ground-truth forgery
-            masks in [0, 1] (zeros for real faces) -> `loss_loc` (MSE of mask probabilities). A frame whose mask is
-            all -1 has no ground truth (e.g. a fake without mask video or source) and is left out of `loss_loc`.
-        recovered_pixel_values (same shape as `pixel_values`): the recovery model's reconstruction in [0, 1]
-            -> `loss_map` (MSE of mapped faces to the reconstruction resized to `mapped_size`).
+            masks in [0, 1] (zeros for real faces) -> `loss_loc` (`config.localization_loss`: the paper's MSE of mask
+            probabilities, or BCE + Dice). A frame whose mask is all -1 has no ground truth (e.g. a fake without mask
+            video or source) and is left out of `loss_loc`.
+        recovered_pixel_values (same shape as `pixel_values`): the mapping target, in [0, 1] -> `loss_map` (MSE of
+            the mapped faces to it, area-resized to `mapped_size`). Training passes
+            `DelocateForMaskedRecovery(pixel_values, bool_masked_pos).reconstruction` of the frozen stage-1 model on
+            these same faces: the **input's own pixels** (un-normalised, clamped to [0, 1]) on every visible token and
+            the decoder's prediction only on the masked tokens (with `mask_strategy="roi"`, 75 % of one facial part's
+            tokens: most of the face stays visible), there de-normalised with the true patch's own mean and std when
+            `norm_pix_loss`. So the target is mostly the face itself; only the masked ROI carries the recovery
+            model's real-face prior.
         """
         config = self.config
         video = pixel_values.ndim == 5
@@ -321,36 +329,9 @@ class DelocateForForgeryLocalization(DelocatePreTrainedModel):
         mapped_faces = outputs["mapped_faces"].view(*lead, *outputs["mapped_faces"].shape[1:])
         logits = frame_logits.mean(-1) if video else frame_logits
 
-        losses = {}
-        if labels is not None:
-            labels = labels.to(logits.dtype)
-            target_logits = frame_logits if labels.shape == frame_logits.shape else logits
-            losses["loss_cls"] = F.binary_cross_entropy_with_logits(target_logits, labels.view_as(target_logits))
-        if recovered_pixel_values is not None:
-            if recovered_pixel_values.shape != pixel_values.shape:
-                raise ValueError(
-                    f"recovered_pixel_values must match pixel_values {tuple(pixel_values.shape)}, "
-                    f"got {tuple(recovered_pixel_values.shape)}"
-                )
-            target = F.interpolate(
-                flatten_frames(recovered_pixel_values, video).to(mapped_faces.dtype),
-                size=(config.mapped_size, config.mapped_size), mode="area",
-            )
-            losses["loss_map"] = F.mse_loss(outputs["mapped_faces"], target)
-        if mask_labels is not None:
-            masks = flatten_frames(mask_labels, video).to(mask_logits.dtype)
-            masks = masks.unsqueeze(1) if masks.ndim == 3 else masks
-            if masks.ndim != 4 or masks.shape[0] != outputs["mask_logits"].shape[0] or masks.shape[1] != 1:
-                raise ValueError(
-                    f"mask_labels must be (batch, frames, H, W) or (N, H, W) matching pixel_values; got {tuple(mask_labels.shape)}"
-                )
-            valid = (masks >= 0).flatten(1).all(dim=1)  # frames whose mask is all -1 have no ground truth
-            if masks.shape[-2:] != outputs["mask_logits"].shape[-2:]:
-                masks = F.interpolate(masks, size=outputs["mask_logits"].shape[-2:], mode="bilinear", align_corners=False)
-            errors = (torch.sigmoid(outputs["mask_logits"]) - masks.clamp(min=0)) ** 2
-            per_frame = errors.flatten(1).mean(dim=1) * valid
-            losses["loss_loc"] = per_frame.sum() / valid.sum().clamp(min=1)
-
+        losses = self._losses(
+            outputs, frame_logits, logits, pixel_values, labels, mask_labels, recovered_pixel_values, video
+        )
         loss = None
         if losses:
             weights = {"loss_cls": config.cls_loss_weight, "loss_map": config.map_loss_weight, "loss_loc": config.loc_loss_weight}
@@ -360,6 +341,53 @@ class DelocateForForgeryLocalization(DelocatePreTrainedModel):
             **losses,
         )
         return output if return_dict is not False else output.to_tuple()
+
+    def _losses(
+        self,
+        outputs: dict[str, torch.Tensor],
+        frame_logits: torch.Tensor,
+        logits: torch.Tensor,
+        pixel_values: torch.Tensor,
+        labels: torch.Tensor | None,
+        mask_labels: torch.Tensor | None,
+        recovered_pixel_values: torch.Tensor | None,
+        video: bool,
+    ) -> dict[str, torch.Tensor]:
+        """The stage-2 losses of the targets given (paper Eq. 6, before weighting): `loss_cls`, `loss_map`,
+        `loss_loc`. `outputs` is the per-frame network output (`frame_logits (N,)`, `mask_logits (N, 1, H, W)`,
+        `mapped_faces (N, 3, s, s)` with N = batch * frames for video input)."""
+        config = self.config
+        losses = {}
+        if labels is not None:  # L_cls: BCE of the video logit, or of every frame logit for per-frame labels
+            labels = labels.to(logits.dtype)
+            target_logits = frame_logits if labels.shape == frame_logits.shape else logits
+            losses["loss_cls"] = F.binary_cross_entropy_with_logits(target_logits, labels.view_as(target_logits))
+        if recovered_pixel_values is not None:  # L_mse_map: mapped face -> the recovery model's reconstruction
+            if recovered_pixel_values.shape != pixel_values.shape:
+                raise ValueError(
+                    f"recovered_pixel_values must match pixel_values {tuple(pixel_values.shape)}, "
+                    f"got {tuple(recovered_pixel_values.shape)}"
+                )
+            target = F.interpolate(
+                flatten_frames(recovered_pixel_values, video).to(outputs["mapped_faces"].dtype),
+                size=(config.mapped_size, config.mapped_size), mode="area",
+            )  # (N, 3, mapped_size, mapped_size)
+            losses["loss_map"] = F.mse_loss(outputs["mapped_faces"], target)
+        if mask_labels is not None:  # L_loc: config.localization_loss on the frames that have a ground-truth mask
+            mask_logits = outputs["mask_logits"]  # (N, 1, H, W)
+            masks = flatten_frames(mask_labels, video).to(mask_logits.dtype)
+            masks = masks.unsqueeze(1) if masks.ndim == 3 else masks
+            if masks.ndim != 4 or masks.shape[0] != mask_logits.shape[0] or masks.shape[1] != 1:
+                raise ValueError(
+                    f"mask_labels must be (batch, frames, H, W) or (N, H, W) matching pixel_values; got {tuple(mask_labels.shape)}"
+                )
+            valid = (masks >= 0).flatten(1).all(dim=1)  # (N,): frames whose mask is all -1 have no ground truth
+            if masks.shape[-2:] != mask_logits.shape[-2:]:
+                masks = F.interpolate(masks, size=mask_logits.shape[-2:], mode="bilinear", align_corners=False)
+            losses["loss_loc"] = forgery_mask_loss(
+                mask_logits, masks, valid, config.localization_loss, config.localization_pos_weight
+            )
+        return losses
 
 
 def localized_frame_indices(frames: int, count: int | None, device=None) -> torch.Tensor:

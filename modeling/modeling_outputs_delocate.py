@@ -60,7 +60,10 @@ class DelocateForgeryLocalizationOutput(ModelOutput):
     mapped_faces (`torch.FloatTensor` of shape `(batch, frames, 3, mapped_size, mapped_size)`):
         The mapping module's output in [0, 1].
     loss_cls, loss_map, loss_loc (`torch.FloatTensor` of shape `()`):
-        BCE to `labels`, MSE of mapped faces to recovered faces, MSE of mask probabilities to `mask_labels`.
+        BCE to `labels`; MSE of the mapped faces to `recovered_pixel_values` (the stage-1 reconstruction: input
+        pixels on visible tokens, decoder prediction on masked ones) area-resized to `mapped_size`; the mask loss
+        to `mask_labels` (`config.localization_loss`: `"mse"`, the paper's MSE of mask probabilities, or
+        `"bce_dice"`, positive-weighted BCE + soft Dice).
     """
 
     loss: torch.FloatTensor | None = None
