@@ -1,5 +1,6 @@
 """Assemble `DelocateForDeepfakeDetection` from the stage checkpoints, with its processor, into one folder that
-loads with `from_pretrained` (and `AutoModel` / `pipeline("deepfake-detection")`)."""
+loads with `from_pretrained` (and `AutoModel` / `pipeline("deepfake-detection")`). Loading and saving are quiet (no
+per-load progress bars, expected load reports in one line) unless `--debug` or `DELOCATE_DEBUG=1`."""
 
 import argparse
 from pathlib import Path
@@ -11,6 +12,7 @@ from modeling import (
     DelocateForVideoClassification,
 )
 
+from ..utils.quiet import quiet_loading
 from .common import save_processor
 
 
@@ -21,26 +23,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--recovery", default=None, help="optional stage-1 folder, kept to show reconstructions")
     parser.add_argument("--output_dir", type=Path, required=True)
     parser.add_argument("--fusion_weight", type=float, default=None, help="weight of the stage-1 probability")
+    parser.add_argument("--debug", action="store_true",
+                        help="show transformers' load reports and its weight loading / writing progress bars")
     return parser
 
 
-def assemble(classifier_dir, localizer_dir, output_dir: Path, recovery_dir=None, fusion_weight=None) -> Path:
-    classifier = DelocateForVideoClassification.from_pretrained(classifier_dir)
-    localizer = DelocateForForgeryLocalization.from_pretrained(localizer_dir)
-    recovery = DelocateForMaskedRecovery.from_pretrained(recovery_dir) if recovery_dir else None
-    detector = DelocateForDeepfakeDetection.from_stages(classifier, localizer, recovery=recovery)
-    if fusion_weight is not None:
-        detector.config.fusion_weight = fusion_weight
-        detector.config.check_values()
-    output_dir = Path(output_dir)
-    detector.save_pretrained(output_dir, safe_serialization=True)
-    save_processor(detector.config, output_dir)
+def assemble(classifier_dir, localizer_dir, output_dir: Path, recovery_dir=None, fusion_weight=None,
+             debug: bool = False) -> Path:
+    with quiet_loading(debug):
+        classifier = DelocateForVideoClassification.from_pretrained(classifier_dir)
+        localizer = DelocateForForgeryLocalization.from_pretrained(localizer_dir)
+        recovery = DelocateForMaskedRecovery.from_pretrained(recovery_dir) if recovery_dir else None
+        detector = DelocateForDeepfakeDetection.from_stages(classifier, localizer, recovery=recovery)
+        if fusion_weight is not None:
+            detector.config.fusion_weight = fusion_weight
+            detector.config.check_values()
+        output_dir = Path(output_dir)
+        detector.save_pretrained(output_dir, safe_serialization=True)
+        save_processor(detector.config, output_dir)
     return output_dir
 
 
 def main(argv: list[str] | None = None) -> Path:
     args = build_parser().parse_args(argv)
-    folder = assemble(args.classifier, args.localizer, args.output_dir, args.recovery, args.fusion_weight)
+    folder = assemble(args.classifier, args.localizer, args.output_dir, args.recovery, args.fusion_weight, args.debug)
     print(f"detector -> {folder}")
     return folder
 

@@ -4,6 +4,10 @@
 `save_state`/`load_state` checkpoints every `--checkpointing_steps` optimizer steps (with `trainer_state.json`
 holding the step), and resume at the same step and data position (`skip_first_batches` into the epoch; samplers
 reshuffle from `(seed, epoch)`). Multi-GPU / multi-node runs come from `accelerate launch` alone.
+
+Model loading is quiet in a training process (`build_accelerator` turns it on, see `delocate_hf.utils.quiet`):
+transformers' expected load report shrinks to one line and its weight-loading / shard-writing bars are off, unless
+`--debug` (an `args.debug`) or `DELOCATE_DEBUG=1`.
 """
 
 import json
@@ -19,11 +23,15 @@ from accelerate.utils import ProjectConfiguration, set_seed
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 
+from ..utils.quiet import quiet_loading_everywhere
+
 logger = get_logger(__name__)
 STATE_FILE = "trainer_state.json"
 
 
 def build_accelerator(args, project_name: str) -> Accelerator:
+    # before the stage loads its models: the stage-1 -> classifier load report and the per-load bars are expected
+    quiet_loading_everywhere(getattr(args, "debug", False))
     args.output_dir.mkdir(parents=True, exist_ok=True)
     accelerator = Accelerator(
         gradient_accumulation_steps=args.gradient_accumulation_steps,
@@ -108,9 +116,9 @@ def train(
     if checkpoint is not None:
         accelerator.load_state(str(checkpoint))
         step = json.loads((checkpoint / STATE_FILE).read_text())["step"]
-        logger.info(f"resumed from {checkpoint} at step {step}", main_process_only=True)
+        accelerator.print(f"resumed from {checkpoint} at step {step}")
     elif args.resume_from_checkpoint == "latest":
-        logger.info("no checkpoint to resume from: starting at step 0", main_process_only=True)
+        accelerator.print(f"no checkpoint to resume from in {args.output_dir / 'checkpoints'}: starting at step 0")
 
     progress = tqdm(total=args.max_train_steps, initial=step, desc=description, disable=not accelerator.is_local_main_process)
     logs: dict = {}
