@@ -43,6 +43,33 @@ def photo_clip(path: str | Path, frames: int, seed: int) -> np.ndarray:
     return np.stack(out)
 
 
+def real_clips(sources: Sequence[str | Path], clip_frames: int = 16, stride: int = 8, max_width: int = 320,
+               seed: int = 0, clips_per_photo: int = 1, max_clips_per_video: int | None = None):
+    """Yields `(name, clip)`: `clip_frames`-frame windows every `stride` frames of each video (at most
+    `max_clips_per_video`, spread over the video), and `clips_per_photo` moving clips (different motions) of each face
+    photo. Names are `<stem>_<k>`, so :func:`delocate_hf.training.pseudo_fake_dataset.identity_of` recovers `<stem>`."""
+    for source in sources:
+        if Path(source).suffix.lower() in IMAGE_SUFFIXES:
+            for k in range(clips_per_photo):
+                yield f"{Path(source).stem}_{k:02d}", photo_clip(source, clip_frames, seed + k)
+            continue
+        windows = _windows(read_clip(source, max_width=max_width), clip_frames, stride)
+        if max_clips_per_video is not None and len(windows) > max_clips_per_video:
+            windows = [windows[i] for i in np.linspace(0, len(windows) - 1, max_clips_per_video).round().astype(int)]
+        for k, clip in enumerate(windows):
+            yield f"{Path(source).stem}_{k:02d}", clip
+
+
+def build_real_clip_folder(root: str | Path, sources: Sequence[str | Path], progress: bool = True, **kwargs) -> int:
+    """Writes the real clips of :func:`real_clips` as `root/real/<name>.mp4` (the `load_video_folder` layout, no
+    fakes: pseudo-fakes are drawn on the fly in training). Returns the number of clips."""
+    count = 0
+    for name, clip in tqdm(real_clips(sources, **kwargs), desc=f"real clips -> {Path(root).name}", disable=not progress):
+        write_video(Path(root) / "real" / f"{name}.mp4", clip)
+        count += 1
+    return count
+
+
 def build_pseudo_fake_folder(
     root: str | Path,
     sources: Sequence[str | Path],

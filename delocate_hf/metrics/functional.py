@@ -10,6 +10,8 @@ Detection (binary, label 1 = fake, higher score = more likely fake):
 * :func:`average_precision` - step-wise AP, ``sum_n (R_n - R_{n-1}) P_n`` (sklearn's definition).
 * :func:`accuracy` - ``mean((score >= threshold) == label)``.
 * :func:`video_level_scores` / :func:`video_level_labels` - frame -> video aggregation.
+* :func:`pair_win_rate` - how often a fake scores higher than *its own source* real clip (ties count 1/2): a model
+  that follows the scene rather than the manipulation cannot score well on it, whatever its AUC.
 
 Localization (paper §3.2 Eq. 5 and Table 3; [Kong et al., 2022]):
 
@@ -38,6 +40,7 @@ __all__ = [
     "average_precision",
     "equal_error_rate",
     "iou",
+    "pair_win_rate",
     "pbca",
     "roc_auc",
     "roc_curve",
@@ -168,6 +171,15 @@ def accuracy(labels: Any, scores: Any, threshold: float = 0.5) -> float:
     """Fraction of samples where ``(score >= threshold)`` equals the 0/1 label."""
     y, s = _check_binary(labels, scores, need_both=False)
     return float(np.mean((s >= threshold).astype(np.int64) == y))
+
+
+def pair_win_rate(fake_scores: Any, source_scores: Any) -> float:
+    """Fraction of (fake, its source real clip) pairs where the fake scores higher; ties count 1/2.
+    `fake_scores` and `source_scores` `(N,)`, element i of both from the same pair."""
+    fake, real = _to_numpy(fake_scores).astype(np.float64).ravel(), _to_numpy(source_scores).astype(np.float64).ravel()
+    if fake.shape != real.shape or fake.size == 0:
+        raise ValueError(f"pair_win_rate needs two equal-length non-empty score arrays, got {fake.shape} and {real.shape}")
+    return float(np.mean((fake > real) + 0.5 * (fake == real)))
 
 
 def _group(video_ids: Sequence[Hashable], n: int) -> tuple[list, np.ndarray]:

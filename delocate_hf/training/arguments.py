@@ -34,6 +34,29 @@ def common_parser(description: str) -> argparse.ArgumentParser:
     return parser
 
 
+def add_pseudo_fake_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Flags of the stages that see fakes (1b, 2): pseudo-fakes drawn on the fly from the real clips (SBI-style), so
+    a data set of real videos only trains the whole detector, and global degradations of real and fake alike."""
+    parser.add_argument("--pseudo_fakes", default=None,
+                        help="comma-separated pseudo-fake families drawn afresh from the real clips at every read "
+                             "(self_blend, part_eyes, part_cheek_nose, part_lips, flicker, part_swap; 'all'); "
+                             "default: none, train on the data set's own fakes only")
+    parser.add_argument("--pseudo_fake_ratio", type=float, default=0.5,
+                        help="when the data set has fakes of its own: the fraction of fakes that are pseudo-fakes")
+    parser.add_argument("--degrade_probability", type=float, default=0.25,
+                        help="probability of each global degradation (blur, rescale, noise, JPEG) per clip, drawn "
+                             "for real and fake clips alike (0: off)")
+    parser.add_argument("--eval_data", nargs="+", default=None,
+                        help="face-clip cache(s) of held-out clips: AUC (and mask IoU) on them and on the training "
+                             "clips every --eval_steps steps, saved as OUTPUT/learning_curve.png|json")
+    parser.add_argument("--eval_steps", type=int, default=50, help="learning-curve period in optimizer steps")
+    parser.add_argument("--eval_pseudo_fakes", default="self_blend,part_eyes,part_cheek_nose,part_lips,flicker",
+                        help="families of the fixed pseudo-fakes made from the real clips of --eval_data (and of "
+                             "the training clips) for the learning curve ('none': the caches' own fakes only)")
+    parser.add_argument("--eval_max_clips", type=int, default=64, help="clips per learning-curve set (spread evenly)")
+    return parser
+
+
 def parse_with_config(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> argparse.Namespace:
     """Parses `argv`; values from `--config` YAML become defaults that explicit flags override."""
     known, _ = parser.parse_known_args(argv)

@@ -3,7 +3,11 @@
 import torch
 from torch.utils.data import DataLoader
 
+from delocate_hf.data.degradations import DegradationSettings
+
+from .learning_curve import LearningCurve
 from .data import BalancedBatchSampler, EpochSampler, FaceClipDataset, collate, load_face_clips
+from .pseudo_fake_dataset import PseudoFakeClipDataset, parse_families
 
 
 def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
@@ -17,14 +21,42 @@ def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
 
 
 def face_clip_dataset(args, config, real_only: bool = False) -> FaceClipDataset:
-    """The training clips, with clip-consistent flip / colour augmentation unless `--no_augment`."""
+    """The training clips, with clip-consistent flip / colour augmentation unless `--no_augment`; with
+    `--pseudo_fakes`, plus pseudo-fakes drawn on the fly and global degradations (`PseudoFakeClipDataset`)."""
     clips = load_face_clips(args.train_data)
     if real_only:
         clips = clips.filter(lambda label: label == 0, input_columns="label")
         if len(clips) == 0:
             raise ValueError(f"no real clips in {args.train_data}: stage 1 trains on real faces only")
-    return FaceClipDataset(clips, config.num_frames, config.image_size, config.image_mean, config.image_std,
-                           augment=not getattr(args, "no_augment", False), seed=args.seed)
+    augment = not getattr(args, "no_augment", False)
+    families = parse_families(getattr(args, "pseudo_fakes", None))
+    if real_only or not families:
+        return FaceClipDataset(clips, config.num_frames, config.image_size, config.image_mean, config.image_std,
+                               augment=augment, seed=args.seed)
+    probability = getattr(args, "degrade_probability", 0.25)
+    return PseudoFakeClipDataset(clips, config.num_frames, config.image_size, config.image_mean, config.image_std,
+                                 families=families, ratio=args.pseudo_fake_ratio, augment=augment, seed=args.seed,
+                                 degradations=DegradationSettings(probability) if probability > 0 else None)
+
+
+def learning_curve(args, config, log=print) -> LearningCurve | None:
+    """The `--eval_data` learning curve: the training caches and the held-out ones, each with fixed pseudo-fakes of
+    `--eval_pseudo_fakes` made from their real clips (one of each family per clip) beside their own fakes."""
+    if not getattr(args, "eval_data", None):
+        return None
+    families = parse_families(args.eval_pseudo_fakes)
+
+    def fixed(paths, seed):
+        clips = load_face_clips(paths)
+        shape = (clips, config.num_frames, config.image_size, config.image_mean, config.image_std)
+        if not families:
+            return FaceClipDataset(*shape)
+        return PseudoFakeClipDataset(*shape, families=families, family_order="cycle", degradations=None,
+                                     augment=False, seed=seed)
+
+    sets = {"train": fixed(args.train_data, args.seed + 101), "held-out": fixed(args.eval_data, args.seed + 202)}
+    return LearningCurve(sets, args.eval_steps, args.output_dir, max_clips=args.eval_max_clips,
+                         mask_threshold=config.mask_threshold, log=log)
 
 
 def random_loader(dataset, args) -> DataLoader:

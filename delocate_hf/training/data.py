@@ -90,32 +90,51 @@ class FaceClipDataset(Dataset):
     def __len__(self) -> int:
         return len(self.clips)
 
-    def __getitem__(self, index: int) -> dict:
-        row = self.clips[int(index)]
-        faces = row["faces"]  # uint8 (T0, S0, S0, 3)
-        keep = torch.from_numpy(temporal_indices(faces.shape[0], self.num_frames))
-        video = faces[keep].permute(0, 3, 1, 2).float() / 255.0  # (T, 3, S0, S0)
-        boxes = torch.as_tensor(np.asarray(row["roi_boxes"], dtype=np.float32)[keep.numpy()])
-        masks = row["masks"][keep].float() / 255.0  # (T, S0, S0)
+    def read_clip(self, row_index: int) -> dict:
+        """The `num_frames` frames of cache row `row_index`, as stored: `faces` uint8 `(T, S0, S0, 3)`, `roi_boxes`
+        float32 `(T, 3, 4)`, `masks` uint8 `(T, S0, S0)` (0..255) and the cache `row`."""
+        row = self.clips[int(row_index)]
+        keep = temporal_indices(row["faces"].shape[0], self.num_frames)
+        return {
+            "faces": row["faces"][torch.from_numpy(keep)].numpy(),
+            "roi_boxes": np.asarray(row["roi_boxes"], dtype=np.float32)[keep],
+            "masks": row["masks"][torch.from_numpy(keep)].numpy(),
+            "keep": keep,
+            "row": row,
+        }
+
+    def to_model_inputs(self, faces: np.ndarray, boxes: np.ndarray, masks: np.ndarray | None, label: int,
+                        manipulation: str, index: int) -> dict:
+        """One training item from uint8 `faces (T, S0, S0, 3)`, `boxes (T, 3, 4)` and uint8 `masks (T, S0, S0)` in
+        0..255 (`None`: no ground truth, all -1): augmentation, resize to the model's size, normalisation."""
+        video = torch.from_numpy(np.ascontiguousarray(faces)).permute(0, 3, 1, 2).float() / 255.0  # (T, 3, S0, S0)
+        boxes = torch.as_tensor(boxes, dtype=torch.float32)
+        known = masks is not None
+        masks = torch.from_numpy(np.ascontiguousarray(masks)).float() / 255.0 if known else torch.zeros(video[:, 0].shape)
         if self.augment:
             video, boxes, masks = self._augment(video, boxes, masks, int(index))
-        if not self.has_mask[int(index)]:
+        if not known:
             masks = torch.full_like(masks, -1.0)  # no ground truth: left out of the localization loss
         source = video.shape[-1]
         if source != self.image_size:
             video = F.interpolate(video, size=(self.image_size, self.image_size), mode="bilinear", antialias=True, align_corners=False)
             masks = F.interpolate(masks[:, None], size=(self.image_size, self.image_size), mode="bilinear", align_corners=False)[:, 0]
             boxes = boxes * (self.image_size / source)
-        manipulation = self.manipulations[int(index)]
         extra = {"index": torch.tensor(int(index))} if self.with_index else {}
         return {
             **extra,
             "pixel_values": (video - self.mean) / self.std,
             "roi_boxes": boxes,
             "mask_labels": masks,
-            "labels": torch.tensor(int(self.labels[int(index)])),
+            "labels": torch.tensor(int(label)),
             "domain": torch.tensor(self.domains.index(manipulation) if manipulation in self.domains else -1),
         }
+
+    def __getitem__(self, index: int) -> dict:
+        clip = self.read_clip(int(index))
+        masks = clip["masks"] if self.has_mask[int(index)] else None
+        return self.to_model_inputs(clip["faces"], clip["roi_boxes"], masks, int(self.labels[int(index)]),
+                                    self.manipulations[int(index)], int(index))
 
 
 class BalancedBatchSampler(Sampler[list[int]]):

@@ -7,8 +7,8 @@ import torch
 
 from modeling import DelocateForVideoClassification
 
-from .arguments import common_parser, load_model_config, parse_with_config
-from .common import balanced_loader, face_clip_dataset, parameter_groups, save_processor
+from .arguments import add_pseudo_fake_arguments, common_parser, load_model_config, parse_with_config
+from .common import learning_curve, balanced_loader, face_clip_dataset, parameter_groups, save_processor
 from .loop import build_accelerator, save_final, train
 
 
@@ -16,7 +16,7 @@ def build_parser():
     parser = common_parser("Delocate stage 1b: fine-tune the recovery encoder as a real/fake classifier")
     parser.add_argument("--recovery_checkpoint", default=None,
                         help="stage-1 DelocateForMaskedRecovery folder (its encoder initialises the classifier)")
-    return parser
+    return add_pseudo_fake_arguments(parser)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -36,7 +36,11 @@ def main(argv: list[str] | None = None) -> dict:
     def compute_loss(model, batch, index):
         return model(batch["pixel_values"], labels=batch["labels"]).loss, {}
 
-    result = train(accelerator, args, model, optimizer, balanced_loader(dataset, args), compute_loss, "stage 1b classifier")
+    curve = learning_curve(args, config, accelerator.print)
+    result = train(accelerator, args, model, optimizer, balanced_loader(dataset, args), compute_loss, "stage 1b classifier",
+                   on_step=curve)
+    if curve is not None and accelerator.is_main_process:
+        accelerator.print(f"learning curve -> {curve.finish(result['step'], model, title='stage 1b classifier')}")
     final = save_final(accelerator, model, args.output_dir, extra=lambda folder: save_processor(config, folder))
     accelerator.print(f"stage 1b done: step {result['step']}, loss {result.get('loss', float('nan')):.4f} -> {final}")
     return {**result, "model_dir": str(final)}

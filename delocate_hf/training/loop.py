@@ -96,6 +96,7 @@ def train(
     dataloader: torch.utils.data.DataLoader,
     compute_loss: Callable[[torch.nn.Module, dict, int], tuple[torch.Tensor, dict]],
     description: str,
+    on_step: Callable[[int, torch.nn.Module], dict | None] | None = None,
 ) -> dict:
     """Runs `args.max_train_steps` optimizer steps. `compute_loss(model, batch, batch_index)` returns
     `(loss, logs)`; `batch_index = step * gradient_accumulation_steps + micro_batch` is the same after a resume, so
@@ -154,6 +155,8 @@ def train(
             progress.update(1)
             logs = {"loss": loss.detach().float().item(), "lr": scheduler.get_last_lr()[0], **logs}
             progress.set_postfix(loss=f"{logs['loss']:.4f}")
+            if on_step is not None:
+                logs.update(on_step(step, model) or {})
             if args.with_tracking and step % args.logging_steps == 0:
                 accelerator.log(logs, step=step)
             if args.checkpointing_steps and step % args.checkpointing_steps == 0:

@@ -12,8 +12,8 @@ import torch
 
 from modeling import DelocateForForgeryLocalization, DelocateForMaskedRecovery
 
-from .arguments import common_parser, parse_with_config
-from .common import balanced_loader, face_clip_dataset, save_processor
+from .arguments import add_pseudo_fake_arguments, common_parser, parse_with_config
+from .common import learning_curve, balanced_loader, face_clip_dataset, save_processor
 from .data import batch_token_masks
 from .loop import build_accelerator, save_final, train
 from .meta_learning import mldg_step, select, split_meta_domains
@@ -31,7 +31,7 @@ def build_parser():
     parser.add_argument("--momentum", type=float, default=0.9)
     parser.add_argument("--frames_per_clip", type=int, default=None,
                         help="train the per-frame localizer on this many random frames of each clip (default: all)")
-    return parser
+    return add_pseudo_fake_arguments(parser)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -81,7 +81,11 @@ def main(argv: list[str] | None = None) -> dict:
                                first_order=args.first_order)
         return losses.loss, {"meta_train_loss": losses.train_loss.item(), "meta_test_loss": losses.test_loss.item()}
 
-    result = train(accelerator, args, model, optimizer, balanced_loader(dataset, args), compute_loss, "stage 2 localization")
+    curve = learning_curve(args, config, accelerator.print)
+    result = train(accelerator, args, model, optimizer, balanced_loader(dataset, args), compute_loss, "stage 2 localization",
+                   on_step=curve)
+    if curve is not None and accelerator.is_main_process:
+        accelerator.print(f"learning curve -> {curve.finish(result['step'], model, title='stage 2 localization')}")
     final = save_final(accelerator, model, args.output_dir, extra=lambda folder: save_processor(config, folder))
     accelerator.print(f"stage 2 done: step {result['step']}, loss {result.get('loss', float('nan')):.4f} -> {final}")
     return {**result, "model_dir": str(final)}

@@ -1,0 +1,84 @@
+"""Global, clip-consistent image degradations: blur, down/up-scaling, sensor noise, JPEG compression.
+
+Real deepfakes reach a detector blurred, rescaled, noisy and re-compressed, and so do real videos. If only the fakes
+carried such degradations, a detector could learn "blurry means fake" (a *global shortcut*) instead of the blending
+traces of the manipulation. Training therefore draws these degradations with **the same distribution for real and
+fake clips** (`delocate_hf.training.pseudo_fake_dataset`), and evaluation checks that degraded real clips do not
+score as fake (`delocate_hf.training.evaluate`).
+
+Every operation takes uint8 frames `(T, H, W, 3)` and returns the same shape; one set of parameters is drawn per clip
+(a video is degraded as a whole), noise and JPEG blocks differ per frame as in real footage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+__all__ = ["DEGRADATIONS", "DegradationSettings", "apply_degradation", "random_degradations"]
+
+DEGRADATIONS = ("blur", "resize", "noise", "jpeg")
+
+
+@dataclass(frozen=True)
+class DegradationSettings:
+    """Probability of each degradation per clip and the ranges its strength is drawn from.
+
+    Sizes are relative to a 128 px face crop (blur sigma) or to the crop (resize factor), so the same settings
+    suit any crop size. `probability=0` switches degradations off.
+    """
+
+    probability: float = 0.25
+    blur_sigma: tuple[float, float] = (0.4, 1.6)  # Gaussian sigma in px at 128 px
+    resize_factor: tuple[float, float] = (0.35, 0.85)  # down-scale, then back up
+    noise_std: tuple[float, float] = (1.0, 6.0)  # grey levels
+    jpeg_quality: tuple[int, int] = (35, 95)
+
+    def __post_init__(self):
+        if not 0.0 <= self.probability <= 1.0:
+            raise ValueError(f"degradation probability must be in [0, 1], got {self.probability}")
+
+
+def apply_degradation(frames: np.ndarray, name: str, strength: float, rng: np.random.Generator | None = None) -> np.ndarray:
+    """Degrades uint8 `frames (T, H, W, 3)` with `name` at `strength` (sigma, factor, std or JPEG quality)."""
+    frames = np.asarray(frames, dtype=np.uint8)
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ValueError(f"frames must be (T, H, W, 3) uint8, got {frames.shape}")
+    h, w = frames.shape[1:3]
+    if name == "blur":
+        sigma = float(strength) * max(h, w) / 128.0
+        return np.stack([cv2.GaussianBlur(f, (0, 0), sigma) for f in frames])
+    if name == "resize":
+        small = (max(2, round(w * strength)), max(2, round(h * strength)))
+        return np.stack([cv2.resize(cv2.resize(f, small, interpolation=cv2.INTER_AREA), (w, h),
+                                    interpolation=cv2.INTER_LINEAR) for f in frames])
+    if name == "noise":
+        rng = rng if rng is not None else np.random.default_rng(0)
+        noisy = frames.astype(np.float32) + rng.normal(0.0, float(strength), size=frames.shape).astype(np.float32)
+        return np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
+    if name == "jpeg":
+        params = [int(cv2.IMWRITE_JPEG_QUALITY), int(round(strength))]
+        out = []
+        for f in frames:
+            ok, buffer = cv2.imencode(".jpg", np.ascontiguousarray(f[..., ::-1]), params)
+            out.append(cv2.imdecode(buffer, cv2.IMREAD_COLOR)[..., ::-1] if ok else f)
+        return np.ascontiguousarray(np.stack(out))
+    raise ValueError(f"unknown degradation {name!r}; choose one of {DEGRADATIONS}")
+
+
+def random_degradations(frames: np.ndarray, rng: np.random.Generator,
+                        settings: DegradationSettings = DegradationSettings()) -> tuple[np.ndarray, dict]:
+    """Each degradation applied with `settings.probability`, in the order of a real pipeline (blur and
+    rescaling of the camera/editing, then sensor noise, then compression). Returns `(frames, {name: strength})`."""
+    drawn: dict[str, float] = {}
+    for name in DEGRADATIONS:
+        if rng.random() >= settings.probability:
+            continue
+        low, high = {"blur": settings.blur_sigma, "resize": settings.resize_factor, "noise": settings.noise_std,
+                     "jpeg": settings.jpeg_quality}[name]
+        strength = float(rng.uniform(low, high))
+        frames = apply_degradation(frames, name, strength, rng)
+        drawn[name] = strength
+    return frames, drawn

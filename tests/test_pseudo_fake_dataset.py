@@ -1,0 +1,184 @@
+"""Pseudo-fakes drawn on the fly (SBI-style) from a real-only face-clip cache built from real video."""
+
+import json
+
+import datasets
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from delocate_hf.data.degradations import DEGRADATIONS, DegradationSettings, apply_degradation, random_degradations
+from delocate_hf.metrics.functional import pair_win_rate
+from delocate_hf.training import finetune_classifier, pretrain_recovery, train_localization
+from delocate_hf.training.common import face_clip_dataset
+from delocate_hf.training.pseudo_fake_dataset import PseudoFakeClipDataset, identity_of, parse_families
+from modeling import DelocateConfig
+from processing import DelocateFaceProcessor, read_video
+
+from conftest import SHARED_MEDIA
+
+FRAMES, SIZE = 4, 64
+FAMILIES = "self_blend,part_eyes,part_lips,flicker,part_swap"
+
+
+@pytest.fixture(scope="module")
+def real_cache(tmp_path_factory, carphone):
+    """6 real clips (three windows of two real videos: two identities), with the processor's crop landmarks."""
+    processor = DelocateFaceProcessor(num_frames=FRAMES, size=SIZE)
+    rows = []
+    for name, path in (("carphone", carphone), ("single_face", SHARED_MEDIA / "single_face.mp4")):
+        frames = read_video(path, sampling="all").frames
+        for window in range(3):
+            out = processor(frames[window * 16: window * 16 + 16: 4], return_faces=True, return_tensors="np")
+            rows.append({"faces": out["faces"][0], "landmarks": out["landmarks"][0].astype(np.float32),
+                         "roi_boxes": out["roi_boxes"][0].astype(np.float32),
+                         "masks": np.zeros((FRAMES, SIZE, SIZE), np.uint8), "label": 0, "manipulation": "real",
+                         "video_id": f"{name}_{window:02d}", "dataset": "mini", "mask_source": "real"})
+    k = rows[0]["landmarks"].shape[1]
+    features = datasets.Features({
+        "faces": datasets.Array4D((FRAMES, SIZE, SIZE, 3), "uint8"),
+        "landmarks": datasets.Array3D((FRAMES, k, 2), "float32"),
+        "roi_boxes": datasets.Array3D((FRAMES, 3, 4), "float32"),
+        "masks": datasets.Array3D((FRAMES, SIZE, SIZE), "uint8"),
+        "label": datasets.Value("int64"), "manipulation": datasets.Value("string"),
+        "video_id": datasets.Value("string"), "dataset": datasets.Value("string"),
+        "mask_source": datasets.Value("string"),
+    })
+    folder = tmp_path_factory.mktemp("real_cache") / "clips"
+    datasets.Dataset.from_list(rows, features=features).save_to_disk(str(folder))
+    return folder
+
+
+def dataset(folder, **kwargs):
+    from delocate_hf.training.data import load_face_clips
+
+    c = DelocateConfig.tiny()
+    return PseudoFakeClipDataset(load_face_clips(folder), FRAMES, SIZE, c.image_mean, c.image_std, **kwargs)
+
+
+def test_index_space_labels_and_domains(real_cache):
+    ds = dataset(real_cache, families=FAMILIES)
+    assert len(ds) == 12 and ds.labels.tolist() == [0] * 6 + [1] * 6
+    assert ds.domains == ["real", *FAMILIES.split(",")]
+    assert [int(r) for r in ds.source_row[6:]] == list(range(6))
+    item = ds[7]
+    assert item["labels"].item() == 1 and item["pixel_values"].shape == (FRAMES, 3, SIZE, SIZE)
+    assert ds.domains[item["domain"].item()] in FAMILIES.split(",")
+    assert identity_of("carphone_02") == "carphone" and identity_of("clip") == "clip"
+    assert set(ds.identities) == {"carphone", "single_face"}
+
+
+def test_fresh_fake_each_epoch_and_the_same_after_a_resume(real_cache):
+    ds = dataset(real_cache, families="self_blend,part_eyes,part_lips", degradations=None, augment=False)
+    first = ds.sample(8)
+    ds.set_epoch(1)
+    second = ds.sample(8)
+    ds.set_epoch(0)
+    again = ds.sample(8)
+    assert not np.array_equal(first["faces"], second["faces"]) or first["family"] != second["family"]
+    assert np.array_equal(first["faces"], again["faces"]) and np.array_equal(first["masks"], again["masks"])
+    # a dataset built anew (a resumed process) with the same seed draws the same fake
+    assert np.array_equal(dataset(real_cache, families="self_blend,part_eyes,part_lips", degradations=None,
+                                  augment=False).sample(8)["faces"], first["faces"])
+
+
+@pytest.mark.parametrize("index", range(6, 12))
+def test_masks_equal_the_changed_pixels(real_cache, index):
+    ds = dataset(real_cache, families=FAMILIES, degradations=None, augment=False)
+    fake, real = ds.sample(index), ds.sample(int(ds.source_row[index]))
+    changed = (fake["faces"] != real["faces"]).any(-1)
+    assert changed.any(), fake["family"]
+    assert np.array_equal(fake["masks"] > 0, changed)
+    if fake["family"] == "part_swap":  # the donor is another identity
+        assert ds.identities[int(ds.source_row[index])] in {"carphone", "single_face"}
+
+
+def test_cycle_order_gives_every_family_per_clip(real_cache):
+    ds = dataset(real_cache, families="self_blend,part_lips", family_order="cycle", degradations=None,
+                 augment=False, degraded_reals=("blur", "jpeg"))
+    assert len(ds) == 6 + 12 + 12
+    assert ds.manipulations[6:18] == ["self_blend"] * 6 + ["part_lips"] * 6
+    assert ds.manipulations[18:] == ["real+blur"] * 6 + ["real+jpeg"] * 6
+    assert [ds.sample(i)["family"] for i in (6, 17)] == ["self_blend", "part_lips"]
+    blurred, clean = ds.sample(18), ds.sample(0)
+    assert blurred["label"] == 0 and blurred["degradations"] == {"blur": pytest.approx(1.2)}
+    assert not np.array_equal(blurred["faces"], clean["faces"])
+
+
+def test_degradations_are_drawn_alike_for_real_and_fake(real_cache):
+    ds = dataset(real_cache, families="self_blend", degradations=DegradationSettings(0.5), augment=False)
+    drawn = {0: [], 1: []}
+    for epoch in range(8):
+        ds.set_epoch(epoch)
+        for i in range(len(ds)):
+            drawn[int(ds.labels[i])].append(len(ds.sample(i)["degradations"]))
+    real, fake = np.mean(drawn[0]), np.mean(drawn[1])
+    assert 1.4 < real < 2.6 and 1.4 < fake < 2.6  # 4 degradations at p = 0.5: 2 on average, for both classes
+
+
+def test_degradation_operations_on_real_frames(real_cache):
+    frames = dataset(real_cache, families="self_blend").read_clip(0)["faces"]
+    for name, strength in (("blur", 1.5), ("resize", 0.4), ("noise", 5.0), ("jpeg", 30)):
+        out = apply_degradation(frames, name, strength, np.random.default_rng(0))
+        assert out.shape == frames.shape and out.dtype == np.uint8
+        assert 0 < np.abs(out.astype(int) - frames).mean() < 20, name
+    sharp = np.abs(np.diff(frames.astype(float), axis=2)).mean()
+    assert np.abs(np.diff(apply_degradation(frames, "blur", 1.5).astype(float), axis=2)).mean() < sharp
+    out, drawn = random_degradations(frames, np.random.default_rng(1), DegradationSettings(1.0))
+    assert list(drawn) == list(DEGRADATIONS)
+    with pytest.raises(ValueError, match="unknown degradation"):
+        apply_degradation(frames, "sepia", 1.0)
+    with pytest.raises(ValueError, match="probability"):
+        DegradationSettings(1.5)
+
+
+def test_bad_arguments_are_named(real_cache):
+    assert parse_families("all")[0] == "self_blend" and parse_families("none") == ()
+    with pytest.raises(ValueError, match="unknown pseudo-fake family warp"):
+        parse_families("self_blend,warp")
+    with pytest.raises(ValueError, match="pseudo_fake_ratio"):
+        dataset(real_cache, families="self_blend", ratio=0.0)
+    with pytest.raises(ValueError, match="at least one pseudo-fake family"):
+        dataset(real_cache, families="none")
+
+
+def test_pair_win_rate():
+    assert pair_win_rate([0.9, 0.2, 0.5], [0.1, 0.3, 0.5]) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="equal-length"):
+        pair_win_rate([0.1], [0.2, 0.3])
+
+
+def common(cache, out, steps=2, *extra):
+    return ["--train_data", str(cache), "--output_dir", str(out), "--model_config", "tiny",
+            "--max_train_steps", str(steps), "--per_device_train_batch_size", "4", "--cpu", *extra]
+
+
+def test_flags_reach_the_training_loop(real_cache, tmp_path):
+    """Real-only data + --pseudo_fakes trains stages 1b and 2 (MLDG over the families), with a learning curve; a
+    run resumed from its checkpoint ends with the same weights as an uninterrupted one (the same fakes drawn)."""
+    stage1 = pretrain_recovery.main(common(real_cache, tmp_path / "s1", 2))
+    args = finetune_classifier.build_parser().parse_args(common(real_cache, tmp_path / "x", 2, "--pseudo_fakes",
+                                                                "part_eyes,part_lips", "--pseudo_fake_ratio", "0.5"))
+    built = face_clip_dataset(args, DelocateConfig.tiny())
+    assert isinstance(built, PseudoFakeClipDataset) and built.families == ("part_eyes", "part_lips")
+    flags = ["--recovery_checkpoint", stage1["model_dir"], "--pseudo_fakes", "self_blend,part_eyes,part_lips"]
+    curve = ["--eval_data", str(real_cache), "--eval_steps", "2", "--eval_pseudo_fakes", "part_cheek_nose,flicker"]
+    b = finetune_classifier.main(common(real_cache, tmp_path / "s1b", 4, *flags, *curve))
+    points = json.loads((tmp_path / "s1b" / "learning_curve.json").read_text())
+    assert [p["step"] for p in points] == [2, 4] and {"train_auc", "held-out_auc"} <= set(points[0])
+    assert (tmp_path / "s1b" / "learning_curve.png").stat().st_size > 0
+    assert b["step"] == 4
+
+    loc = common(real_cache, tmp_path / "s2", 4, *flags, "--first_order", "--checkpointing_steps", "2", *curve)
+    train_localization.main(loc)
+    assert "held-out_iou" in json.loads((tmp_path / "s2" / "learning_curve.json").read_text())[-1]
+    full = load_file(str(tmp_path / "s2" / "final" / "model.safetensors"))
+    # resume from step 2 in a fresh output folder holding only that checkpoint
+    import shutil
+
+    shutil.copytree(tmp_path / "s2" / "checkpoints" / "step_2", tmp_path / "s2r" / "checkpoints" / "step_2")
+    train_localization.main(common(real_cache, tmp_path / "s2r", 4, *flags, "--first_order",
+                                   "--resume_from_checkpoint", "latest"))
+    resumed = load_file(str(tmp_path / "s2r" / "final" / "model.safetensors"))
+    assert all(torch.equal(full[k], resumed[k]) for k in full)
