@@ -3,7 +3,8 @@
 * `DelocateMappingModule`: ResNet-18 stem + first three residual stages (`transformers.ResNetModel`), their outputs
   resized to one grid and concatenated, then three convolutions -> the 56x56x3 "mapped face".
 * `DelocateSEEncoder`: convolution stages with squeeze-and-excitation (SENet).
-* `DelocateUNetDecoder`: UNet decoder whose stages end in concurrent spatial & channel SE (scSE).
+* `DelocateUNetDecoder`: UNet decoder whose stages end in concurrent spatial & channel SE (scSE), giving features.
+* `DelocateSegmentationHead`: smp-style head, decoder features -> 1-channel mask logits.
 * `DelocateLocalizationNetwork`: the three together plus the frame classifier fed by mapping and localization features.
 * `forgery_mask_loss`: the mask loss `L_loc` (`config.localization_loss`: the paper's MSE, or BCE + Dice).
 
@@ -152,8 +153,21 @@ class DelocateUNetDecoderStage(nn.Module):
         return self.attention(self.block([hidden_states, skip]))  # block of the concatenation [upsampled, skip]
 
 
+class DelocateSegmentationHead(nn.Conv2d):
+    """smp's `SegmentationHead` for one class: a convolution from decoder features `(N, C, H, W)` to mask logits
+    `(N, 1, H, W)`, no activation (the losses and the detector apply the sigmoid), no upsampling (the decoder already
+    ends at full resolution). A `Conv2d` itself, so its weights keep the checkpoint keys `...decoder.head.weight|bias`.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int = 1, kernel_size: int = 1):
+        super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2)
+
+
 class DelocateUNetDecoder(nn.Module):
-    """UNet decoder from the deepest encoder stage back to full resolution; ends in 1-channel mask logits."""
+    """UNet decoder from the deepest encoder stage back to full resolution: returns the last stage's features
+    `(N, decoder_channels[-1], H, W)`. The mask logits come from the separate segmentation head (smp's layout:
+    decoder, then head), which the decoder holds as `head` only so that saved state-dict keys stay as they were;
+    the localization network calls it (`DelocateLocalizationNetwork.segmentation_head`)."""
 
     def __init__(self, encoder_channels: list[int], decoder_channels: list[int], use_scse: bool, reduction: int):
         super().__init__()
@@ -162,13 +176,14 @@ class DelocateUNetDecoder(nn.Module):
         for skip_channels, width in zip(reversed(encoder_channels[:-1]), decoder_channels):
             self.stages.append(DelocateUNetDecoderStage(previous, skip_channels, width, use_scse, reduction))
             previous = width
-        self.head = nn.Conv2d(previous, 1, 1)
+        self.head = DelocateSegmentationHead(previous)
 
     def forward(self, skips: list[torch.Tensor]) -> torch.Tensor:
+        """`skips`: the encoder stage outputs, shallowest first -> decoder features `(N, decoder_channels[-1], H, W)`."""
         hidden_states = skips[-1]
         for stage, skip in zip(self.stages, reversed(skips[:-1])):
             hidden_states = stage(hidden_states, skip)
-        return self.head(hidden_states)  # (N, 1, H, W)
+        return hidden_states
 
 
 class DelocateLocalizationNetwork(nn.Module):
@@ -187,6 +202,11 @@ class DelocateLocalizationNetwork(nn.Module):
         )
         self.classifier = nn.Linear(config.mapping_hidden_channels + config.loc_encoder_channels[-1], 1)
         self.chunk_size = config.localization_chunk_size
+
+    @property
+    def segmentation_head(self) -> DelocateSegmentationHead:
+        """The mask head applied to the decoder's features (stored as `decoder.head`, see `DelocateUNetDecoder`)."""
+        return self.decoder.head
 
     def forward(self, pixel_values: torch.Tensor) -> dict[str, torch.Tensor]:
         """`pixel_values` (N, 3, H, W) normalised faces -> dict of `frame_logits` (N,), `mask_logits` (N, 1, H, W),
@@ -207,7 +227,7 @@ class DelocateLocalizationNetwork(nn.Module):
         mapped, map_features = self.mapping(pixel_values)
         mapped_up = F.interpolate(mapped, size=pixel_values.shape[-2:], mode="bilinear", align_corners=False)
         skips = self.encoder([pixel_values, mapped_up])  # the encoder sees face and mapped face, 6 channels
-        mask_logits = self.decoder(skips)
+        mask_logits = self.segmentation_head(self.decoder(skips))  # (N, 1, H, W)
         pooled = torch.cat([map_features.mean(dim=(2, 3)), skips[-1].mean(dim=(2, 3))], dim=1)
         frame_logits = self.classifier(pooled).squeeze(-1)
         return {"frame_logits": frame_logits, "mask_logits": mask_logits.contiguous(), "mapped_faces": mapped.contiguous()}

@@ -162,6 +162,63 @@ class DelocateForMaskedRecovery(DelocatePreTrainedModel):
             raise ValueError(f"bool_masked_pos must mask some but not all {self.config.seq_length} tokens, got {int(counts[0])}")
         return bool_masked_pos
 
+    def forward_encoder(self, pixel_values: torch.Tensor, bool_masked_pos: torch.BoolTensor, **kwargs):
+        """VideoMAE encoder on the visible tokens only: `(batch, frames, 3, H, W)` -> a `BaseModelOutput` whose
+        `last_hidden_state` is `(batch, num_visible, hidden_size)` (masked tokens are dropped, as in MAE)."""
+        return self.videomae(pixel_values, bool_masked_pos=bool_masked_pos, **kwargs)
+
+    def forward_decoder(self, latent: torch.Tensor, bool_masked_pos: torch.BoolTensor) -> torch.Tensor:
+        """Decoder: visible latents `(batch, num_visible, hidden_size)` -> predicted patches of the masked tokens
+        `(batch, num_masked, tubelet * patch**2 * channels)`, in token order. The latents are projected to the
+        decoder width, visible and mask tokens get the fixed sin-cos positions of their tokens, and the decoder keeps
+        the last `num_masked` outputs (VideoMAE's layout: visible first, masked last)."""
+        visible = self.encoder_to_decoder(latent)  # (batch, num_visible, decoder_hidden)
+        batch_size, _, dim = visible.shape
+        positions = self.position_embeddings.expand(batch_size, -1, -1).to(device=visible.device, dtype=visible.dtype)
+        pos_visible = positions[~bool_masked_pos].reshape(batch_size, -1, dim)
+        pos_masked = positions[bool_masked_pos].reshape(batch_size, -1, dim)
+        decoder_input = torch.cat([visible + pos_visible, self.mask_token + pos_masked], dim=1)
+        return self.decoder(decoder_input, pos_masked.shape[1]).logits
+
+    @torch.no_grad()
+    def pixel_patches(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The clip in [0, 1] pixel space as patches `(batch, num_tokens, tubelet * patch**2, channels)`, with each
+        patch's mean and std `(batch, num_tokens, 1, channels)` (std unbiased, + 1e-6)."""
+        patches = patchify(unnormalize(pixel_values, self.config), self.config.tubelet_size, self.config.patch_size)
+        patch_mean = patches.mean(dim=-2, keepdim=True)
+        patch_std = patches.var(dim=-2, unbiased=True, keepdim=True).sqrt() + 1e-6
+        return patches, patch_mean, patch_std
+
+    def forward_loss(
+        self, pixel_values: torch.Tensor, logits: torch.Tensor, bool_masked_pos: torch.BoolTensor, pixel_patches=None
+    ) -> torch.Tensor:
+        """MSE between `logits` `(batch, num_masked, tubelet * patch**2 * channels)` and the masked patches' pixels,
+        each patch normalised by its own mean/std when `norm_pix_loss` (MAE's target). `pixel_patches`: the result of
+        `pixel_patches(pixel_values)` if already computed."""
+        patches, patch_mean, patch_std = pixel_patches or self.pixel_patches(pixel_values)
+        targets = (patches - patch_mean) / patch_std if self.config.norm_pix_loss else patches
+        labels = targets[bool_masked_pos].reshape(logits.shape[0], -1, targets.shape[-2] * targets.shape[-1])
+        return F.mse_loss(logits, labels.to(logits.dtype))
+
+    def forward_reconstruction(
+        self, pixel_values: torch.Tensor, logits: torch.Tensor, bool_masked_pos: torch.BoolTensor, pixel_patches=None
+    ) -> torch.Tensor:
+        """The recovered clip `(batch, frames, 3, H, W)` in [0, 1]: the input's own pixels on visible tokens, the
+        decoder's prediction on masked tokens (de-normalised with the true patch's own mean/std when
+        `norm_pix_loss`), clamped to [0, 1]. This is what stage 2 uses as the mapping target."""
+        config = self.config
+        patches, patch_mean, patch_std = pixel_patches or self.pixel_patches(pixel_values)
+        batch_size, channels = logits.shape[0], patches.shape[-1]
+        predicted = logits.reshape(batch_size, -1, patches.shape[-2], channels)
+        if config.norm_pix_loss:
+            predicted = predicted * patch_std[bool_masked_pos].reshape_as(predicted[:, :, :1]) + patch_mean[
+                bool_masked_pos
+            ].reshape_as(predicted[:, :, :1])
+        full = patches.to(predicted.dtype).clone()
+        full[bool_masked_pos] = predicted.reshape(-1, patches.shape[-2], channels)
+        time, _, height, width = pixel_values.shape[1:]
+        return unpatchify(full, time, height, width, config.tubelet_size, config.patch_size).clamp(0, 1)
+
     def forward(
         self,
         pixel_values: torch.Tensor,
@@ -174,38 +231,17 @@ class DelocateForMaskedRecovery(DelocatePreTrainedModel):
             Normalised face clips from `DelocateFaceProcessor`.
         bool_masked_pos (`torch.BoolTensor` of shape `(batch, num_tokens)`):
             Tokens to mask (True); the same count in every sample.
+
+        MAE's steps: `forward_encoder` (visible tokens) -> `forward_decoder` (masked patches) -> `forward_loss`, plus
+        `forward_reconstruction` (the full recovered clip).
         """
         check_video_input(pixel_values, self.config)
         bool_masked_pos = self.check_mask(bool_masked_pos, pixel_values.shape[0])
-        outputs = self.videomae(pixel_values, bool_masked_pos=bool_masked_pos, **kwargs)
-        visible = self.encoder_to_decoder(outputs.last_hidden_state)  # (batch, num_visible, decoder_hidden)
-        batch_size, _, dim = visible.shape
-
-        positions = self.position_embeddings.expand(batch_size, -1, -1).to(device=pixel_values.device, dtype=visible.dtype)
-        pos_visible = positions[~bool_masked_pos].reshape(batch_size, -1, dim)
-        pos_masked = positions[bool_masked_pos].reshape(batch_size, -1, dim)
-        decoder_input = torch.cat([visible + pos_visible, self.mask_token + pos_masked], dim=1)
-        logits = self.decoder(decoder_input, pos_masked.shape[1]).logits  # (batch, num_masked, ts * p * p * C)
-
-        config = self.config
-        time, channels, height, width = pixel_values.shape[1:]
-        with torch.no_grad():
-            patches = patchify(unnormalize(pixel_values, config), config.tubelet_size, config.patch_size)
-            patch_mean = patches.mean(dim=-2, keepdim=True)
-            patch_std = patches.var(dim=-2, unbiased=True, keepdim=True).sqrt() + 1e-6
-            targets = (patches - patch_mean) / patch_std if config.norm_pix_loss else patches
-            labels = targets[bool_masked_pos].reshape(batch_size, -1, targets.shape[-2] * channels)
-        loss = F.mse_loss(logits, labels.to(logits.dtype))
-
-        predicted = logits.reshape(batch_size, -1, patches.shape[-2], channels)
-        if config.norm_pix_loss:
-            predicted = predicted * patch_std[bool_masked_pos].reshape_as(predicted[:, :, :1]) + patch_mean[
-                bool_masked_pos
-            ].reshape_as(predicted[:, :, :1])
-        full = patches.to(predicted.dtype).clone()
-        full[bool_masked_pos] = predicted.reshape(-1, patches.shape[-2], channels)
-        reconstruction = unpatchify(full, time, height, width, config.tubelet_size, config.patch_size).clamp(0, 1)
-
+        outputs = self.forward_encoder(pixel_values, bool_masked_pos, **kwargs)
+        logits = self.forward_decoder(outputs.last_hidden_state, bool_masked_pos)  # (batch, num_masked, ts*p*p*C)
+        pixel_patches = self.pixel_patches(pixel_values)
+        loss = self.forward_loss(pixel_values, logits, bool_masked_pos, pixel_patches)
+        reconstruction = self.forward_reconstruction(pixel_values, logits, bool_masked_pos, pixel_patches)
         output = DelocateMaskedRecoveryOutput(
             loss=loss,
             logits=logits,

@@ -1,14 +1,19 @@
-"""The four Delocate models on tiny configs: shapes, losses, save/load, Auto classes, training signal."""
+"""The four Delocate models in transformers' ModelTester style: a tester makes a tiny config and random tensors, one
+`create_and_check_*` per model class; then save/load, Auto classes, loss-only-with-labels, training signal, the
+shipped default model's checkpoint format. Real video is used only where image content matters (recovery learning)."""
 
 import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import av
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file
 from transformers import (
     AutoConfig,
     AutoModel,
@@ -24,14 +29,358 @@ from modeling import (
     DelocateForMaskedRecovery,
     DelocateForVideoClassification,
 )
+from modeling.localization_modules import DelocateSegmentationHead
 from modeling.modeling_delocate import patchify, unnormalize, unpatchify
 
-B = 2
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "delocate_hf" / "default_model"
+
+
+def random_mask(config, batch, count=None, seed=0):
+    """`(batch, num_tokens)` bool: `count` (default 75 %) random tokens masked in every row."""
+    generator = torch.Generator().manual_seed(seed)
+    count = count or int(0.75 * config.seq_length)
+    mask = torch.zeros(batch, config.seq_length, dtype=torch.bool)
+    for row in range(batch):
+        mask[row, torch.randperm(config.seq_length, generator=generator)[:count]] = True
+    return mask
+
+
+class DelocateModelTester:
+    """Tiny `DelocateConfig.tiny()` models (64 px, 4 frames) on seeded random inputs, as transformers' ModelTester."""
+
+    def __init__(self, batch_size=2, seed=0, **config_overrides):
+        self.batch_size = batch_size
+        self.seed = seed
+        self.config_overrides = config_overrides
+
+    def get_config(self) -> DelocateConfig:
+        return DelocateConfig.tiny(**self.config_overrides)
+
+    def prepare_config_and_inputs(self):
+        """config and a dict of `pixel_values (B, T, 3, S, S)`, `bool_masked_pos (B, num_tokens)`, `labels (B,)`
+        (0, 1, 0, ...), `mask_labels (B, T, S, S)` (a square on the fakes) and `recovered_pixel_values` (B, T, 3, S, S)
+        in [0, 1]."""
+        config = self.get_config()
+        batch, frames, size = self.batch_size, config.num_frames, config.image_size
+        generator = torch.Generator().manual_seed(self.seed)
+        pixel_values = torch.randn(batch, frames, config.num_channels, size, size, generator=generator)
+        labels = torch.arange(batch) % 2
+        mask_labels = torch.zeros(batch, frames, size, size)
+        mask_labels[labels == 1, :, size // 4 : size // 2, size // 4 : size // 2] = 1
+        inputs = {
+            "pixel_values": pixel_values,
+            "bool_masked_pos": random_mask(config, batch, seed=self.seed),
+            "labels": labels,
+            "mask_labels": mask_labels,
+            "recovered_pixel_values": torch.rand(pixel_values.shape, generator=generator),
+        }
+        return config, inputs
+
+    def create_and_check_masked_recovery(self, config, inputs):
+        model = DelocateForMaskedRecovery(config).eval()
+        pixel_values, mask = inputs["pixel_values"], inputs["bool_masked_pos"]
+        with torch.no_grad():
+            out = model(pixel_values, bool_masked_pos=mask)
+            # MAE's steps compose to the forward
+            latent = model.forward_encoder(pixel_values, mask).last_hidden_state
+            logits = model.forward_decoder(latent, mask)
+            loss = model.forward_loss(pixel_values, logits, mask)
+            reconstruction = model.forward_reconstruction(pixel_values, logits, mask)
+            as_tuple = model(pixel_values, bool_masked_pos=mask, return_dict=False)
+        num_masked, num_visible = int(mask[0].sum()), config.seq_length - int(mask[0].sum())
+        assert latent.shape == (self.batch_size, num_visible, config.hidden_size)
+        assert out.logits.shape == (self.batch_size, num_masked, config.tubelet_size * config.patch_size**2 * 3)
+        assert out.loss.ndim == 0 and out.loss > 0
+        assert out.reconstruction.shape == pixel_values.shape and torch.equal(out.bool_masked_pos, mask)
+        torch.testing.assert_close(logits, out.logits)
+        torch.testing.assert_close(loss, out.loss)
+        torch.testing.assert_close(reconstruction, out.reconstruction)
+        torch.testing.assert_close(as_tuple[0], out.loss)
+        # the loss is MAE's: MSE to the masked patches normalised by their own mean / std
+        patches = patchify(unnormalize(pixel_values, config), config.tubelet_size, config.patch_size)
+        normalised = (patches - patches.mean(-2, keepdim=True)) / (patches.var(-2, keepdim=True).sqrt() + 1e-6)
+        expected = F.mse_loss(out.logits, normalised[mask].reshape(self.batch_size, num_masked, -1))
+        torch.testing.assert_close(out.loss, expected)
+        # visible patches come back as the input's pixels (clamped), masked ones are the decoder's prediction
+        recovered = patchify(out.reconstruction, config.tubelet_size, config.patch_size)
+        torch.testing.assert_close(recovered[~mask], patches[~mask].clamp(0, 1), atol=1e-5, rtol=0)
+        assert not torch.allclose(recovered[mask], patches[mask].clamp(0, 1), atol=1e-3)
+        assert out.reconstruction.min() >= 0 and out.reconstruction.max() <= 1
+
+    def create_and_check_video_classification(self, config, inputs):
+        model = DelocateForVideoClassification(config).eval()
+        with torch.no_grad():
+            out = model(inputs["pixel_values"])
+            with_labels = model(inputs["pixel_values"], labels=inputs["labels"])
+        assert out.loss is None and out.logits.shape == (self.batch_size,)
+        expected = F.binary_cross_entropy_with_logits(out.logits, inputs["labels"].float())
+        torch.testing.assert_close(with_labels.loss, expected)
+        torch.testing.assert_close(with_labels.logits, out.logits)
+
+    def create_and_check_forgery_localization(self, config, inputs):
+        model = DelocateForForgeryLocalization(config).eval()
+        pixel_values = inputs["pixel_values"]
+        B, T, S, s = self.batch_size, config.num_frames, config.image_size, config.mapped_size
+        with torch.no_grad():
+            out = model(pixel_values)
+            frames = model(pixel_values.flatten(0, 1))  # per-frame input (N, 3, H, W)
+            full = model(pixel_values, labels=inputs["labels"], mask_labels=inputs["mask_labels"],
+                         recovered_pixel_values=inputs["recovered_pixel_values"])
+            only_masks = model(pixel_values, mask_labels=inputs["mask_labels"])
+        assert out.loss is None and {out.loss_cls, out.loss_map, out.loss_loc} == {None}
+        assert out.logits.shape == (B,) and out.frame_logits.shape == (B, T)
+        assert out.mask_logits.shape == (B, T, 1, S, S) and out.mapped_faces.shape == (B, T, 3, s, s)
+        assert out.mapped_faces.min() >= 0 and out.mapped_faces.max() <= 1
+        torch.testing.assert_close(out.logits, out.frame_logits.mean(-1))
+        assert frames.mask_logits.shape == (B * T, 1, S, S) and frames.logits.shape == (B * T,)
+        torch.testing.assert_close(frames.mask_logits, out.mask_logits.flatten(0, 1), rtol=1e-5, atol=1e-5)
+        # each loss from its own target, by hand; the total is their weighted sum
+        expected_cls = F.binary_cross_entropy_with_logits(out.logits, inputs["labels"].float())
+        target = F.interpolate(inputs["recovered_pixel_values"].flatten(0, 1), size=(s, s), mode="area")
+        expected_map = F.mse_loss(out.mapped_faces.flatten(0, 1), target)
+        expected_loc = ((torch.sigmoid(out.mask_logits[:, :, 0]) - inputs["mask_labels"]) ** 2).mean()
+        torch.testing.assert_close(full.loss_cls, expected_cls)
+        torch.testing.assert_close(full.loss_map, expected_map)
+        torch.testing.assert_close(full.loss_loc, expected_loc)
+        weighted = config.cls_loss_weight * expected_cls + config.map_loss_weight * expected_map
+        torch.testing.assert_close(full.loss, weighted + config.loc_loss_weight * expected_loc)
+        assert only_masks.loss_cls is None and only_masks.loss_map is None
+        torch.testing.assert_close(only_masks.loss, config.loc_loss_weight * expected_loc)
+        # the mask logits are the segmentation head applied to the decoder's features
+        network = model.localizer
+        assert isinstance(network.segmentation_head, DelocateSegmentationHead)
+        assert network.segmentation_head is network.decoder.head
+        with pytest.raises(ValueError, match="mask_labels"):
+            model(pixel_values, mask_labels=torch.zeros(B, T + 1, S, S))
+        with pytest.raises(ValueError, match="recovered_pixel_values"):
+            model(pixel_values, recovered_pixel_values=inputs["recovered_pixel_values"][:, :1])
+
+    def create_and_check_deepfake_detection(self, config, inputs):
+        classifier = DelocateForVideoClassification(config).eval()
+        localizer = DelocateForForgeryLocalization(config).eval()
+        detector = DelocateForDeepfakeDetection.from_stages(classifier, localizer).eval()
+        pixel_values = inputs["pixel_values"]
+        with torch.no_grad():
+            out = detector(pixel_values)
+            stage1, stage2 = classifier(pixel_values).logits, localizer(pixel_values)
+            with_labels = detector(pixel_values, labels=inputs["labels"])
+        B, T, S = self.batch_size, config.num_frames, config.image_size
+        assert out.loss is None and out.frame_scores.shape == (B, T) and out.masks.shape == (B, T, S, S)
+        torch.testing.assert_close(out.recovery_logits, stage1)
+        torch.testing.assert_close(out.localization_logits, stage2.logits)
+        torch.testing.assert_close(out.masks, torch.sigmoid(stage2.mask_logits[:, :, 0]))
+        weight = config.fusion_weight
+        torch.testing.assert_close(out.probabilities, weight * torch.sigmoid(stage1) + (1 - weight) * torch.sigmoid(stage2.logits))
+        torch.testing.assert_close(torch.sigmoid(out.logits), out.probabilities, atol=1e-5, rtol=0)
+        expected = F.binary_cross_entropy(out.probabilities, inputs["labels"].float())
+        torch.testing.assert_close(with_labels.loss, expected)
+
+
+@pytest.fixture
+def tester():
+    return DelocateModelTester()
 
 
 @pytest.fixture(scope="module")
 def config():
     return DelocateConfig.tiny()
+
+
+@pytest.fixture(scope="module")
+def clip(config):
+    """Random normalised clips `(2, T, 3, S, S)`."""
+    return torch.randn(2, config.num_frames, 3, config.image_size, config.image_size, generator=torch.Generator().manual_seed(1))
+
+
+def test_config_validates_values_and_round_trips(tmp_path):
+    with pytest.raises(ValueError, match="mask_ratio"):
+        DelocateConfig(mask_ratio=1.2)
+    with pytest.raises(ValueError, match="patch_size"):
+        DelocateConfig(image_size=100)
+    with pytest.raises(ValueError, match="num_frames"):
+        DelocateConfig(num_frames=15)
+    with pytest.raises(ValueError, match="score_fusion"):
+        DelocateConfig(score_fusion="max")
+    config = DelocateConfig.tiny(fusion_weight=0.3, localization_loss="bce_dice", localization_pos_weight=4.0)
+    config.save_pretrained(tmp_path)
+    loaded = AutoConfig.from_pretrained(tmp_path)
+    assert type(loaded) is DelocateConfig and loaded.fusion_weight == 0.3
+    assert (loaded.localization_loss, loaded.localization_pos_weight) == ("bce_dice", 4.0)
+    drop = lambda d: {k: v for k, v in d.items() if k != "_name_or_path"}  # noqa: E731
+    assert drop(loaded.to_dict()) == drop(config.to_dict())
+    assert json.loads((tmp_path / "config.json").read_text())["model_type"] == "delocate"
+
+
+def test_base_config_matches_the_paper():
+    config = DelocateConfig()
+    assert (config.image_size, config.patch_size, config.num_frames, config.tubelet_size) == (224, 16, 16, 2)
+    assert (config.hidden_size, config.num_hidden_layers, config.decoder_hidden_size, config.decoder_num_hidden_layers) == (
+        768, 12, 384, 4)
+    assert config.seq_length == 8 * 14 * 14 and config.mask_ratio == 0.75 and config.mapped_size == 56
+    assert config.localization_loss == "mse"  # the paper's L_mse_loc
+    resnet = config.to_resnet_config()
+    assert resnet.layer_type == "basic" and list(resnet.depths) == [2, 2, 2] and list(resnet.hidden_sizes) == [64, 128, 256]
+
+
+def test_patchify_round_trip(config, clip):
+    frames = unnormalize(clip, config)
+    patches = patchify(frames, config.tubelet_size, config.patch_size)
+    assert patches.shape == (2, config.seq_length, config.tubelet_size * config.patch_size**2, 3)
+    back = unpatchify(patches, config.num_frames, config.image_size, config.image_size, config.tubelet_size, config.patch_size)
+    torch.testing.assert_close(back, frames)
+
+
+def test_masked_recovery(tester):
+    tester.create_and_check_masked_recovery(*tester.prepare_config_and_inputs())
+
+
+def test_masked_recovery_without_norm_pix_loss():
+    """Without `norm_pix_loss` the targets and the reconstruction of masked patches are plain pixels."""
+    config, inputs = DelocateModelTester(norm_pix_loss=False).prepare_config_and_inputs()
+    model = DelocateForMaskedRecovery(config).eval()
+    mask = inputs["bool_masked_pos"]
+    with torch.no_grad():
+        out = model(inputs["pixel_values"], bool_masked_pos=mask)
+    patches = patchify(unnormalize(inputs["pixel_values"], config), config.tubelet_size, config.patch_size)
+    torch.testing.assert_close(out.loss, F.mse_loss(out.logits, patches[mask].reshape(*out.logits.shape)))
+    recovered = patchify(out.reconstruction, config.tubelet_size, config.patch_size)
+    torch.testing.assert_close(recovered[mask], out.logits.reshape(-1, *patches.shape[-2:]).clamp(0, 1))
+
+
+def test_video_classification(tester):
+    tester.create_and_check_video_classification(*tester.prepare_config_and_inputs())
+
+
+def test_forgery_localization(tester):
+    tester.create_and_check_forgery_localization(*tester.prepare_config_and_inputs())
+
+
+def test_forgery_localization_with_loss_weights_and_bce_dice():
+    tester = DelocateModelTester(batch_size=3, cls_loss_weight=0.5, map_loss_weight=2.0, loc_loss_weight=0.25)
+    tester.create_and_check_forgery_localization(*tester.prepare_config_and_inputs())
+    config, inputs = DelocateModelTester(localization_loss="bce_dice").prepare_config_and_inputs()
+    model = DelocateForForgeryLocalization(config).eval()
+    with torch.no_grad():
+        out = model(inputs["pixel_values"], mask_labels=inputs["mask_labels"])
+    assert torch.isfinite(out.loss_loc) and out.loss_loc > 0
+
+
+def test_deepfake_detection(tester):
+    tester.create_and_check_deepfake_detection(*tester.prepare_config_and_inputs())
+    other = DelocateModelTester(batch_size=3, fusion_weight=0.2)
+    other.create_and_check_deepfake_detection(*other.prepare_config_and_inputs())
+
+
+def test_recovery_rejects_bad_masks(config, clip):
+    model = DelocateForMaskedRecovery(config)
+    unequal = random_mask(config, 2)
+    unequal[1, unequal[1].nonzero()[0]] = False  # one fewer masked token in the second sample
+    with pytest.raises(ValueError, match="same number of tokens"):
+        model(clip, bool_masked_pos=unequal)
+    with pytest.raises(ValueError, match="shape"):
+        model(clip, bool_masked_pos=torch.ones(2, config.seq_length + 1, dtype=torch.bool))
+    with pytest.raises(ValueError, match="needs bool_masked_pos"):
+        model(clip)
+    with pytest.raises(ValueError, match="pixel_values must have shape"):
+        model(clip[:, :2], bool_masked_pos=random_mask(config, 2))
+
+
+def test_classifier_loads_the_stage1_encoder(config, clip, tmp_path):
+    recovery = DelocateForMaskedRecovery(config)
+    recovery.save_pretrained(tmp_path / "stage1")
+    classifier = DelocateForVideoClassification.from_pretrained(tmp_path / "stage1")
+    for name, tensor in recovery.videomae.state_dict().items():
+        torch.testing.assert_close(classifier.videomae.state_dict()[name], tensor, msg=name)
+    assert classifier(clip).loss is None
+
+
+def test_detector_from_recovery_can_keep_the_autoencoder(config, clip):
+    recovery = DelocateForMaskedRecovery(config)
+    detector = DelocateForDeepfakeDetection.from_stages(recovery, DelocateForForgeryLocalization(config), recovery=recovery)
+    assert detector.config.detector_include_recovery and detector.recovery is not None
+    torch.testing.assert_close(detector.videomae.state_dict(), recovery.videomae.state_dict())
+    mask = random_mask(config, 2)
+    torch.testing.assert_close(
+        detector.recovery(clip, bool_masked_pos=mask).reconstruction,
+        recovery(clip, bool_masked_pos=mask).reconstruction,
+    )
+
+
+def test_detector_copies_the_localization_settings_of_stage_2(config):
+    localizer = DelocateForForgeryLocalization(DelocateConfig.tiny(localization_loss="bce_dice", localization_pos_weight=8))
+    detector = DelocateForDeepfakeDetection.from_stages(DelocateForVideoClassification(config), localizer)
+    assert (detector.config.localization_loss, detector.config.localization_pos_weight) == ("bce_dice", 8)
+
+
+MODEL_CASES = [
+    (DelocateForMaskedRecovery, AutoModelForPreTraining),
+    (DelocateForVideoClassification, AutoModelForVideoClassification),
+    (DelocateForForgeryLocalization, AutoModelForImageSegmentation),
+    (DelocateForDeepfakeDetection, AutoModel),
+]
+
+
+def model_outputs(model, clip, config):
+    with torch.no_grad():
+        if isinstance(model, DelocateForMaskedRecovery):
+            return model(clip, bool_masked_pos=random_mask(config, clip.shape[0])).reconstruction
+        if isinstance(model, DelocateForForgeryLocalization):
+            return model(clip).mask_logits
+        if isinstance(model, DelocateForDeepfakeDetection):
+            return model(clip).masks
+        return model(clip).logits
+
+
+@pytest.mark.parametrize("model_class,auto_class", MODEL_CASES)
+def test_save_load_round_trip_and_auto_class(model_class, auto_class, config, clip, tmp_path):
+    model = model_class(config).eval()
+    model.save_pretrained(tmp_path)
+    assert (tmp_path / "model.safetensors").exists() and not list(tmp_path.glob("*.bin"))
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["auto_map"]["AutoConfig"] == "configuration_delocate.DelocateConfig"
+    assert saved["auto_map"][auto_class.__name__] == f"modeling_delocate.{model_class.__name__}"
+    loaded, info = auto_class.from_pretrained(tmp_path, output_loading_info=True)
+    assert type(loaded) is model_class
+    assert not any(info[key] for key in ("missing_keys", "unexpected_keys", "mismatched_keys")), info
+    torch.testing.assert_close(model_outputs(loaded.eval(), clip, config), model_outputs(model, clip, config))
+
+
+def test_round_trip_in_fresh_process(config, clip, tmp_path):
+    """Save here, load with AutoModel in a new interpreter, compare the detector's outputs."""
+    model = DelocateForDeepfakeDetection(config).eval()
+    model.save_pretrained(tmp_path / "detector")
+    torch.save(clip, tmp_path / "clip.pt")
+    expected = model_outputs(model, clip, config)
+    script = textwrap.dedent(f"""
+        import torch, modeling
+        from transformers import AutoModel
+        model = AutoModel.from_pretrained({str(tmp_path / 'detector')!r}).eval()
+        clip = torch.load({str(tmp_path / 'clip.pt')!r}, weights_only=True)
+        with torch.no_grad():
+            torch.save(model(clip).masks, {str(tmp_path / 'masks.pt')!r})
+        print(type(model).__name__)
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "DelocateForDeepfakeDetection" in result.stdout
+    torch.testing.assert_close(torch.load(tmp_path / "masks.pt", weights_only=True), expected)
+
+
+def test_shipped_default_model_loads_and_saves_back_the_same_checkpoint(tmp_path):
+    """The checkpoint format is unchanged: `delocate_hf/default_model/` loads with no missing, unexpected or
+    mismatched keys, and saving it again writes the same keys with the same tensors (transformers renames
+    VideoMAE's `q_bias`/`v_bias` on load and back on save), so old and new folders are interchangeable."""
+    model, info = AutoModel.from_pretrained(DEFAULT_MODEL, output_loading_info=True)
+    assert type(model) is DelocateForDeepfakeDetection
+    assert not any(info[key] for key in ("missing_keys", "unexpected_keys", "mismatched_keys")), info
+    model.save_pretrained(tmp_path)
+    shipped, resaved = load_file(DEFAULT_MODEL / "model.safetensors"), load_file(tmp_path / "model.safetensors")
+    assert set(resaved) == set(shipped)
+    assert "localizer.decoder.head.weight" in shipped  # the segmentation head keeps its key
+    for name, tensor in shipped.items():
+        assert torch.equal(resaved[name], tensor), name
+    config = json.loads((DEFAULT_MODEL / "config.json").read_text())
+    assert set(config) <= set(json.loads((tmp_path / "config.json").read_text()))
 
 
 @pytest.fixture(scope="module")
@@ -51,199 +400,6 @@ def carphone_clip(carphone, config):
     return torch.stack([video[: config.num_frames], video[40 : 40 + config.num_frames]])
 
 
-def random_mask(config, batch=B, count=None, seed=0):
-    generator = torch.Generator().manual_seed(seed)
-    count = count or int(0.75 * config.seq_length)
-    mask = torch.zeros(batch, config.seq_length, dtype=torch.bool)
-    for row in range(batch):
-        mask[row, torch.randperm(config.seq_length, generator=generator)[:count]] = True
-    return mask
-
-
-def test_config_validates_values_and_round_trips(tmp_path):
-    with pytest.raises(ValueError, match="mask_ratio"):
-        DelocateConfig(mask_ratio=1.2)
-    with pytest.raises(ValueError, match="patch_size"):
-        DelocateConfig(image_size=100)
-    with pytest.raises(ValueError, match="num_frames"):
-        DelocateConfig(num_frames=15)
-    with pytest.raises(ValueError, match="score_fusion"):
-        DelocateConfig(score_fusion="max")
-    config = DelocateConfig.tiny(fusion_weight=0.3)
-    config.save_pretrained(tmp_path)
-    loaded = AutoConfig.from_pretrained(tmp_path)
-    assert type(loaded) is DelocateConfig and loaded.fusion_weight == 0.3
-    drop = lambda d: {k: v for k, v in d.items() if k != "_name_or_path"}  # noqa: E731
-    assert drop(loaded.to_dict()) == drop(config.to_dict())
-    assert json.loads((tmp_path / "config.json").read_text())["model_type"] == "delocate"
-
-
-def test_base_config_matches_the_paper():
-    config = DelocateConfig()
-    assert (config.image_size, config.patch_size, config.num_frames, config.tubelet_size) == (224, 16, 16, 2)
-    assert (config.hidden_size, config.num_hidden_layers, config.decoder_hidden_size, config.decoder_num_hidden_layers) == (
-        768, 12, 384, 4)
-    assert config.seq_length == 8 * 14 * 14 and config.mask_ratio == 0.75 and config.mapped_size == 56
-    resnet = config.to_resnet_config()
-    assert resnet.layer_type == "basic" and list(resnet.depths) == [2, 2, 2] and list(resnet.hidden_sizes) == [64, 128, 256]
-
-
-def test_patchify_round_trip(config, carphone_clip):
-    frames = unnormalize(carphone_clip, config)
-    patches = patchify(frames, config.tubelet_size, config.patch_size)
-    assert patches.shape == (B, config.seq_length, config.tubelet_size * config.patch_size**2, 3)
-    back = unpatchify(patches, config.num_frames, config.image_size, config.image_size, config.tubelet_size, config.patch_size)
-    torch.testing.assert_close(back, frames)
-
-
-def test_recovery_outputs_and_reconstruction(config, carphone_clip):
-    model = DelocateForMaskedRecovery(config).eval()
-    mask = random_mask(config)
-    out = model(carphone_clip, bool_masked_pos=mask)
-    num_masked = int(mask[0].sum())
-    assert out.loss.ndim == 0 and out.loss > 0
-    assert out.logits.shape == (B, num_masked, config.tubelet_size * config.patch_size**2 * 3)
-    assert out.reconstruction.shape == carphone_clip.shape
-    assert torch.equal(out.bool_masked_pos, mask)
-    # visible patches come back untouched (un-normalised), masked ones are the decoder's prediction
-    original = patchify(unnormalize(carphone_clip, config), config.tubelet_size, config.patch_size)
-    recovered = patchify(out.reconstruction, config.tubelet_size, config.patch_size)
-    torch.testing.assert_close(recovered[~mask], original[~mask].clamp(0, 1), atol=1e-5, rtol=0)
-    assert not torch.allclose(recovered[mask], original[mask], atol=1e-3)
-    assert out.reconstruction.min() >= 0 and out.reconstruction.max() <= 1
-
-
-def test_recovery_rejects_bad_masks(config, carphone_clip):
-    model = DelocateForMaskedRecovery(config)
-    unequal = random_mask(config)
-    unequal[1, unequal[1].nonzero()[0]] = False  # one fewer masked token in the second sample
-    with pytest.raises(ValueError, match="same number of tokens"):
-        model(carphone_clip, bool_masked_pos=unequal)
-    with pytest.raises(ValueError, match="shape"):
-        model(carphone_clip, bool_masked_pos=torch.ones(B, config.seq_length + 1, dtype=torch.bool))
-    with pytest.raises(ValueError, match="needs bool_masked_pos"):
-        model(carphone_clip)
-    with pytest.raises(ValueError, match="pixel_values must have shape"):
-        model(carphone_clip[:, :2], bool_masked_pos=random_mask(config))
-
-
-def test_classifier_loss_only_with_labels_and_loads_stage1_encoder(config, carphone_clip, tmp_path):
-    recovery = DelocateForMaskedRecovery(config)
-    recovery.save_pretrained(tmp_path / "stage1")
-    classifier = DelocateForVideoClassification.from_pretrained(tmp_path / "stage1")
-    for name, tensor in recovery.videomae.state_dict().items():
-        torch.testing.assert_close(classifier.videomae.state_dict()[name], tensor, msg=name)
-    out = classifier(carphone_clip)
-    assert out.loss is None and out.logits.shape == (B,)
-    out = classifier(carphone_clip, labels=torch.tensor([0, 1]))
-    expected = torch.nn.functional.binary_cross_entropy_with_logits(out.logits, torch.tensor([0.0, 1.0]))
-    torch.testing.assert_close(out.loss, expected)
-
-
-def test_localization_shapes_and_losses(config, carphone_clip):
-    model = DelocateForForgeryLocalization(config)
-    out = model(carphone_clip)
-    T, S, s = config.num_frames, config.image_size, config.mapped_size
-    assert out.loss is None
-    assert out.logits.shape == (B,) and out.frame_logits.shape == (B, T)
-    assert out.mask_logits.shape == (B, T, 1, S, S) and out.mapped_faces.shape == (B, T, 3, s, s)
-    assert out.mapped_faces.min() >= 0 and out.mapped_faces.max() <= 1
-    frames = model(carphone_clip.flatten(0, 1))  # per-frame input (N, 3, H, W)
-    assert frames.mask_logits.shape == (B * T, 1, S, S) and frames.logits.shape == (B * T,)
-    masks = torch.zeros(B, T, S, S)
-    masks[1, :, 20:40, 20:40] = 1
-    recovered = unnormalize(carphone_clip, config).clamp(0, 1)
-    out = model(carphone_clip, labels=torch.tensor([0, 1]), mask_labels=masks, recovered_pixel_values=recovered)
-    assert {out.loss_cls is None, out.loss_map is None, out.loss_loc is None} == {False}
-    torch.testing.assert_close(out.loss, out.loss_cls + out.loss_map + out.loss_loc)
-    only_masks = model(carphone_clip, mask_labels=masks)
-    assert only_masks.loss_cls is None and only_masks.loss_loc is not None
-    with pytest.raises(ValueError, match="mask_labels"):
-        model(carphone_clip, mask_labels=torch.zeros(B, T + 1, S, S))
-
-
-def test_detector_fuses_probabilities(config, carphone_clip):
-    classifier = DelocateForVideoClassification(config)
-    localizer = DelocateForForgeryLocalization(config)
-    detector = DelocateForDeepfakeDetection.from_stages(classifier, localizer).eval()
-    with torch.no_grad():
-        out = detector(carphone_clip)
-        stage1 = classifier.eval()(carphone_clip).logits
-        stage2 = localizer.eval()(carphone_clip).logits
-    torch.testing.assert_close(out.recovery_logits, stage1)
-    torch.testing.assert_close(out.localization_logits, stage2)
-    torch.testing.assert_close(out.probabilities, (torch.sigmoid(stage1) + torch.sigmoid(stage2)) / 2)
-    torch.testing.assert_close(torch.sigmoid(out.logits), out.probabilities, atol=1e-5, rtol=0)
-    T, S = config.num_frames, config.image_size
-    assert out.frame_scores.shape == (B, T) and out.masks.shape == (B, T, S, S) and out.loss is None
-    assert detector(carphone_clip, labels=torch.tensor([1, 0])).loss > 0
-
-
-def test_detector_from_recovery_can_keep_the_autoencoder(config, carphone_clip):
-    recovery = DelocateForMaskedRecovery(config)
-    detector = DelocateForDeepfakeDetection.from_stages(recovery, DelocateForForgeryLocalization(config), recovery=recovery)
-    assert detector.config.detector_include_recovery and detector.recovery is not None
-    torch.testing.assert_close(detector.videomae.state_dict(), recovery.videomae.state_dict())
-    mask = random_mask(config)
-    torch.testing.assert_close(
-        detector.recovery(carphone_clip, bool_masked_pos=mask).reconstruction,
-        recovery(carphone_clip, bool_masked_pos=mask).reconstruction,
-    )
-
-
-MODEL_CASES = [
-    (DelocateForMaskedRecovery, AutoModelForPreTraining),
-    (DelocateForVideoClassification, AutoModelForVideoClassification),
-    (DelocateForForgeryLocalization, AutoModelForImageSegmentation),
-    (DelocateForDeepfakeDetection, AutoModel),
-]
-
-
-def model_outputs(model, clip, config):
-    with torch.no_grad():
-        if isinstance(model, DelocateForMaskedRecovery):
-            return model(clip, bool_masked_pos=random_mask(config)).reconstruction
-        if isinstance(model, DelocateForForgeryLocalization):
-            return model(clip).mask_logits
-        if isinstance(model, DelocateForDeepfakeDetection):
-            return model(clip).masks
-        return model(clip).logits
-
-
-@pytest.mark.parametrize("model_class,auto_class", MODEL_CASES)
-def test_save_load_round_trip_and_auto_class(model_class, auto_class, config, carphone_clip, tmp_path):
-    model = model_class(config).eval()
-    model.save_pretrained(tmp_path)
-    assert (tmp_path / "model.safetensors").exists() and not list(tmp_path.glob("*.bin"))
-    saved = json.loads((tmp_path / "config.json").read_text())
-    assert saved["auto_map"]["AutoConfig"] == "configuration_delocate.DelocateConfig"
-    assert saved["auto_map"][auto_class.__name__] == f"modeling_delocate.{model_class.__name__}"
-    loaded = auto_class.from_pretrained(tmp_path).eval()
-    assert type(loaded) is model_class
-    torch.testing.assert_close(model_outputs(loaded, carphone_clip, config), model_outputs(model, carphone_clip, config))
-
-
-def test_round_trip_in_fresh_process(config, carphone_clip, tmp_path):
-    """Save here, load with AutoModel in a new interpreter, compare the detector's outputs on real frames."""
-    model = DelocateForDeepfakeDetection(config).eval()
-    model.save_pretrained(tmp_path / "detector")
-    torch.save(carphone_clip, tmp_path / "clip.pt")
-    expected = model_outputs(model, carphone_clip, config)
-    script = textwrap.dedent(f"""
-        import torch, modeling
-        from transformers import AutoModel
-        model = AutoModel.from_pretrained({str(tmp_path / 'detector')!r}).eval()
-        clip = torch.load({str(tmp_path / 'clip.pt')!r}, weights_only=True)
-        with torch.no_grad():
-            torch.save(model(clip).masks, {str(tmp_path / 'masks.pt')!r})
-        print(type(model).__name__)
-    """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "DelocateForDeepfakeDetection" in result.stdout
-    torch.testing.assert_close(torch.load(tmp_path / "masks.pt", weights_only=True), expected)
-
-
 def overfit(model, step, steps=20, lr=1e-3):
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
     losses = []
@@ -256,38 +412,39 @@ def overfit(model, step, steps=20, lr=1e-3):
     return losses
 
 
-def test_each_stage_learns_a_fixed_batch(config, carphone_clip):
+def test_recovery_learns_to_recover_real_faces(config, carphone_clip):
+    """Real video (image structure is what makes masked patches predictable): the recovery loss drops."""
     torch.manual_seed(0)
-    labels = torch.tensor([0, 1])
     recovery = DelocateForMaskedRecovery(config).train()
-    mask = random_mask(config)
+    mask = random_mask(config, 2)
     losses = overfit(recovery, lambda: recovery(carphone_clip, bool_masked_pos=mask).loss, lr=5e-3)
     assert losses[-1] < 0.8 * losses[0], losses
 
+
+def test_classifier_and_localizer_learn_a_fixed_batch(tester):
+    torch.manual_seed(0)
+    config, inputs = tester.prepare_config_and_inputs()
     classifier = DelocateForVideoClassification(config).train()
-    losses = overfit(classifier, lambda: classifier(carphone_clip, labels=labels).loss)
+    losses = overfit(classifier, lambda: classifier(inputs["pixel_values"], labels=inputs["labels"]).loss)
     assert losses[-1] < 0.5 * losses[0], losses
 
     localizer = DelocateForForgeryLocalization(config).train()
-    masks = torch.zeros(B, config.num_frames, config.image_size, config.image_size)
-    masks[1, :, 16:48, 16:48] = 1
-    recovered = unnormalize(carphone_clip, config).clamp(0, 1)
-    losses = overfit(localizer, lambda: localizer(
-        carphone_clip, labels=labels, mask_labels=masks, recovered_pixel_values=recovered).loss, lr=3e-3)
+    targets = {key: inputs[key] for key in ("pixel_values", "labels", "mask_labels", "recovered_pixel_values")}
+    losses = overfit(localizer, lambda: localizer(**targets).loss, lr=3e-3)
     assert losses[-1] < 0.6 * losses[0], losses
 
 
-def test_mapping_loss_leaves_the_frozen_recovery_model_unchanged(config, carphone_clip):
+def test_mapping_loss_leaves_the_frozen_recovery_model_unchanged(config, clip):
     recovery = DelocateForMaskedRecovery(config).eval().requires_grad_(False)
     before = {k: v.clone() for k, v in recovery.state_dict().items()}
     localizer = DelocateForForgeryLocalization(config).train()
     optimizer = torch.optim.SGD(localizer.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
-    mask = random_mask(config)
+    mask = random_mask(config, 2)
     mapping_before = localizer.localizer.mapping.conv3.weight.clone()
     for _ in range(2):
         with torch.no_grad():
-            target = recovery(carphone_clip, bool_masked_pos=mask).reconstruction
-        loss = localizer(carphone_clip, recovered_pixel_values=target).loss
+            target = recovery(clip, bool_masked_pos=mask).reconstruction
+        loss = localizer(clip, recovered_pixel_values=target).loss
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -297,15 +454,15 @@ def test_mapping_loss_leaves_the_frozen_recovery_model_unchanged(config, carphon
     assert not torch.equal(localizer.localizer.mapping.conv3.weight, mapping_before)
 
 
-def test_gradient_checkpointing_gives_same_gradients(config, carphone_clip):
+def test_gradient_checkpointing_gives_same_gradients(config, clip):
     torch.manual_seed(0)
     model = DelocateForVideoClassification(config).train()
     labels = torch.tensor([0, 1])
-    model(carphone_clip, labels=labels).loss.backward()
+    model(clip, labels=labels).loss.backward()
     reference = model.classifier.weight.grad.clone()
     model.zero_grad()
     model.activation_checkpointing_enable()
-    model(carphone_clip, labels=labels).loss.backward()
+    model(clip, labels=labels).loss.backward()
     torch.testing.assert_close(model.classifier.weight.grad, reference)
 
 
@@ -316,34 +473,36 @@ def test_torchvision_is_not_importable():
     assert importlib.util.find_spec("torchvision") is None, "torchvision is installed: remove it (see setup.cfg)"
 
 
-def test_frames_without_ground_truth_are_left_out_of_the_mask_loss(config, carphone_clip):
-    model = DelocateForForgeryLocalization(config).eval()
-    T, S = config.num_frames, config.image_size
-    masks = torch.zeros(B, T, S, S)
+@pytest.mark.parametrize("kind", ["mse", "bce_dice"])
+def test_frames_without_ground_truth_are_left_out_of_the_mask_loss(kind, clip):
+    model = DelocateForForgeryLocalization(DelocateConfig.tiny(localization_loss=kind)).eval()
+    T, S = clip.shape[1], clip.shape[-1]
+    masks = torch.zeros(2, T, S, S)
     masks[0, :, 10:30, 10:30] = 1
     with torch.no_grad():
-        only_first = model(carphone_clip[:1], mask_labels=masks[:1]).loss_loc
+        only_first = model(clip[:1], mask_labels=masks[:1]).loss_loc
         masks[1] = -1  # second clip: no ground truth
-        both = model(carphone_clip, mask_labels=masks).loss_loc
+        both = model(clip, mask_labels=masks).loss_loc
         masks[:] = -1
-        none = model(carphone_clip, mask_labels=masks).loss_loc
+        none = model(clip, mask_labels=masks).loss_loc
     torch.testing.assert_close(both, only_first)
     assert none == 0
 
 
-def test_detector_localizes_a_subset_of_frames(carphone_clip):
+def test_detector_localizes_a_subset_of_frames(clip):
     """`localization_frames=2` on an 8-frame clip: the localizer sees frames 2 and 6 only, its outputs there match
-    the every-frame detector's, and every other frame repeats its nearest analysed frame."""
+    the every-frame detector's, and every other frame repeats its nearest analysed frame (frame 4, as far from 2 as
+    from 6, takes the earlier). All 8 frames differ, so a wrong frame would show."""
     torch.manual_seed(0)
     every = DelocateForDeepfakeDetection(DelocateConfig.tiny(num_frames=8)).eval()
     subset = DelocateForDeepfakeDetection(DelocateConfig.tiny(num_frames=8, localization_frames=2)).eval()
     subset.load_state_dict(every.state_dict())
-    clip = torch.cat([carphone_clip, carphone_clip], dim=1)  # (2, 8, 3, S, S)
+    clip = torch.cat([clip, clip.flip(-1)], dim=1)  # (2, 8, 3, S, S), the last 4 frames mirrored
     with torch.no_grad():
         full, part = every(clip), subset(clip)
     assert full.localized_frames.tolist() == list(range(8))
     assert part.localized_frames.tolist() == [2, 6]
-    for frame, nearest in enumerate([2, 2, 2, 2, 6, 6, 6, 6]):
+    for frame, nearest in enumerate([2, 2, 2, 2, 2, 6, 6, 6]):
         torch.testing.assert_close(part.masks[:, frame], full.masks[:, nearest])
         torch.testing.assert_close(part.frame_scores[:, frame], full.frame_scores[:, nearest])
     torch.testing.assert_close(part.recovery_logits, full.recovery_logits)
@@ -354,14 +513,14 @@ def test_detector_localizes_a_subset_of_frames(carphone_clip):
         DelocateConfig.tiny(localization_frames=0)
 
 
-def test_localizer_chunks_give_the_same_result_in_eval_only(carphone_clip):
+def test_localizer_chunks_give_the_same_result_in_eval_only(clip):
     """Eval-mode chunking (`localization_chunk_size`) does not change the outputs; training mode runs all frames
     at once so BatchNorm sees the whole batch."""
     torch.manual_seed(0)
     whole = DelocateForDeepfakeDetection(DelocateConfig.tiny(localization_chunk_size=None)).eval()
     chunked = DelocateForDeepfakeDetection(DelocateConfig.tiny(localization_chunk_size=3)).eval()
     chunked.load_state_dict(whole.state_dict())
-    frames = carphone_clip.flatten(0, 1)  # (8, 3, S, S): chunks of 3, 3, 2
+    frames = clip.flatten(0, 1)  # (8, 3, S, S): chunks of 3, 3, 2
     with torch.no_grad():
         a, b = whole.localizer(frames), chunked.localizer(frames)
     for key in a:
@@ -377,13 +536,14 @@ def test_localizer_chunks_give_the_same_result_in_eval_only(carphone_clip):
 
 def test_fast_position_table_equals_transformers_and_is_used_only_while_building():
     """The vectorised sin-cos table equals transformers' `get_sinusoid_encoding_table` exactly (VideoMAE-B encoder
-    and decoder sizes, and an odd one); transformers' own function is back in place after a model is built."""
+    and decoder widths, and an odd size; positions are computed independently, so 200 of the 1568 rows stand for
+    all); transformers' own function is back in place after a model is built."""
     from transformers.models.videomae import modeling_videomae
 
     from modeling.modeling_delocate import sinusoid_encoding_table
 
     original = modeling_videomae.get_sinusoid_encoding_table
-    for n_position, d_hid in [(1568, 768), (1568, 384), (7, 5)]:
+    for n_position, d_hid in [(200, 768), (200, 384), (7, 5)]:
         assert torch.equal(sinusoid_encoding_table(n_position, d_hid), original(n_position, d_hid))
     model = DelocateForDeepfakeDetection(DelocateConfig.tiny())
     assert modeling_videomae.get_sinusoid_encoding_table is original
