@@ -1,8 +1,18 @@
-"""Video decoding and encoding with PyAV.
+"""Video decoding, frame sampling and encoding: the one module that opens PyAV. Every caller goes through its
+public API:
 
-`read_video` samples frames from a video file without holding the whole video in memory: a cheap demuxing pass (no
-decoding) counts and indexes the frames, then the decoder seeks to the keyframe before each wanted frame (or, when
-timestamps cannot be trusted, decodes once sequentially) and converts only the wanted frames to RGB.
+- `probe_video(path)` -> `VideoInfo` (fps, declared frames, duration, size) without decoding; `check_video_file`
+  checks the path and the container only.
+- `sample_frame_indices(total, num_frames, strategy)`: which frames a clip keeps. Inference (frames of a video) and
+  training (frames of a cached face clip) both call it, so a model is trained on the sampling it is run on.
+- `read_video(path, num_frames, sampling)` -> `VideoClip`; `read_frames(path, indices)` -> the given frames;
+  `iter_clips(video, clip_len, num_clips)` -> consecutive `VideoClip`s over a path or an array `(T, H, W, 3)`
+  (`as_frame_array` is the array-input check); `iter_video_frames(path)` -> every frame, in order.
+- `VideoWriter` / `write_video`: H.264 encoding.
+
+Sampling never holds the whole video in memory: a demuxing pass (no decoding, `packet_index`) counts and indexes
+the frames, then the decoder seeks to the keyframe before each wanted frame (one sequential pass when timestamps
+cannot be trusted) and converts only the wanted frames to RGB, rotated to display orientation.
 
 Every failure is a typed, one-line error from `processing.errors`:
 
@@ -12,15 +22,16 @@ Every failure is a typed, one-line error from `processing.errors`:
 
 from __future__ import annotations
 
+import bisect
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .errors import VideoDecodeError, VideoTooShortError
+from .errors import DelocateInputError, VideoDecodeError, VideoTooShortError
 
 logger = logging.getLogger(__name__)
 
@@ -36,10 +47,13 @@ class VideoClip:
     Attributes:
         frames: `(T, H, W, 3)` uint8 RGB frames (display orientation, rotation metadata applied).
         frame_indices: `(T,)` int64 index of each frame in the decoded stream.
-        fps: average frame rate of the stream (0.0 when unknown, e.g. a still image).
+        fps: average frame rate of the stream (0.0 when unknown, e.g. a still image or an array).
         total_frames: number of decodable frames in the source (after `max_frames`).
         size: `(H, W)` of the frames.
         path: source file, or None for in-memory input.
+        rotation: display-matrix rotation that was applied (degrees counter-clockwise).
+        clip_index, num_clips: position of this clip among those `iter_clips` yields.
+        name: how messages name the source (`'path'` or `array of shape (...)`).
     """
 
     frames: np.ndarray
@@ -49,9 +63,24 @@ class VideoClip:
     size: tuple[int, int]
     path: str | None = None
     rotation: int = field(default=0)
+    clip_index: int = 0
+    num_clips: int = 1
+    name: str = ""
 
     def __len__(self) -> int:
         return int(self.frames.shape[0])
+
+
+@dataclass
+class VideoInfo:
+    """Container metadata of a video (`probe_video`): duration (s), average fps, frame count (declared by the
+    container, else counted from packets), frame width and height (coded size, before rotation)."""
+
+    duration_s: float
+    fps: float
+    frames: int
+    width: int
+    height: int
 
 
 def _one_line(exc: BaseException) -> str:
@@ -116,6 +145,39 @@ def _stream_fps(stream) -> float:
         return 0.0
 
 
+def check_video_file(path) -> Path:
+    """The path as a `Path` once it is an existing, non-empty file that opens as a video (or has an image
+    extension); `VideoDecodeError` otherwise. Opens the container only (no demuxing, no decoding)."""
+    p = _check_path(path)
+    if p.suffix.lower() not in IMAGE_EXTENSIONS:
+        _open(p)[0].close()
+    return p
+
+
+def probe_video(path) -> VideoInfo:
+    """`VideoInfo` from the container metadata, without decoding; when the header has no duration (e.g. browser
+    MediaRecorder WebM) a demuxing pass measures it from the packet timestamps. Typed errors for bad files."""
+    p = _check_path(path)
+    container, stream = _open(p)
+    try:
+        fps, frames = _stream_fps(stream), int(stream.frames or 0)
+        duration = 0.0
+        if stream.duration and stream.time_base:
+            duration = float(stream.duration * stream.time_base)
+        elif container.duration:
+            duration = float(container.duration) / 1_000_000  # av.time_base
+        width, height = int(stream.codec_context.width or 0), int(stream.codec_context.height or 0)
+    finally:
+        container.close()
+    if duration <= 0 and frames > 0 and fps > 0:
+        duration = frames / fps
+    if duration <= 0:
+        packets = packet_index(p)
+        frames = frames or packets.count
+        duration = packets.end_s if packets.end_s > 0 else packets.count / (fps if 0 < fps <= 240 else 25.0)
+    return VideoInfo(duration_s=duration, fps=fps, frames=frames, width=width, height=height)
+
+
 @dataclass
 class PacketIndex:
     """What one demuxing pass (no decoding) tells about a video stream.
@@ -126,22 +188,26 @@ class PacketIndex:
         display_pts: `(count,)` sorted timestamps: `display_pts[i]` is frame `i`'s (display order); None when the
             timestamps cannot index frames (missing, repeated, or packets the demuxer marks to discard).
         keyframe_pts: sorted timestamps of the keyframes (None with `display_pts`).
+        end_s: end of the last packet in seconds (0.0 without timestamps).
     """
 
     count: int
     read_error: bool
     display_pts: np.ndarray | None = None
     keyframe_pts: np.ndarray | None = None
+    end_s: float = 0.0
 
 
-def packet_index(p: Path) -> PacketIndex:
+def packet_index(path) -> PacketIndex:
     """Demux (without decoding) to count frames and, where timestamps allow, index frames and keyframes."""
     import av
 
-    container, stream = _open(p)
-    pts, keys, error, trusted = [], [], False, True
+    container, stream = _open(Path(path))
+    pts, keys, error, trusted, end = [], [], False, True, 0.0
     try:
         for packet in container.demux(stream):
+            if packet.size and packet.pts is not None and packet.time_base:
+                end = max(end, float((packet.pts + (packet.duration or 0)) * packet.time_base))
             if packet.size and packet.dts is not None:
                 pts.append(packet.pts)
                 trusted = trusted and packet.pts is not None and not packet.is_discard
@@ -151,7 +217,7 @@ def packet_index(p: Path) -> PacketIndex:
         error = True
     finally:
         container.close()
-    index = PacketIndex(count=len(pts), read_error=error)
+    index = PacketIndex(count=len(pts), read_error=error, end_s=end)
     if trusted and pts and keys:
         display = np.sort(np.asarray(pts, dtype=np.int64))
         if (np.diff(display) > 0).all():
@@ -204,7 +270,7 @@ def _iter_seeking(p: Path, wanted: list[int], index: PacketIndex, stats: dict):
         container.close()
 
 
-def iter_wanted_frames(p: Path, wanted, index: PacketIndex | None = None, stats: dict | None = None):
+def iter_wanted_frames(path, wanted, index: PacketIndex | None = None, stats: dict | None = None):
     """Yield `(i, av.VideoFrame, rotation)` for each wanted frame index `i` (display order), in ascending order.
 
     With a usable `PacketIndex` the decoder seeks to the keyframe before each wanted frame when that skips work,
@@ -212,6 +278,7 @@ def iter_wanted_frames(p: Path, wanted, index: PacketIndex | None = None, stats:
     the ones sequential decoding gives. Without one (or when a timestamp does not lead to its frame) it decodes
     sequentially, which also reports corrupt files. `stats` (optional dict) receives `decoded` and `seeks` counts.
     """
+    p = Path(path)
     wanted = sorted({int(i) for i in wanted})
     stats = {} if stats is None else stats
     last = -1
@@ -237,8 +304,9 @@ def _apply_rotation(image: np.ndarray, rotation: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(image, k=k)) if k else image
 
 
-def _iter_decoded(p: Path, max_frames: int | None = None, wanted: set[int] | None = None):
-    """Yield `(index, av.VideoFrame or None, rotation)` for each decoded frame; frames not in `wanted` are None.
+def _iter_decoded(p: Path, max_frames: int | None = None, wanted: set[int] | None = None, size=None):
+    """Yield `(index, av.VideoFrame or None, rotation)` for each decoded frame; frames not in `wanted` are None;
+    `size=(width, height)` rescales the kept frames (area interpolation).
 
     Raises `VideoDecodeError` if the stream cannot be decoded at all, and stops quietly at a corrupt tail (the caller
     compares the number of frames it got with what it needed).
@@ -254,6 +322,8 @@ def _iter_decoded(p: Path, max_frames: int | None = None, wanted: set[int] | Non
                 if max_frames is not None and index >= max_frames:
                     break
                 keep = wanted is None or index in wanted
+                if keep and size is not None and (frame.width, frame.height) != tuple(size):
+                    frame = frame.reformat(width=int(size[0]), height=int(size[1]), interpolation="AREA")
                 yield index, (frame if keep else None), int(getattr(frame, "rotation", 0) or 0)
                 index += 1
                 if wanted is not None and index > max(wanted, default=-1):
@@ -266,13 +336,37 @@ def _iter_decoded(p: Path, max_frames: int | None = None, wanted: set[int] | Non
         container.close()
 
 
-def iter_video_frames(path, max_frames: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield `(frame_index, frame)` for every frame, `frame` uint8 RGB `(H, W, 3)`, decoding sequentially."""
+def _rgb_frames(p: Path, wanted, packets: PacketIndex | None = None, max_frames: int | None = None):
+    """Yield `(index, (H, W, 3) uint8 RGB, rotation)` for the sorted indices `wanted` (every frame when None):
+    seeking with a usable `packets` index, else one sequential pass. Frames are rotated to display orientation
+    and, when the resolution changes mid-stream, resized to the first frame's size."""
+    if wanted is not None and packets is not None and packets.display_pts is not None:
+        source = iter_wanted_frames(p, wanted, packets)
+    else:
+        source = _iter_decoded(p, max_frames=max_frames, wanted=None if wanted is None else set(wanted))
+    shape = None
+    for index, frame, rotation in source:
+        if frame is None:
+            continue
+        image = _apply_rotation(frame.to_ndarray(format="rgb24"), rotation)
+        if shape is None:
+            shape = image.shape
+        elif image.shape != shape:
+            import cv2
+
+            image = cv2.resize(image, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+        yield index, image, rotation
+
+
+def iter_video_frames(path, max_frames: int | None = None, size: tuple[int, int] | None = None
+                      ) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield `(frame_index, frame)` for every frame, `frame` uint8 RGB `(H, W, 3)`, decoding sequentially (memory
+    does not grow with the video). `size=(width, height)` rescales each frame before conversion (area)."""
     p = _check_path(path)
     if p.suffix.lower() in IMAGE_EXTENSIONS:
         yield 0, _read_image(p)
         return
-    for index, frame, rotation in _iter_decoded(p, max_frames=max_frames):
+    for index, frame, rotation in _iter_decoded(p, max_frames=max_frames, size=size):
         yield index, _apply_rotation(frame.to_ndarray(format="rgb24"), rotation)
 
 
@@ -285,21 +379,22 @@ def _read_image(p: Path) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def sample_indices(
-    total_frames: int, num_frames: int, sampling: str = "uniform", stride: int | None = None
+def sample_frame_indices(
+    total_frames: int, num_frames: int | None, strategy: str = "uniform", stride: int | None = None
 ) -> np.ndarray:
-    """Frame indices `(T,)` int64 to keep from a video of `total_frames` frames.
+    """Frame indices `(T,)` int64 to keep from `total_frames` frames (of a video, or of a cached clip).
 
-    - "uniform": the centre of each of `num_frames` equal segments (covers the whole video, no repeats).
+    - "uniform": the centre of each of `num_frames` equal segments (covers the whole video, no repeats; all
+      frames when `total_frames == num_frames`).
     - "stride": every `stride`-th frame from 0, `num_frames` of them (all of them if `num_frames` is None).
     - "all": every frame.
-    Raises `ValueError` if the video is too short (callers turn it into `VideoTooShortError`).
+    Raises `ValueError` if there are too few frames (callers turn it into `VideoTooShortError`).
     """
-    if sampling not in SAMPLING_MODES:
-        raise ValueError(f"sampling must be one of {SAMPLING_MODES}, got {sampling!r}")
-    if sampling == "all":
+    if strategy not in SAMPLING_MODES:
+        raise ValueError(f"sampling must be one of {SAMPLING_MODES}, got {strategy!r}")
+    if strategy == "all":
         return np.arange(total_frames, dtype=np.int64)
-    if sampling == "uniform":
+    if strategy == "uniform":
         if num_frames is None or num_frames < 1:
             raise ValueError(f"num_frames must be >= 1 for uniform sampling, got {num_frames}")
         if total_frames < num_frames:
@@ -320,6 +415,70 @@ def sample_indices(
     return indices
 
 
+sample_indices = sample_frame_indices  # the name used before `sample_frame_indices`
+
+
+def _is_truncated(declared: int, found: int) -> bool:
+    """The container index (e.g. MP4 'stsz') lists clearly more frames than the file holds."""
+    return declared > 0 and found < 0.9 * declared - 1
+
+
+def _header(p: Path) -> tuple[int, float]:
+    """`(declared frame count, fps)` from the container header."""
+    container, stream = _open(p)
+    try:
+        return int(stream.frames or 0), _stream_fps(stream)
+    finally:
+        container.close()
+
+
+def _count_frames(p: Path) -> tuple[int, float, PacketIndex]:
+    """`(frames, fps, packet index)` from the header and one demuxing pass; `VideoDecodeError` when the file holds
+    clearly fewer frames than its container declares (truncated) or none."""
+    declared, fps = _header(p)
+    packets = packet_index(p)
+    counted = packets.count
+    if (packets.read_error and declared > counted) or _is_truncated(declared, counted):
+        raise VideoDecodeError(
+            f"cannot decode video '{p}': file is truncated (container declares {declared} frames, "
+            f"only {counted} readable)"
+        )
+    total = counted if counted > 0 else declared
+    if total <= 0:
+        raise VideoDecodeError(f"cannot decode video '{p}': no decodable frame")
+    return total, fps, packets
+
+
+def _wanted_or_raise(p, total, num_frames, sampling, stride, allow_single_frame) -> list[int]:
+    if total <= 0:
+        raise VideoDecodeError(f"cannot decode video '{p}': no decodable frame")
+    if total == 1 and allow_single_frame:
+        return [0]
+    try:
+        return sample_frame_indices(total, num_frames, sampling, stride).tolist()
+    except ValueError as exc:
+        if "needed" in str(exc):
+            raise VideoTooShortError(f"video '{p}' {exc}") from None
+        raise
+
+
+def _clip(found: list, fps: float, total: int, p: Path) -> VideoClip:
+    """`VideoClip` from `_rgb_frames` items `(index, image, rotation)`."""
+    if not found:
+        raise VideoDecodeError(f"cannot decode video '{p}': no decodable frame")
+    frames = np.stack([image for _, image, _ in found])
+    return VideoClip(frames=frames, frame_indices=np.asarray([i for i, _, _ in found], dtype=np.int64), fps=fps,
+                     total_frames=int(total), size=(int(frames.shape[1]), int(frames.shape[2])), path=str(p),
+                     rotation=found[-1][2], name=f"'{p}'")
+
+
+def _single_frame_clip(image, num_frames, sampling, fps, path, rotation=0) -> VideoClip:
+    repeat = 1 if sampling == "all" or not num_frames else int(num_frames)
+    return VideoClip(frames=np.repeat(image[None], repeat, axis=0), frame_indices=np.zeros(repeat, dtype=np.int64),
+                     fps=fps, total_frames=1, size=(int(image.shape[0]), int(image.shape[1])), path=path,
+                     rotation=rotation, name=f"'{path}'")
+
+
 def read_video(
     path,
     num_frames: int | None = 16,
@@ -333,7 +492,8 @@ def read_video(
     Args:
         path: video file (anything FFmpeg reads), or a still image when `allow_single_frame=True`.
         num_frames: frames to return for "uniform"/"stride" sampling (ignored by "all").
-        sampling: "uniform" (segment centres over the whole video), "all", or "stride" (every `stride`-th frame).
+        sampling: "uniform" (segment centres over the whole video), "all", or "stride" (every `stride`-th frame);
+            see `sample_frame_indices`.
         stride: step for "stride" sampling (default 2).
         max_frames: only consider the first `max_frames` frames of the video (memory guard for "all").
         allow_single_frame: accept a single-frame source (still image or 1-frame video). With "uniform"/"stride"
@@ -345,127 +505,150 @@ def read_video(
     if sampling not in SAMPLING_MODES:
         raise ValueError(f"sampling must be one of {SAMPLING_MODES}, got {sampling!r}")
     p = _check_path(path)
-
     if p.suffix.lower() in IMAGE_EXTENSIONS:
         if not allow_single_frame:
             raise VideoTooShortError(
                 f"video '{p}' is a still image (1 frame); pass allow_single_frame=True to use images"
             )
-        image = _read_image(p)
-        return _single_frame_clip(image, num_frames, sampling, fps=0.0, path=str(p))
-
-    container, stream = _open(p)
-    declared = int(stream.frames or 0)
-    fps = _stream_fps(stream)
-    container.close()
-
-    packets = None
+        return _single_frame_clip(_read_image(p), num_frames, sampling, fps=0.0, path=str(p))
     if sampling == "all":
-        total, wanted = None, None
-    else:
-        packets = packet_index(p)
-        counted, read_error = packets.count, packets.read_error
-        if (read_error and declared > counted) or _is_truncated(declared, counted):
+        declared, fps = _header(p)
+        found = list(_rgb_frames(p, None, max_frames=max_frames))
+        if max_frames is None and _is_truncated(declared, len(found)):
             raise VideoDecodeError(
                 f"cannot decode video '{p}': file is truncated (container declares {declared} frames, "
-                f"only {counted} readable)"
+                f"only {len(found)} decodable)"
             )
-        total = counted if counted > 0 else declared
-        if max_frames is not None:
-            total = min(total, int(max_frames))
-        wanted = _wanted_or_raise(p, total, num_frames, sampling, stride, allow_single_frame)
-
-    frames, indices, decoded, rotation = _decode(p, max_frames, wanted, packets)
-
-    if wanted is not None and len(indices) < len(wanted):
-        # The packet count over-estimated the decodable frames (corrupt tail): resample over what decodes.
-        if packets is not None and packets.display_pts is not None:  # seeking skipped frames: count what decodes
-            decoded = sum(1 for _ in _iter_decoded(p, max_frames=max_frames))
-        total = decoded
-        wanted = _wanted_or_raise(p, total, num_frames, sampling, stride, allow_single_frame)
-        frames, indices, decoded, rotation = _decode(p, max_frames, wanted)
-
-    if sampling == "all":
-        total = decoded
-        if max_frames is None and _is_truncated(declared, decoded):
-            raise VideoDecodeError(
-                f"cannot decode video '{p}': file is truncated (container declares {declared} frames, "
-                f"only {decoded} decodable)"
-            )
-        if decoded < 2 and not allow_single_frame:
+        if len(found) < 2 and not allow_single_frame:
             raise VideoTooShortError(
-                f"video '{p}' has {decoded} decodable frame(s), 2 needed (sampling='all'); "
+                f"video '{p}' has {len(found)} decodable frame(s), 2 needed (sampling='all'); "
                 "pass allow_single_frame=True to accept it"
             )
-    if not frames:
+        return _clip(found, fps, len(found), p)
+    total, fps, packets = _count_frames(p)
+    if max_frames is not None:
+        total = min(total, int(max_frames))
+    wanted = _wanted_or_raise(p, total, num_frames, sampling, stride, allow_single_frame)
+    found = list(_rgb_frames(p, wanted, packets))
+    if len(found) < len(wanted):  # the packet count over-estimated the decodable frames (corrupt tail): resample
+        total = sum(1 for _ in _iter_decoded(p, max_frames=max_frames))
+        wanted = _wanted_or_raise(p, total, num_frames, sampling, stride, allow_single_frame)
+        found = list(_rgb_frames(p, wanted, max_frames=max_frames))
+    if found and len(wanted) == 1 and total == 1 and num_frames and num_frames > 1:
+        return _single_frame_clip(found[0][1], num_frames, sampling, fps=fps, path=str(p), rotation=found[0][2])
+    return _clip(found, fps, total, p)
+
+
+def read_frames(path, indices: Sequence[int]) -> VideoClip:
+    """The frames at `indices` (that order, repeats allowed) of a video file, decoded as `read_video` does
+    (seeking, rotation applied): `frames` `(N, H, W, 3)` uint8 RGB. An index past the last decodable frame gets
+    the last decodable frame; `frame_indices` `(N,)` says which frame each one is, `total_frames` how many there
+    are. `ValueError` without indices, `VideoDecodeError` when nothing decodes."""
+    p = _check_path(path)
+    wanted = [int(i) for i in indices]
+    if not wanted:
+        raise ValueError("read_frames needs at least one frame index")
+    if p.suffix.lower() in IMAGE_EXTENSIONS:
+        image = _read_image(p)
+        return VideoClip(np.repeat(image[None], len(wanted), axis=0), np.zeros(len(wanted), dtype=np.int64), 0.0,
+                         1, (int(image.shape[0]), int(image.shape[1])), str(p), name=f"'{p}'")
+    packets = packet_index(p)
+    last = packets.count - 1 if packets.count else max(wanted)
+    targets = sorted({min(i, last) for i in wanted})
+    found = {i: (i, image, rotation) for i, image, rotation in _rgb_frames(p, targets, packets)}
+    if targets[-1] not in found:  # corrupt tail: the last decodable frame stands in for the missing ones
+        tail = None
+        for tail in _rgb_frames(p, None):
+            pass
+        if tail is not None:
+            found[tail[0]] = tail
+    if not found:
         raise VideoDecodeError(f"cannot decode video '{p}': no decodable frame")
-    if wanted is not None and len(wanted) == 1 and total == 1 and num_frames and num_frames > 1:
-        return _single_frame_clip(frames[0], num_frames, sampling, fps=fps, path=str(p), rotation=rotation)
-
-    stacked = np.stack(frames)
-    return VideoClip(
-        frames=stacked,
-        frame_indices=np.asarray(indices, dtype=np.int64),
-        fps=fps,
-        total_frames=int(total),
-        size=(int(stacked.shape[1]), int(stacked.shape[2])),
-        path=str(p),
-        rotation=rotation,
-    )
+    keys = sorted(found)
+    picked = [found[keys[max(0, bisect.bisect_right(keys, min(i, last)) - 1)]] for i in wanted]
+    total = packets.count if targets[-1] in found or not packets.count else keys[-1] + 1
+    _, fps = _header(p)
+    return _clip(picked, fps, total, p)
 
 
-def _is_truncated(declared: int, found: int) -> bool:
-    """The container index (e.g. MP4 'stsz') lists clearly more frames than the file holds."""
-    return declared > 0 and found < 0.9 * declared - 1
+def as_frame_array(video) -> tuple[np.ndarray, str]:
+    """Frames given in memory -> `(frames (T, H, W, 3) uint8 RGB, name for messages)`. Takes a numpy array or torch
+    tensor `(T, H, W, 3)` / `(T, 3, H, W)` / one frame `(H, W, 3)`, or a list of `(H, W, 3)` frames; floats in
+    [0, 1] are scaled to 0..255. Anything else -> `DelocateInputError`."""
+    if hasattr(video, "detach") and hasattr(video, "cpu"):  # torch tensor
+        video = video.detach().cpu().numpy()
+    if isinstance(video, (list, tuple)):
+        video = np.stack([np.asarray(f) for f in video]) if len(video) else np.zeros((0,))
+    arr = np.asarray(video)
+    name = f"array of shape {tuple(arr.shape)}"
+    if arr.ndim == 3:
+        arr = arr[None]
+    if arr.ndim == 4 and arr.shape[-1] != 3 and arr.shape[1] == 3:
+        arr = arr.transpose(0, 2, 3, 1)
+    if arr.ndim != 4 or arr.shape[-1] != 3 or arr.dtype.kind not in "uifb":
+        raise DelocateInputError(f"cannot use {name}: expected a video path or RGB frames (T, H, W, 3)")
+    if arr.dtype != np.uint8:
+        scale = 255.0 if arr.dtype.kind == "f" and arr.size and arr.max() <= 1.0 else 1.0
+        arr = np.clip(arr * scale, 0, 255).astype(np.uint8)
+    return arr, name
 
 
-def _wanted_or_raise(p, total, num_frames, sampling, stride, allow_single_frame) -> list[int]:
-    if total <= 0:
-        raise VideoDecodeError(f"cannot decode video '{p}': no decodable frame")
+def _fit_num_clips(total: int, clip_len: int, num_clips: int, name: str) -> int:
+    if total >= num_clips * clip_len:
+        return num_clips
+    if total < clip_len:
+        frames = f"{total} decodable frame{'s' if total != 1 else ''}"
+        raise VideoTooShortError(f"video {name} has {frames}, {clip_len} needed (one clip)")
+    fitted = total // clip_len
+    logger.warning("video %s has %d frames: analysing %d clips of %d instead of %d", name, total, fitted, clip_len,
+                   num_clips)
+    return fitted
+
+
+def iter_clips(video, clip_len: int, num_clips: int = 1, allow_single_frame: bool = False,
+               on_frame: Callable[[int, int], None] | None = None) -> Iterator[VideoClip]:
+    """Yield `num_clips` consecutive `VideoClip`s of `clip_len` frames sampled uniformly (`sample_frame_indices`)
+    over `video`: a path (seeking; one clip of decoded frames held at a time) or frames (`as_frame_array`).
+
+    A video too short for `num_clips` gives fewer clips (logged), one shorter than a clip `VideoTooShortError`. A
+    still image (or a 1-frame video with `allow_single_frame`) gives one clip of the repeated frame. `on_frame(done,
+    total)` is called after each decoded frame (a progress bar); each clip's `name` names the source in messages.
+    """
+    if not isinstance(video, (str, os.PathLike)):
+        arr, name = as_frame_array(video)
+        total = int(arr.shape[0])
+        num_clips = _fit_num_clips(total, clip_len, num_clips, name)
+        indices = sample_frame_indices(total, num_clips * clip_len, "uniform")
+        for k in range(num_clips):
+            idx = indices[k * clip_len:(k + 1) * clip_len]
+            yield VideoClip(arr[idx], idx, 0.0, total, (int(arr.shape[1]), int(arr.shape[2])), None, 0, k, num_clips,
+                            name)
+        return
+    p = _check_path(video)
+    if p.suffix.lower() in IMAGE_EXTENSIONS:  # still image: one clip of the repeated frame
+        yield read_video(p, num_frames=clip_len, allow_single_frame=allow_single_frame)
+        return
+    total, fps, packets = _count_frames(p)
     if total == 1 and allow_single_frame:
-        return [0]
-    try:
-        return sample_indices(total, num_frames, sampling, stride).tolist()
-    except ValueError as exc:
-        if "needed" in str(exc):
-            raise VideoTooShortError(f"video '{p}' {exc}") from None
-        raise
-
-
-def _decode(p: Path, max_frames, wanted, packets: PacketIndex | None = None):
-    """Decode `wanted` frames (all when None; seeking with a usable `packets` index). Returns frames, indices,
-    decoded (frames decoded sequentially, or one past the last wanted frame found), rotation."""
-    if wanted is not None and packets is not None and packets.display_pts is not None:
-        decoded_frames = iter_wanted_frames(p, wanted, packets)  # wanted < max_frames: total was capped by it
-    else:
-        wanted_set = None if wanted is None else set(wanted)
-        decoded_frames = _iter_decoded(p, max_frames=max_frames, wanted=wanted_set)
-    frames, indices, decoded, rotation = [], [], 0, 0
-    for index, frame, rotation in decoded_frames:
-        decoded = index + 1
-        if frame is not None:
-            frames.append(_apply_rotation(frame.to_ndarray(format="rgb24"), rotation))
-            indices.append(index)
-    if frames and len({f.shape for f in frames}) > 1:  # resolution change mid-stream: resize to the first frame
-        import cv2
-
-        h, w = frames[0].shape[:2]
-        frames = [f if f.shape[:2] == (h, w) else cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in frames]
-    return frames, indices, decoded, rotation
-
-
-def _single_frame_clip(image, num_frames, sampling, fps, path, rotation=0) -> VideoClip:
-    repeat = 1 if sampling == "all" or not num_frames else int(num_frames)
-    frames = np.repeat(image[None], repeat, axis=0)
-    return VideoClip(
-        frames=frames,
-        frame_indices=np.zeros(repeat, dtype=np.int64),
-        fps=fps,
-        total_frames=1,
-        size=(int(image.shape[0]), int(image.shape[1])),
-        path=path,
-        rotation=rotation,
-    )
+        yield read_video(p, num_frames=clip_len, allow_single_frame=True)
+        return
+    name = f"'{p}'"
+    num_clips = _fit_num_clips(total, clip_len, num_clips, name)
+    indices = sample_frame_indices(total, num_clips * clip_len, "uniform").tolist()
+    emitted, buffer = 0, []
+    for done, (index, image, rotation) in enumerate(_rgb_frames(p, indices, packets), start=1):
+        if on_frame is not None:
+            on_frame(done, len(indices))
+        buffer.append((index, image, rotation))
+        if len(buffer) == clip_len:
+            clip = _clip(buffer, fps, total, p)
+            clip.clip_index, clip.num_clips = emitted, num_clips
+            yield clip
+            emitted, buffer = emitted + 1, []
+    if emitted < num_clips:  # corrupt tail: the packet count promised more frames than decode
+        if emitted == 0:
+            raise VideoDecodeError(f"cannot decode video {name}: decoding stopped before {clip_len} frames")
+        logger.warning("video %s: decoding stopped early, analysed %d of %d clips", name, emitted, num_clips)
 
 
 class VideoWriter:
@@ -480,11 +663,14 @@ class VideoWriter:
         crf: libx264 quality, 0 lossless .. 51 (18: visually lossless); MPEG-4 maps it to a quantiser.
         codec: force a codec (default: libx264 when available).
         threads: encoder threads (1 makes the output byte-identical between runs).
+        options: extra encoder options (e.g. `{"g": "50"}` for a keyframe every 50 frames).
     """
 
-    def __init__(self, path, fps: float = 25.0, crf: int = 18, codec: str | None = None, threads: int | None = None):
+    def __init__(self, path, fps: float = 25.0, crf: int = 18, codec: str | None = None, threads: int | None = None,
+                 options: dict | None = None):
         self.path = Path(path)
         self.fps, self.crf, self.threads = fps if fps and fps > 0 else 25.0, int(crf), threads
+        self.options = dict(options or {})
         self.codec = codec
         self.container = self.stream = None
         self.size = None  # (H, W) of the frames written
@@ -504,6 +690,7 @@ class VideoWriter:
             self.stream.options = {"crf": str(self.crf), "preset": "veryfast"}
         else:
             self.stream.options = {"qscale": str(max(2, min(31, self.crf // 2)))}
+        self.stream.options = {**self.stream.options, **{str(k): str(v) for k, v in self.options.items()}}
         if self.threads is not None:
             self.stream.codec_context.thread_count = int(self.threads)
         self.size = (height, width)

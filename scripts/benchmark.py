@@ -156,7 +156,6 @@ def add_processor_parser(subparsers) -> None:
 def _sampling_worker(video: str, seconds: float, gop_seconds: float, clip_frames: int, repeats: int) -> dict:
     """One `clip_frames` clip sampled uniformly from a long video (the real video looped to `seconds`, H.264 with a
     keyframe every `gop_seconds`): seeking vs one sequential decoding pass (the previous method)."""
-    import av
     import numpy as np
 
     from processing import video_io
@@ -167,24 +166,19 @@ def _sampling_worker(video: str, seconds: float, gop_seconds: float, clip_frames
     with tempfile.TemporaryDirectory(prefix="delocate-bench-long-") as folder:
         path = Path(folder) / "long.mp4"
         h, w = source.size
-        with av.open(str(path), "w") as container:
-            stream = container.add_stream("libx264", rate=round(fps))
-            stream.options = {"g": str(max(1, round(gop_seconds * fps))), "crf": "23", "preset": "veryfast"}
-            stream.width, stream.height, stream.pix_fmt = w - w % 2, h - h % 2, "yuv420p"
+        with video_io.VideoWriter(path, fps=round(fps), crf=23, codec="libx264",
+                                  options={"g": str(max(1, round(gop_seconds * fps)))}) as writer:
             for index in range(total):
-                image = source.frames[index % len(source)][: h - h % 2, : w - w % 2]
-                for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-                    container.mux(packet)
-            for packet in stream.encode():
-                container.mux(packet)
+                writer.write(source.frames[index % len(source)][: h - h % 2, : w - w % 2])
 
         def sequential():
             packets = video_io.packet_index(path)
-            wanted = video_io.sample_indices(packets.count, clip_frames, "uniform").tolist()
-            return video_io._decode(path, None, wanted)  # no packet index: one sequential pass
+            wanted = video_io.sample_frame_indices(packets.count, clip_frames, "uniform").tolist()
+            decoded = list(video_io.iter_wanted_frames(path, wanted))  # no packet index: one sequential pass
+            return [f.to_ndarray(format="rgb24") for _, f, _ in decoded], [i for i, _, _ in decoded]
 
         seek_s, clip = _best_of(lambda: video_io.read_video(path, num_frames=clip_frames), repeats)
-        seq_s, (frames, indices, _, _) = _best_of(sequential, repeats)
+        seq_s, (frames, indices) = _best_of(sequential, repeats)
         same = indices == clip.frame_indices.tolist() and all(
             np.array_equal(a, b) for a, b in zip(frames, clip.frames))
         stats = {}
@@ -515,6 +509,7 @@ def _detect_stages_worker(folder: str, video: str, dtype: str = "float32", warm_
     import torch
 
     from delocate_hf.inference import detect as D
+    from processing.video_io import iter_clips
 
     timings = {"import_s": time.perf_counter() - start}
     t = time.perf_counter()
@@ -522,7 +517,7 @@ def _detect_stages_worker(folder: str, video: str, dtype: str = "float32", warm_
     timings["load_model_s"] = time.perf_counter() - t
     clip_len = D.clip_length(model)
     t = time.perf_counter()
-    clips = list(D.iter_clips(video, clip_len, 1, progress=False))
+    clips = list(iter_clips(video, clip_len, 1))
     timings["decode_s"] = time.perf_counter() - t
     t = time.perf_counter()
     feats = processor(clips[0].frames, num_frames=clip_len, sampling="uniform", return_tensors="pt")

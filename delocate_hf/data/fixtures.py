@@ -28,10 +28,10 @@ import zlib
 from pathlib import Path
 from typing import Callable, Sequence
 
-import av
 import cv2
 import numpy as np
 
+from processing.video_io import iter_video_frames, probe_video
 from processing.video_io import write_video as _write_video
 
 from .pseudo_fakes import FF_METHOD_FAMILIES
@@ -70,21 +70,10 @@ def read_clip(
     ``size=(width, height)`` resizes; otherwise frames wider than ``max_width`` are downscaled
     (aspect kept). Sizes are rounded to even numbers (yuv420p needs them).
     """
-    out = []
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        stream.thread_count = 1
-        target = None
-        for index, frame in enumerate(container.decode(stream)):
-            if frames is not None and index >= start + frames:
-                break
-            if index < start:
-                continue
-            if target is None:
-                target = _target_size(frame.width, frame.height, size, max_width)
-            if (frame.width, frame.height) != target:
-                frame = frame.reformat(width=target[0], height=target[1], interpolation="AREA")
-            out.append(frame.to_ndarray(format="rgb24"))
+    info = probe_video(path)
+    target = _target_size(info.width, info.height, size, max_width)
+    stop = None if frames is None else start + frames
+    out = [image for index, image in iter_video_frames(path, max_frames=stop, size=target) if index >= start]
     if not out:
         raise ValueError(f"{path}: no frames decoded from frame {start}")
     return np.stack(out)

@@ -233,29 +233,20 @@ def read_frames_at(path: str | os.PathLike, indices: Sequence[int], gray: bool =
     """
     import cv2
 
-    from processing.errors import VideoDecodeError
-    from processing.video_io import iter_video_frames
+    from processing.video_io import read_frames
 
     indices = [int(i) for i in indices]
     if not indices:
         raise ValueError("read_frames_at needs at least one frame index")
-    wanted = set(indices)
-    found: dict[int, np.ndarray] = {}
-    last_index, last = -1, None
-    for index, frame in iter_video_frames(path, max_frames=max(indices) + 1):
-        last_index, last = index, frame
-        if index in wanted:
-            found[index] = frame
-    if last is None:
-        raise VideoDecodeError(f"cannot decode video '{path}': no decodable frame")
+    clip = read_frames(path, indices)  # seeks; an index past the end gets the last decodable frame
     note = ""
-    missing = [i for i in indices if i not in found]
+    missing = [i for i, got in zip(indices, clip.frame_indices.tolist()) if i != got]
     if missing:
         note = (
-            f"'{Path(path).name}' has {last_index + 1} decodable frames; "
+            f"'{Path(path).name}' has {clip.total_frames} decodable frames; "
             f"frame(s) {sorted(set(missing))} taken from its last frame"
         )
-    frames = np.stack([found.get(i, last) for i in indices])
+    frames = clip.frames
     if gray:
         frames = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames])
     return frames, note
