@@ -1,20 +1,18 @@
 """PyTorch Delocate models (IJCAI 2024): recovery MAE, its classifier, the localization network, the fused detector.
 
 The transformer parts reuse `transformers`' own VideoMAE modules (`VideoMAEModel`, `VideoMAEDecoder`) and the mapping
-module reuses `ResNetModel`; nothing here re-implements a ViT or a ResNet. This file and its siblings import only
-torch, numpy and transformers, so they travel as remote code (`auto_map`) with saved checkpoints.
+module reuses `ResNetModel`; nothing here re-implements a ViT or a ResNet. This file and its siblings
+(`configuration_delocate.py`, `localization_modules.py`, `modeling_outputs_delocate.py`, `videomae_utils_delocate.py`)
+import only torch, numpy and transformers, so they travel as remote code (`auto_map`) with saved checkpoints.
 """
 
-import contextlib
 import copy
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedModel, VideoMAEModel
 from transformers import initialization as init
-from transformers.models.videomae import modeling_videomae
 from transformers.models.videomae.modeling_videomae import VideoMAEDecoder
 
 from .configuration_delocate import DelocateConfig
@@ -25,6 +23,16 @@ from .modeling_outputs_delocate import (
     DelocateMaskedRecoveryOutput,
     DelocateVideoClassifierOutput,
 )
+from .videomae_utils_delocate import (  # noqa: F401  (patchify, unpatchify, sinusoid_encoding_table: public here too)
+    check_video_input,
+    fast_videomae_position_tables,
+    flatten_frames,
+    localized_frame_indices,
+    patchify,
+    sinusoid_encoding_table,
+    unnormalize,
+    unpatchify,
+)
 
 # Config fields that belong to the localization stage (copied by `DelocateForDeepfakeDetection.from_stages`).
 LOCALIZATION_FIELDS = (
@@ -33,68 +41,6 @@ LOCALIZATION_FIELDS = (
     "mask_threshold", "cls_loss_weight", "map_loss_weight", "loc_loss_weight", "localization_loss",
     "localization_pos_weight",
 )
-
-
-def sinusoid_encoding_table(n_position: int, d_hid: int) -> torch.Tensor:
-    """VideoMAE's fixed sin-cos position table `(1, n_position, d_hid)`, equal to transformers'
-    `get_sinusoid_encoding_table` value for value (same float64 operations) but vectorised over positions: the
-    original's Python loop took 1.4 s of the 1.5 s it takes to load a VideoMAE-B-size detector."""
-    denominators = np.array([np.power(10000, 2 * (hid_j // 2) / d_hid) for hid_j in range(d_hid)])  # (d_hid,)
-    table = np.arange(n_position, dtype=np.float64)[:, None] / denominators[None, :]  # (n_position, d_hid)
-    table[:, 0::2] = np.sin(table[:, 0::2])
-    table[:, 1::2] = np.cos(table[:, 1::2])
-    return torch.FloatTensor(table).unsqueeze(0)
-
-
-@contextlib.contextmanager
-def fast_videomae_position_tables():
-    """While constructing transformers' `VideoMAEModel`, build its position table with `sinusoid_encoding_table`."""
-    original = modeling_videomae.get_sinusoid_encoding_table
-    modeling_videomae.get_sinusoid_encoding_table = sinusoid_encoding_table
-    try:
-        yield
-    finally:
-        modeling_videomae.get_sinusoid_encoding_table = original
-
-
-def check_video_input(pixel_values: torch.Tensor, config: DelocateConfig) -> None:
-    """Raises ValueError unless `pixel_values` is `(batch, num_frames, channels, image_size, image_size)`."""
-    expected = (config.num_frames, config.num_channels, config.image_size, config.image_size)
-    if pixel_values.ndim != 5 or tuple(pixel_values.shape[1:]) != expected:
-        raise ValueError(
-            f"pixel_values must have shape (batch, {', '.join(map(str, expected))}) = (batch, frames, channels, "
-            f"height, width); got {tuple(pixel_values.shape)}"
-        )
-
-
-def unnormalize(pixel_values: torch.Tensor, config: DelocateConfig) -> torch.Tensor:
-    """Processor-normalised `(batch, frames, C, H, W)` -> pixel space in [0, 1]."""
-    mean = torch.as_tensor(config.image_mean, device=pixel_values.device, dtype=pixel_values.dtype)
-    std = torch.as_tensor(config.image_std, device=pixel_values.device, dtype=pixel_values.dtype)
-    return pixel_values * std[:, None, None] + mean[:, None, None]
-
-
-def patchify(frames: torch.Tensor, tubelet_size: int, patch_size: int) -> torch.Tensor:
-    """`(batch, T, C, H, W)` -> `(batch, num_tokens, tubelet * patch * patch, C)` in VideoMAE's token order."""
-    batch, time, channels, height, width = frames.shape
-    frames = frames.view(
-        batch, time // tubelet_size, tubelet_size, channels,
-        height // patch_size, patch_size, width // patch_size, patch_size,
-    )
-    frames = frames.permute(0, 1, 4, 6, 2, 5, 7, 3).contiguous()
-    num_tokens = (time // tubelet_size) * (height // patch_size) * (width // patch_size)
-    return frames.view(batch, num_tokens, tubelet_size * patch_size * patch_size, channels)
-
-
-def unpatchify(patches: torch.Tensor, time: int, height: int, width: int, tubelet_size: int, patch_size: int) -> torch.Tensor:
-    """Inverse of `patchify`: `(batch, num_tokens, tubelet * patch * patch, C)` -> `(batch, T, C, H, W)`."""
-    batch, _, _, channels = patches.shape
-    patches = patches.view(
-        batch, time // tubelet_size, height // patch_size, width // patch_size,
-        tubelet_size, patch_size, patch_size, channels,
-    )
-    patches = patches.permute(0, 1, 4, 7, 2, 5, 3, 6).contiguous()
-    return patches.view(batch, time, channels, height, width)
 
 
 class DelocatePreTrainedModel(PreTrainedModel):
@@ -307,11 +253,6 @@ class DelocateForVideoClassification(DelocateVideoClassifierMixin, DelocatePreTr
         return output if return_dict is not False else output.to_tuple()
 
 
-def flatten_frames(tensor: torch.Tensor | None, video: bool) -> torch.Tensor | None:
-    """`(batch, frames, ...)` -> `(batch * frames, ...)` when `video`, else unchanged."""
-    return tensor.flatten(0, 1) if (tensor is not None and video) else tensor
-
-
 class DelocateForForgeryLocalization(DelocatePreTrainedModel):
     """Stage 2, *Localization for discrepancy learning*: per frame, the mapping module gives a mapped face trained
     toward the recovery model's reconstruction, the SE encoder / UNet-scSE decoder predicts the forgery mask, and a
@@ -424,14 +365,6 @@ class DelocateForForgeryLocalization(DelocatePreTrainedModel):
                 mask_logits, masks, valid, config.localization_loss, config.localization_pos_weight
             )
         return losses
-
-
-def localized_frame_indices(frames: int, count: int | None, device=None) -> torch.Tensor:
-    """Indices `(k,)` of the `count` evenly spaced frames (segment centres) of a `frames`-frame clip that the
-    detector localizes; every frame when `count` is None or >= `frames`."""
-    if count is None or count >= frames:
-        return torch.arange(frames, device=device)
-    return ((torch.arange(count, device=device) * 2 + 1) * frames) // (2 * count)
 
 
 class DelocateForDeepfakeDetection(DelocateVideoClassifierMixin, DelocatePreTrainedModel):
