@@ -1,4 +1,7 @@
-"""`delocate` command line. Bad input ends with one line on stderr and a non-zero exit (traceback only with --debug)."""
+"""`delocate` command line. Bad input ends with one line on stderr and a non-zero exit (traceback only with --debug).
+
+The parser is built from argparse alone: torch, transformers and the models are imported only once a command runs
+(`delocate_hf.inference.cli`, `delocate_hf.demo`, `delocate_hf.hub.export`), so `--help` answers at once."""
 
 import argparse
 import sys
@@ -10,9 +13,12 @@ EXIT_FAILURE = 1
 
 def _add_demo(subparsers) -> None:
     parser = subparsers.add_parser("demo", help="run the main job on the embedded real video (see README)")
-    parser.add_argument("--video", type=Path, default=None, help="real talking-head video (default: the embedded clip)")
-    parser.add_argument("--output-dir", type=Path, default=Path("outputs/demo"))
-    parser.add_argument("--skip-base", action="store_true", help="do not build the full-size models to count parameters")
+    parser.add_argument("--video", type=Path, default=None,
+                        help="real talking-head video (default: the embedded clip)")
+    parser.add_argument("--output-dir", type=Path, default=Path("outputs/demo"),
+                        help="where every output goes (default: outputs/demo)")
+    parser.add_argument("--skip-base", action="store_true",
+                        help="do not build the full-size models to count parameters (default: off)")
     parser.set_defaults(func=_run_demo)
 
 
@@ -28,34 +34,44 @@ def _add_detect(subparsers) -> None:
     parser.add_argument("video", type=Path, nargs="+",
                         help="video file(s); the model is loaded once for all (a failing video does not stop the rest)")
     parser.add_argument("--model", default=None, help="model folder or Hub id (default: the shipped model)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object (no masks) per video on stdout")
-    parser.add_argument("--save-masks", type=Path, default=None, metavar="OUT.npz", help="masks + frame_indices")
-    parser.add_argument("--overlay", type=Path, default=None, metavar="OUT.mp4", help="heat-map video + OUT.png sheet")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object (no masks) per video on stdout (default: text)")
+    parser.add_argument("--save-masks", type=Path, default=None, metavar="OUT.npz",
+                        help="write masks + frame_indices to OUT.npz (default: not written)")
+    parser.add_argument("--overlay", type=Path, default=None, metavar="OUT.mp4",
+                        help="write the heat-map video and the OUT.png contact sheet (default: not written)")
+    parser.add_argument("--explain", type=Path, default=None, metavar="OUT.png",
+                        help="write the 'why' view of the most suspicious frame: face, ROI-masked face, recovery "
+                             "and recovery error (default: not written)")
     parser.add_argument("--frames", type=int, default=None, metavar="N",
                         help="frames to analyse, rounded up to whole clips of the model (default: one clip)")
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                        help="where the model runs (default: cpu)")
     parser.add_argument("--localize", default=None, metavar="N|all",
                         help="frames of each clip the localizer analyses (default: the model's "
                              "config.localization_frames; 'all' for a mask computed on every analysed frame)")
     parser.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"],
-                        help="compute precision (default float32); bfloat16 is 1.5-1.7x faster on CPUs with "
+                        help="compute precision (default: float32); bfloat16 is 1.5-1.7x faster on CPUs with "
                              "AVX512-BF16, float16 needs --device cuda")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar (shown on a terminal for long work)")
-    parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress bar (default: a bar on a terminal for long work)")
+    parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show full tracebacks (default: one line)")
     parser.set_defaults(func=_run_detect)
 
 
 def _run_detect(args) -> int:
-    from .inference.detect import run_detect_command
+    from .inference.cli import run_detect_command
 
     return run_detect_command(args)
 
 
-def _add_push(subparsers) -> None:
-    from .hub.export import add_push_arguments
-
+def _add_push(subparsers, arguments: bool = True) -> None:
     parser = subparsers.add_parser("push", help="export a checkpoint (model card, remote code) and push it to the Hub")
-    add_push_arguments(parser)
+    if arguments:  # they come from hub.export (huggingface_hub): imported only when the command is push
+        from .hub.export import add_push_arguments
+
+        add_push_arguments(parser)
     parser.set_defaults(func=_run_push)
 
 
@@ -65,18 +81,22 @@ def _run_push(args) -> int:
     return run_push_command(args)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The `delocate` parser. With `argv` (the command line it will parse), `push`'s arguments are added only when
+    the command is `push`, so that the other commands and `--help` import nothing but argparse."""
+    command = "push" if argv is None else next((a for a in argv if not a.startswith("-")), None)
     parser = argparse.ArgumentParser(prog="delocate", description="Delocate deepfake detection and localization")
-    parser.add_argument("--debug", action="store_true", help="show full tracebacks")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks (default: one line)")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_demo(subparsers)
     _add_detect(subparsers)
-    _add_push(subparsers)
+    _add_push(subparsers, arguments=command == "push")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv).parse_args(argv)
     from processing.errors import BAD_INPUT_ERRORS
 
     try:

@@ -10,7 +10,7 @@ import pytest
 from conftest import SHARED_MEDIA, save_tiny_detector
 
 from delocate_hf import cli
-from delocate_hf.inference import detect as detect_module
+from delocate_hf.inference import loading as loading_module
 from processing import iter_video_frames, write_video
 
 SINGLE_FACE = SHARED_MEDIA / "single_face.mp4"  # 640x360, 72 frames
@@ -91,7 +91,7 @@ def test_bad_model_and_missing_default_model(tmp_path, monkeypatch, capsys):
     assert cli.main(["detect", str(SINGLE_FACE), "--model", str(tmp_path / "no-model")]) == cli.EXIT_BAD_INPUT
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cannot load model" in err[0]
-    monkeypatch.setattr(detect_module, "DEFAULT_MODEL_DIR", tmp_path / "default_model")
+    monkeypatch.setattr(loading_module, "DEFAULT_MODEL_DIR", tmp_path / "default_model")
     assert cli.main(["detect", str(SINGLE_FACE)]) == cli.EXIT_BAD_INPUT
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["delocate: error: the shipped default model is missing: run `make default-model` or pass --model"]
@@ -137,3 +137,53 @@ def test_localize_option_sets_the_localized_frames(model_dir, capsys):
     assert cli.main(["detect", str(SINGLE_FACE), "--model", str(model_dir), "--localize", "0"]) == cli.EXIT_BAD_INPUT
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["delocate: error: --localize takes a number of frames >= 1 or 'all', got '0'"]
+
+
+HEAVY_MODULES = ("torch", "transformers", "huggingface_hub", "numpy", "av", "cv2")
+HELP_PROBE = """
+import contextlib, importlib.util, io, json, sys
+spec = importlib.util.spec_from_file_location("cli_alone", sys.argv[1])
+cli_alone = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(cli_alone)
+texts = []
+for argv in (["--help"], ["detect", "--help"], ["demo", "--help"]):
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        try:
+            cli_alone.build_parser(argv).parse_args(argv)
+        except SystemExit:
+            pass
+    texts.append(out.getvalue())
+print(json.dumps({"help": texts, "imported": [m for m in sys.argv[2:] if m in sys.modules]}))
+"""
+
+
+def test_help_is_built_from_argparse_alone():
+    """`delocate --help` / `delocate detect --help` build the parser without importing torch, transformers,
+    huggingface_hub, numpy, PyAV or OpenCV (cli.py loaded on its own, in a fresh interpreter)."""
+    proc = subprocess.run([sys.executable, "-c", HELP_PROBE, cli.__file__, *HEAVY_MODULES], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["imported"] == []
+    top, detect, demo = data["help"]
+    assert "detect" in top and "push" in top and "--explain OUT.png" in detect and "--device {cpu,cuda}" in detect
+
+
+def test_every_detect_flag_has_a_help_line_with_its_default():
+    parser = cli.build_parser(["detect"])
+    detect = next(a for a in parser._actions if a.dest == "command").choices["detect"]
+    options = [a for a in detect._actions if a.option_strings and a.dest != "help"]
+    assert {"--device", "--explain", "--dtype", "--frames", "--localize"} <= {a.option_strings[0] for a in options}
+    for action in options:
+        assert action.help and "default" in action.help, action.option_strings
+
+
+@pytest.mark.xfail(strict=True, reason="delocate_hf/__init__.py imports modeling (torch, transformers) eagerly, so "
+                                       "the `delocate` entry point (delocate_hf.cli:main) pays for them before "
+                                       "argparse runs; passes once the package import is lazy")
+def test_entry_point_help_imports_no_torch():
+    probe = ("import sys\nfrom delocate_hf import cli\ntry:\n    cli.main(['detect', '--help'])\nexcept SystemExit:\n"
+             "    pass\nprint('torch' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip().splitlines()[-1] == "False", proc.stderr

@@ -8,7 +8,8 @@ import pytest
 from conftest import SHARED_MEDIA, save_tiny_detector
 
 import delocate_hf  # noqa: F401  (registers the pipeline)
-from delocate_hf.inference import detect as detect_module
+from delocate_hf.inference import loading as loading_module
+from delocate_hf.inference import progress as progress_module
 from delocate_hf.inference import (
     DeepfakeDetectionPipeline,
     ModelLoadError,
@@ -119,7 +120,7 @@ def test_no_face_anywhere_raises(pipe, tmp_path):
 
 
 def test_progress_on_stderr(pipe, carphone, capsys, monkeypatch):
-    monkeypatch.setattr(detect_module, "PROGRESS_DELAY_S", 0)
+    monkeypatch.setattr(progress_module, "PROGRESS_DELAY_S", 0)
     detect_video(str(carphone), pipe.model, pipe.image_processor, progress=True)
     assert "delocate: carphone" in capsys.readouterr().err
 
@@ -141,7 +142,7 @@ def test_overlay_video_and_contact_sheet(pipe, carphone, tmp_path):
 
 
 def test_default_model_path_missing(tmp_path, monkeypatch):
-    monkeypatch.setattr(detect_module, "DEFAULT_MODEL_DIR", tmp_path / "default_model")
+    monkeypatch.setattr(loading_module, "DEFAULT_MODEL_DIR", tmp_path / "default_model")
     with pytest.raises(ModelLoadError, match=r"shipped default model is missing: run `make default-model`"):
         default_model_path()
     save_tiny_detector(tmp_path / "default_model")

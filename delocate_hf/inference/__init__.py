@@ -1,4 +1,8 @@
-"""Inference API: the `"deepfake-detection"` pipeline, `detect_video`, overlays.
+"""Inference API: the `"deepfake-detection"` pipeline, `detect_video`, `explain`, overlays.
+
+One module per job: `loading` (load_detector, dtype/device), `results` (DetectionResult, FrameResult,
+ClipEvidence), `detect` (the three detection steps and `detect_video`), `explain` (the recovery view),
+`overlay` (heat-map video, contact sheet), `progress`, `cli` (`delocate detect`), `pipeline_deepfake`.
 
 Importing this package (done by `import delocate_hf`) registers the pipeline task with transformers'
 `PIPELINE_REGISTRY`, so `transformers.pipeline("deepfake-detection", model=...)` works.
@@ -7,29 +11,27 @@ Importing this package (done by `import delocate_hf`) registers the pipeline tas
 import modeling  # noqa: F401  (AutoModel / AutoConfig registration, needed by pipeline(task, model=folder))
 import processing  # noqa: F401  (AutoImageProcessor registration)
 
-from .detect import (
-    DEFAULT_THRESHOLD,
-    DetectionResult,
-    FrameResult,
-    ModelLoadError,
-    default_model_path,
-    detect_video,
-    load_detector,
-)
+from .detect import detect_video
+from .explain import Explanation, explain
+from .loading import ModelLoadError, default_model_path, load_detector
+from .results import DEFAULT_THRESHOLD, ClipEvidence, DetectionResult, FrameResult
 from .pipeline_deepfake import TASK, DeepfakeDetectionPipeline, register_pipeline
 
 register_pipeline()
 pipeline_registration = True  # `from delocate_hf.inference import pipeline_registration` = "make sure it is registered"
 
 __all__ = [
+    "ClipEvidence",
     "DEFAULT_THRESHOLD",
     "DeepfakeDetectionPipeline",
     "DetectionResult",
+    "Explanation",
     "FrameResult",
     "ModelLoadError",
     "TASK",
     "default_model_path",
     "detect_video",
+    "explain",
     "load_detector",
     "register_pipeline",
 ]

@@ -18,7 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from processing.video_io import VideoWriter, iter_video_frames
+from processing.video_io import VideoWriter, iter_video_frames, probe_video
+
+from .progress import progress_bar
 
 MASK_THRESHOLD = 0.05
 HEAT_ALPHA = 0.5
@@ -126,15 +128,6 @@ def _frame_lines(a: _Analysis, index: int, score: float, analysed: bool) -> list
     ]
 
 
-def _source_fps(video_path) -> float:
-    import av
-
-    with av.open(str(video_path)) as container:
-        stream = container.streams.video[0]
-        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-        return float(rate) if rate else 0.0
-
-
 def write_overlay(
     video_path, result, out_mp4, contact_sheet: bool | str | Path = True, progress: bool | None = None
 ) -> tuple[Path, Path | None]:
@@ -142,15 +135,13 @@ def write_overlay(
 
     Returns `(mp4_path, png_path or None)`.
     """
-    from .detect import _progress_bar
-
     a = _as_analysis(result)
     out_mp4 = Path(out_mp4)
-    fps = a.fps or _source_fps(video_path) or 25.0
+    fps = a.fps or probe_video(video_path).fps or 25.0
     wanted = set(int(i) for i in a.indices)
     tiles: dict[int, np.ndarray] = {}
     encoder = VideoWriter(out_mp4, fps=fps)  # opens the file on its first frame
-    bar = _progress_bar(a.total_frames or None, f"delocate: overlay {out_mp4.name}", progress)
+    bar = progress_bar(a.total_frames or None, f"delocate: overlay {out_mp4.name}", progress)
     try:
         for index, frame in iter_video_frames(video_path):
             mask, score, box, analysed = _interp_at(a, index)

@@ -9,12 +9,14 @@ result = detector("video.mp4", num_frames=16)  # or frames (T, H, W, 3) uint8 RG
 result["label"], result["score"], result["masks"].shape  # "fake"/"real", P(fake), (N, H, W)
 ```
 
-It is a `ChunkPipeline`: `preprocess` yields one clip of `model.config.num_frames` frames at a time (decoded in
-one sequential pass), `_forward` runs the detector on it, `postprocess` fuses the clips. All three steps are the
-functions of `delocate_hf.inference.detect`, so the output equals `detect_video(...).to_dict()`.
+It is a `ChunkPipeline`: `preprocess` yields one clip of `model.config.num_frames` frames at a time (sampled by
+`processing.video_io.iter_clips`), `_forward` runs the detector on it, `postprocess` fuses the clips. All three
+steps are the functions of `delocate_hf.inference.detect`, so the output equals `detect_video(...).to_dict()`.
 
 Call parameters: `num_frames` (frames to analyse, rounded up to a multiple of the clip length; default one clip),
-`threshold` (0.5), `progress` (progress bar on stderr for long work; default: only on a terminal).
+`threshold` (0.5), `progress` (progress bar on stderr for long work; default: only on a terminal), `explain`
+(True: add `"explanation"`, `inference.explain(...).to_dict()` of the most suspicious clip: face, ROI-masked face,
+recovery and its error; the clips' face crops are kept until postprocess).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from transformers.pipelines import PIPELINE_REGISTRY
 from transformers.pipelines.base import ChunkPipeline
 
 from .detect import DEFAULT_THRESHOLD, assemble_result, clip_length, forward_clip, iter_clip_inputs
+from .explain import explain as explain_result
 
 TASK = "deepfake-detection"
 
@@ -34,7 +37,8 @@ class DeepfakeDetectionPipeline(ChunkPipeline):
 
     Returns a dict: `label` ("fake"/"real"), `score` (float, probability of fake), `frames` (list of
     `{index, score, face_box}`), `masks` (float32 `(N, H, W)` in [0, 1], original-frame coordinates),
-    `frame_indices` (N ints), plus `clip_scores`, `frame_size`, `fps`, `total_frames`, `skipped_clips`.
+    `frame_indices` (N ints), plus `clip_scores`, `frame_size`, `fps`, `total_frames`, `skipped_clips`, and
+    `explanation` with `explain=True`.
     """
 
     _load_processor = False
@@ -51,15 +55,17 @@ class DeepfakeDetectionPipeline(ChunkPipeline):
                 "(processor.save_pretrained(folder)) or pass image_processor="
             )
 
-    def _sanitize_parameters(self, num_frames=None, threshold=None, progress=None, **kwargs):
-        preprocess, postprocess = {}, {}
+    def _sanitize_parameters(self, num_frames=None, threshold=None, progress=None, explain=None, **kwargs):
+        preprocess, forward, postprocess = {}, {}, {}
         if num_frames is not None:
             preprocess["num_frames"] = int(num_frames)
         if progress is not None:
             preprocess["progress"] = bool(progress)
         if threshold is not None:
             postprocess["threshold"] = float(threshold)
-        return preprocess, {}, postprocess
+        if explain is not None:
+            forward["keep_pixels"] = postprocess["explain"] = bool(explain)
+        return preprocess, forward, postprocess
 
     def __call__(self, inputs, **kwargs):
         """`inputs`: a video path, frames `(T, H, W, 3)` uint8 RGB, or a list of paths."""
@@ -68,11 +74,15 @@ class DeepfakeDetectionPipeline(ChunkPipeline):
     def preprocess(self, video, num_frames=None, progress=None):
         yield from iter_clip_inputs(video, self.image_processor, clip_length(self.model), num_frames, progress)
 
-    def _forward(self, model_inputs):
-        return forward_clip(self.model, model_inputs)
+    def _forward(self, model_inputs, keep_pixels=False):
+        return forward_clip(self.model, model_inputs, keep_pixels=keep_pixels)
 
-    def postprocess(self, model_outputs, threshold=DEFAULT_THRESHOLD):
-        return assemble_result(model_outputs, self.image_processor, threshold).to_dict()
+    def postprocess(self, model_outputs, threshold=DEFAULT_THRESHOLD, explain=False):
+        result = assemble_result(model_outputs, self.image_processor, threshold)
+        out = result.to_dict()
+        if explain:
+            out["explanation"] = explain_result(result, self.model, self.image_processor).to_dict()
+        return out
 
 
 def register_pipeline() -> None:

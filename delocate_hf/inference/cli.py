@@ -1,0 +1,131 @@
+"""`delocate detect VIDEO [VIDEO ...]`: the command behind `delocate_hf.cli` (which builds the argparse parser
+without importing torch or transformers, and calls `run_detect_command` with its namespace)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from processing import video_io
+from processing.errors import BAD_INPUT_ERRORS, DelocateInputError
+
+from .detect import detect_video
+from .loading import load_detector
+from .results import DetectionResult
+
+
+def _check_video_argument(video) -> Path:
+    """Fail fast on a missing, empty or undecodable path, before the model is loaded."""
+    if not isinstance(video, (str, os.PathLike)) or not str(video):
+        raise DelocateInputError("no video given")
+    return video_io.check_video_file(video)
+
+
+def _print_result(video, result: DetectionResult, args, png, why) -> None:
+    h, w = result.frame_size
+    clips = len(result.clip_scores)
+    skipped = f", {result.skipped_clips} clip(s) without a face skipped" if result.skipped_clips else ""
+    print(f"{video}: {result.label.upper()}  score {result.score:.3f}  "
+          f"({len(result.frames)} frames in {clips} clip{'s' if clips != 1 else ''}{skipped}, {w}x{h})")
+    for f in result.frames:
+        box = ", ".join(f"{v:.0f}" for v in f.face_box)
+        mark = "" if f.localized else "  (mask of nearest analysed frame)"
+        mark += "" if f.face_found else "  (face not found: position interpolated)"
+        print(f"  frame {f.index:>6}  score {f.score:.3f}  face [{box}]{mark}")
+    if args.save_masks is not None:
+        print(f"masks: {args.save_masks}")
+    if args.overlay is not None:
+        print(f"overlay: {args.overlay}  contact sheet: {png}")
+    if why is not None:
+        print(f"explanation: {args.explain}  (frame {why['frame']}, hidden part: {why['masked_part']})")
+
+
+def _detect_one(video, model, processor, args, progress) -> None:
+    import json
+
+    explain_png = getattr(args, "explain", None)
+    result = detect_video(video, model, processor, num_frames=args.frames, device=args.device, progress=progress,
+                          explain=explain_png is not None)
+    if args.save_masks is not None:
+        Path(args.save_masks).parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(args.save_masks, masks=result.masks, frame_indices=result.frame_indices)
+    png = why = None
+    if args.overlay is not None:
+        from .overlay import write_overlay
+
+        _, png = write_overlay(video, result, args.overlay, progress=progress)
+    if explain_png is not None:
+        from .explain import explain
+
+        explanation = explain(result, model, processor)
+        explanation.save(explain_png)
+        why = explanation.info()
+    if args.json:
+        extra = {} if why is None else {"explanation": {**why, "png": str(explain_png)}}
+        sys.stdout.write(json.dumps({"video": str(video), **result.to_json_dict(), **extra}) + "\n")
+        sys.stdout.flush()
+    else:
+        _print_result(video, result, args, png, why)
+
+
+def _parse_localize(value: str) -> int | None:
+    """`--localize N|all` -> the `localization_frames` setting: N >= 1, or None (every frame) for "all"."""
+    if str(value).lower() == "all":
+        return None
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise DelocateInputError(f"--localize takes a number of frames >= 1 or 'all', got {value!r}")
+    return count
+
+
+def run_detect_command(args) -> int:
+    """`delocate detect VIDEO [VIDEO ...]` (argparse namespace from `delocate_hf.cli`).
+
+    The model is loaded once for all videos. With one video, bad input raises `DelocateInputError`, which the CLI
+    turns into one stderr line and exit code 2. With several, a video that fails gets its one stderr line and the
+    others go on; the exit code is 2 when any failed. `--json` prints one JSON line per video (JSON Lines)."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    videos = list(args.video) if isinstance(args.video, (list, tuple)) else [args.video]
+    if not videos:
+        raise DelocateInputError("no video given")
+    single = {"--save-masks": args.save_masks, "--overlay": args.overlay, "--explain": getattr(args, "explain", None)}
+    if len(videos) > 1 and any(v is not None for v in single.values()):
+        raise DelocateInputError(f"{', '.join(single)} take one video; run them one video at a time")
+    if args.frames is not None and args.frames < 1:
+        raise DelocateInputError(f"--frames must be >= 1, got {args.frames}")
+    if len(videos) == 1:
+        _check_video_argument(videos[0])  # fail fast, before loading the model
+    localize = getattr(args, "localize", None)
+    localization_frames = None if localize is None else _parse_localize(localize)  # fail fast on a bad value
+    progress = False if args.quiet else None
+    model, processor = load_detector(args.model, device=args.device, dtype=getattr(args, "dtype", None))
+    if localize is not None:
+        model.config.localization_frames = localization_frames
+    if len(videos) == 1:
+        _detect_one(videos[0], model, processor, args, progress)
+        return 0
+    failed = 0
+    for video in videos:
+        try:
+            _check_video_argument(video)
+            _detect_one(video, model, processor, args, progress)
+        except BAD_INPUT_ERRORS as error:
+            if getattr(args, "debug", False):
+                raise
+            failed += 1
+            print(f"delocate: error: {error}", file=sys.stderr, flush=True)
+    if failed:
+        print(f"delocate: {failed} of {len(videos)} videos failed", file=sys.stderr)
+    return 2 if failed else 0
+
+
+__all__ = ["run_detect_command"]
