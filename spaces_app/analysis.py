@@ -1,6 +1,10 @@
 """The non-UI work of the Space: input checks, detection, the per-frame plot data, the overlay video and the
 "why" panel (a face, its ROI-masked version and the recovery model's reconstruction).
 
+Each upload is probed from its container (no decoding) and analysed by one `detect_video(..., explain=True)`: the
+"why" panel is `delocate_hf.inference.explain` of that result (the clip's face crops, no second decoding or face
+tracking); the overlay video is drawn in one streaming pass over the frames.
+
 Every user-facing failure is a `SpaceMessage` (one friendly sentence, never a traceback, never a server path).
 All files are read from / written to the app's own work folder (`WorkArea`): an upload is checked for size with
 `stat` (no read), copied into a fresh run folder, then only that copy is opened.
@@ -9,7 +13,6 @@ All files are read from / written to the app's own work folder (`WorkArea`): an 
 from __future__ import annotations
 
 import logging
-import math
 import os
 import re
 import shutil
@@ -23,6 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from delocate_hf.inference.explain import display_size  # noqa: F401  (the why-panel image side, for callers)
+from processing.video_io import VideoInfo, probe_video  # container metadata without decoding
+
 logger = logging.getLogger(__name__)
 
 ENV_MODEL = "DELOCATE_MODEL"
@@ -32,7 +38,6 @@ ENV_DEVICE = "DELOCATE_DEVICE"
 DEFAULT_MAX_UPLOAD_MB = 50.0
 DEFAULT_MAX_DURATION_S = 60.0
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi", ".mpg", ".mpeg", ".ogv", ".ogg", ".3gp")
-WHY_DISPLAY_MIN = 256  # the why-panel images are upscaled by an integer factor to at least this many pixels
 RUN_MAX_AGE_S = 3600.0  # run folders older than this are removed when a new run starts
 
 
@@ -134,62 +139,6 @@ def safe_name(name: str, default_suffix: str = ".mp4") -> str:
 
 
 # ---------------------------------------------------------------------------------------------------- input checks
-@dataclass
-class VideoInfo:
-    duration_s: float
-    fps: float
-    frames: int
-    width: int
-    height: int
-
-
-def probe_video(path: Path) -> VideoInfo:
-    """Duration, fps, frame count and size from the container metadata (no decoding; packets are counted only
-    when the metadata has no duration). Raises the processing package's typed errors for unreadable files."""
-    from processing import video_io
-
-    container, stream = video_io._open(path)
-    try:
-        fps = video_io._stream_fps(stream)
-        frames = int(stream.frames or 0)
-        duration = 0.0
-        if stream.duration and stream.time_base:
-            duration = float(stream.duration * stream.time_base)
-        elif container.duration:
-            duration = float(container.duration) / 1_000_000  # av.time_base
-        width, height = int(stream.codec_context.width or 0), int(stream.codec_context.height or 0)
-    finally:
-        container.close()
-    if duration <= 0 and frames > 0 and fps > 0:
-        duration = frames / fps
-    if duration <= 0:  # e.g. browser (MediaRecorder) WebM: no duration in the header; use the packet timestamps
-        counted, last_pts = _scan_packets(path)
-        frames = frames or counted
-        duration = last_pts if last_pts > 0 else counted / (fps if 0 < fps <= 240 else 25.0)
-    return VideoInfo(duration_s=duration, fps=fps, frames=frames, width=width, height=height)
-
-
-def _scan_packets(path: Path) -> tuple[int, float]:
-    """`(video packets, largest presentation time in seconds)` from a demux pass (no decoding)."""
-    import av
-
-    from processing import video_io
-
-    container, stream = video_io._open(path)
-    count, last = 0, 0.0
-    try:
-        for packet in container.demux(stream):
-            if packet.size:
-                count += 1
-                if packet.pts is not None and packet.time_base:
-                    last = max(last, float((packet.pts + (packet.duration or 0)) * packet.time_base))
-    except av.error.FFmpegError:
-        pass
-    finally:
-        container.close()
-    return count, last
-
-
 def prepare_upload(
     upload: str | os.PathLike | None, run_dir: Path, limits: Limits, allowed_roots: list[Path]
 ) -> tuple[Path, str, VideoInfo]:
@@ -373,11 +322,6 @@ def message_markdown(text: str) -> str:
     return f"### ⚠️ {text}"
 
 
-def display_size(crop_size: int) -> int:
-    """Side of the why-panel images: the crop upscaled by an integer factor to at least `WHY_DISPLAY_MIN`."""
-    return int(crop_size) * max(1, math.ceil(WHY_DISPLAY_MIN / int(crop_size)))
-
-
 @dataclass
 class WhyPanel:
     face: Path | None = None
@@ -385,35 +329,6 @@ class WhyPanel:
     reconstruction: Path | None = None
     text: str = ""
     info: dict = field(default_factory=dict)
-
-
-def _collect_frames(video: Path, indices: list[int]) -> np.ndarray:
-    from processing.video_io import iter_video_frames
-
-    wanted, frames = set(indices), {}
-    last = max(indices)
-    for index, frame in iter_video_frames(video, max_frames=last + 1):
-        if index in wanted:
-            frames[index] = frame
-        if index >= last:
-            break
-    missing = [i for i in indices if i not in frames]
-    if missing:
-        raise SpaceMessage("could not decode the frames of the selected clip again")
-    shapes = {frames[i].shape for i in indices}
-    if len(shapes) > 1:
-        import cv2
-
-        h, w = frames[indices[0]].shape[:2]
-        for i in indices:
-            frames[i] = cv2.resize(frames[i], (w, h), interpolation=cv2.INTER_AREA)
-    return np.stack([frames[i] for i in indices])
-
-
-def _upscale(image: np.ndarray, size: int) -> np.ndarray:
-    import cv2
-
-    return cv2.resize(np.ascontiguousarray(image), (size, size), interpolation=cv2.INTER_CUBIC)
 
 
 def _save_png(path: Path, image: np.ndarray) -> Path:
@@ -424,64 +339,19 @@ def _save_png(path: Path, image: np.ndarray) -> Path:
     return path
 
 
-def why_panel(video: Path, model, processor, result, out_dir: Path, seed: int = 0) -> WhyPanel:
+def why_panel(model, processor, result, out_dir: Path, seed: int = 0) -> WhyPanel:
     """The face of the most suspicious analysed frame (in the clip with the highest score), its ROI token mask
-    and, when the detector includes the recovery autoencoder, the recovery model's reconstruction."""
-    import torch
+    and, when the detector includes the recovery autoencoder, the recovery model's reconstruction: the panels of
+    `delocate_hf.inference.explain(result, ...)` (`result` from `detect_video(..., explain=True)`)."""
+    from delocate_hf.inference import explain
 
-    clip_len = int(model.config.num_frames)
-    clips = max(1, len(result.frames) // clip_len)
-    best_clip = int(np.argmax(result.clip_scores)) if result.clip_scores else 0
-    best_clip = min(best_clip, clips - 1)
-    clip_frames = result.frames[best_clip * clip_len:(best_clip + 1) * clip_len]
-    indices = [int(f.index) for f in clip_frames]
-    t = int(np.argmax([f.score for f in clip_frames]))
-    frames = _collect_frames(video, indices)
-    feats = processor(frames, num_frames=clip_len, sampling="uniform", return_tensors="pt",
-                      return_faces=True, return_bool_masked_pos=True, seed=seed)
-    face = feats["faces"][0, t].cpu().numpy().astype(np.uint8)
-    crop = face.shape[0]
-    size = display_size(crop)
-    scale = size // crop
-    tubelet, patch = int(processor.tubelet_size), int(processor.patch_size)
-    grid_side = crop // patch
-    bool_masked_pos = feats["bool_masked_pos"].bool()
-    grid = bool_masked_pos[0].cpu().numpy().reshape(-1, grid_side, grid_side)[t // tubelet]
-    part_index = int(feats["masked_part"][0]) if "masked_part" in feats else -1
-    parts = tuple(getattr(processor, "parts", ()))
-    part = parts[part_index] if 0 <= part_index < len(parts) else "facial"
-    part = part.replace("_", " & ")
-
-    from processing.visualize import draw_token_mask
-
-    big_face = _upscale(face, size)
-    panel = WhyPanel(info={"frame": indices[t], "clip": best_clip + 1, "masked_part": part,
-                           "masked_tokens_in_frame": int(grid.sum()), "tokens_per_frame": int(grid.size)})
-    panel.face = _save_png(out_dir / "why_face.png", big_face)
-    panel.masked = _save_png(out_dir / "why_masked.png", draw_token_mask(big_face, grid, patch * scale))
-    head = (f"Frame {indices[t]} (clip {best_clip + 1}, frame score {clip_frames[t].score:.2f}). "
-            f"Delocate hides the **{part}** region (hatched: {int(grid.sum())} of {grid.size} patches of this "
-            "frame) and asks a recovery model trained on *real* faces to redraw it from the rest of the face and "
-            "the neighbouring frames.")
-    recovery = getattr(model, "recovery", None)
-    if recovery is None:
-        panel.text = head + (" This detector was saved without its recovery autoencoder, so the reconstruction "
-                             "is unavailable; the localisation heat-map in the overlay video shows where the "
-                             "model sees manipulation.")
-        return panel
-    device = next(recovery.parameters()).device
-    with torch.inference_mode():
-        out = recovery(pixel_values=feats["pixel_values"].to(device), bool_masked_pos=bool_masked_pos.to(device))
-    rec = out.reconstruction[0, t].permute(1, 2, 0).float().cpu().numpy()  # (S, S, 3) in [0, 1]
-    rec_u8 = np.clip(np.round(rec * 255.0), 0, 255).astype(np.uint8)
-    panel.reconstruction = _save_png(out_dir / "why_reconstruction.png", _upscale(rec_u8, size))
-    pixel_mask = np.kron(grid, np.ones((patch, patch), dtype=bool))[:crop, :crop]
-    error = np.abs(face.astype(np.float32) / 255.0 - rec).mean(axis=-1)
-    hidden_error = float(error[pixel_mask].mean()) if pixel_mask.any() else 0.0
-    panel.info["recovery_error_hidden"] = round(hidden_error, 4)
-    panel.text = head + (f" Mean recovery error on the hidden patches: **{hidden_error:.3f}** (0–1 scale). Real "
-                         "faces are recovered consistently; a forged region tends to be redrawn differently from "
-                         "what the video shows, and the detector's recovery branch scores that inconsistency.")
+    explanation = explain(result, model, processor, seed=seed)
+    panels = explanation.panels()
+    panel = WhyPanel(info=explanation.info(), text=explanation.summary())
+    panel.face = _save_png(out_dir / "why_face.png", panels["face"])
+    panel.masked = _save_png(out_dir / "why_masked.png", panels["masked"])
+    if "reconstruction" in panels:
+        panel.reconstruction = _save_png(out_dir / "why_reconstruction.png", panels["reconstruction"])
     return panel
 
 
@@ -526,12 +396,13 @@ def run_analysis(
         if num_frames:
             frames = max(clip_len, int(round(float(num_frames) / clip_len)) * clip_len)
         step(0.15, "Finding the face and running the detector")
-        result = detect_video(str(video), model, processor, num_frames=frames, device=None, progress=False)
+        result = detect_video(str(video), model, processor, num_frames=frames, device=None, progress=False,
+                              explain=True)
         step(0.6, "Drawing the overlay video")
         overlay, _ = write_overlay(str(video), result, run_dir / "overlay.mp4", contact_sheet=False, progress=False)
         step(0.85, "Explaining: recovery of a masked face")
         try:
-            why = why_panel(video, model, processor, result, run_dir)
+            why = why_panel(model, processor, result, run_dir)
         except Exception as exc:  # the verdict stands even when the explanation fails
             logger.warning("why panel failed for %s: %s", name, exc, exc_info=not isinstance(exc, SpaceMessage))
             why = WhyPanel(text=f"The explanation panel is unavailable for this video ({friendly_message(exc, name)})")

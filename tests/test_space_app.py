@@ -261,13 +261,13 @@ def test_prepare_upload_never_reads_outside_the_allowed_folders(tmp_path):
 
 
 def test_model_errors_are_messages(tmp_path, monkeypatch):
-    from delocate_hf.inference import detect as detect_module
+    from delocate_hf.inference import loading as loading_module
 
     handle = analysis.DetectorHandle(str(tmp_path / "no_such_model"))
     assert not handle.try_load() and "model is not available" in handle.error
     assert "⚠️" in handle.status_markdown()
     monkeypatch.delenv(analysis.ENV_MODEL, raising=False)
-    monkeypatch.setattr(detect_module, "DEFAULT_MODEL_DIR", tmp_path / "default_model")
+    monkeypatch.setattr(loading_module, "DEFAULT_MODEL_DIR", tmp_path / "default_model")
     default = analysis.DetectorHandle()
     assert not default.try_load() and analysis.ENV_MODEL in default.error and "missing" in default.error
     uploads = tmp_path / "uploads"
@@ -284,8 +284,11 @@ def test_why_panel_without_recovery(tmp_path):
 
     model, processor = load_detector(save_tiny_detector(tmp_path / "no_recovery", recovery=False))
     assert model.recovery is None
-    result = detect_video(str(REAL_VIDEO), model, processor, num_frames=4, progress=False)
-    panel = analysis.why_panel(REAL_VIDEO, model, processor, result, tmp_path)
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(REAL_VIDEO.read_bytes())
+    result = detect_video(str(video), model, processor, num_frames=4, progress=False, explain=True)
+    video.unlink()  # the why panel is built from what detection computed: the video is not decoded again
+    panel = analysis.why_panel(model, processor, result, tmp_path)
     assert panel.reconstruction is None and panel.face.is_file() and panel.masked.is_file()
     assert "reconstruction is unavailable" in panel.text
 
