@@ -190,3 +190,95 @@ def test_video_writer_streams_the_same_file_as_write_video(tmp_path):
         writer.write(frames[0])
         with pytest.raises(ValueError, match="frame 1 is 32x24, the video is 64x48"):
             writer.write(frames[1, :24, :32])
+
+
+# ---------------------------------------------------------------------------------------------------- one owner
+def test_clips_of_a_path_and_of_its_frames_are_sampled_alike(carphone):
+    """`iter_clips` on a path (seeking) and on the decoded frames give the same frames, at the segment centres of
+    `sample_frame_indices`, which the processor's own sampling (`read_video`) also uses."""
+    from processing.video_io import iter_clips, sample_frame_indices
+
+    every = read_video(carphone, sampling="all")
+    from_path = list(iter_clips(carphone, 4, num_clips=3))
+    from_array = list(iter_clips(every.frames, 4, num_clips=3))
+    expected = sample_frame_indices(120, 12, "uniform")
+    assert [c.clip_index for c in from_path] == [0, 1, 2] and {c.num_clips for c in from_path} == {3}
+    np.testing.assert_array_equal(np.concatenate([c.frame_indices for c in from_path]), expected)
+    np.testing.assert_array_equal(np.concatenate([c.frame_indices for c in from_array]), expected)
+    for a, b in zip(from_path, from_array):
+        np.testing.assert_array_equal(a.frames, b.frames)
+    assert from_path[0].name == f"'{carphone}'" and from_array[0].name == "array of shape (120, 144, 176, 3)"
+    np.testing.assert_array_equal(read_video(carphone, num_frames=12).frame_indices, expected)
+    with pytest.raises(VideoTooShortError, match="has 120 decodable frames, 200 needed"):
+        list(iter_clips(carphone, 200))
+    with pytest.raises(DelocateInputError, match="expected a video path or RGB frames"):
+        list(iter_clips(np.zeros((4, 8, 8)), 4))
+
+
+@pytest.mark.xfail(strict=True, reason="delocate_hf/training/data.py temporal_indices still uses np.linspace; the "
+                                       "training owner switches it to video_io.sample_frame_indices")
+def test_training_samples_cached_frames_like_inference(carphone):
+    """The frames a training clip keeps from a cached clip are those inference keeps from a video of that many
+    frames (segment centres), shown on the frames of a real video."""
+    from delocate_hf.training.data import temporal_indices
+    from processing.video_io import sample_frame_indices
+
+    cached = read_video(carphone, sampling="all").frames[:16]  # a 16-frame clip of the real video
+    for wanted in (4, 8, 12):
+        np.testing.assert_array_equal(cached[temporal_indices(16, wanted)],
+                                      cached[sample_frame_indices(16, wanted, "uniform")])
+
+
+def test_read_frames_seeks_keeps_order_and_repeats_the_last_frame(tmp_path):
+    from processing.video_io import read_frames
+
+    frames = _gradient_frames(30)
+    path = write_video(tmp_path / "thirty.mp4", frames, fps=10)
+    every = read_video(path, sampling="all").frames
+    clip = read_frames(path, [20, 3, 3, 45])
+    assert clip.frame_indices.tolist() == [20, 3, 3, 29] and clip.total_frames == 30
+    np.testing.assert_array_equal(clip.frames, every[[20, 3, 3, 29]])
+    with pytest.raises(ValueError):
+        read_frames(path, [])
+    with pytest.raises(VideoDecodeError, match="does not exist"):
+        read_frames(tmp_path / "missing.mp4", [0])
+
+
+def test_probe_and_check_without_decoding(carphone, tmp_path):
+    from processing.video_io import check_video_file, probe_video
+
+    info = probe_video(carphone)
+    assert (info.width, info.height, info.frames) == (176, 144, 120)
+    assert info.fps == pytest.approx(29.97, abs=0.01) and info.duration_s == pytest.approx(120 / 29.97, abs=0.05)
+    assert check_video_file(carphone) == carphone
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video\n" * 20)
+    with pytest.raises(VideoDecodeError, match="not a video"):
+        check_video_file(text)
+
+
+def test_pyav_is_opened_only_here_and_private_names_stay_in_processing():
+    """PyAV is imported by `processing/video_io.py` only, and no module outside `processing/` uses a private name of
+    video_io (source scan of the package, the Space and the scripts)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    files = [p for folder in ("delocate_hf", "processing", "modeling", "spaces_app", "scripts")
+             for p in (root / folder).rglob("*.py")]
+    assert len(files) > 20
+    for path in files:
+        rel = path.relative_to(root).as_posix()
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name.split(".")[0] for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module.split(".")[0]]
+                if node.module.endswith("video_io") and not rel.startswith("processing/"):
+                    assert not any(a.name.startswith("_") for a in node.names), rel
+            if "av" in names:
+                assert rel == "processing/video_io.py", f"{rel} imports PyAV"
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "video_io":
+                assert not node.attr.startswith("_") or rel.startswith("processing/"), f"{rel}: video_io.{node.attr}"
