@@ -7,13 +7,13 @@ import pytest
 from conftest import SHARED_MEDIA
 
 from processing import read_video
-from processing.video_io import _iter_decoded, iter_wanted_frames, packet_index, sample_indices
+from processing.video_io import iter_video_frames, iter_wanted_frames, packet_index, sample_indices
 
 
 def _sequential(path, wanted):
     """The reference: one sequential pass, frames kept by decode index."""
-    return {i: frame.to_ndarray(format="rgb24") for i, frame, _ in _iter_decoded(path, wanted=set(wanted))
-            if frame is not None}
+    wanted = set(wanted)
+    return {i: frame for i, frame in iter_video_frames(path, max_frames=max(wanted) + 1) if i in wanted}
 
 
 def _seeking(path, wanted, stats=None):
