@@ -22,17 +22,20 @@ SINGLE_FACE = SHARED_MEDIA / "single_face.mp4"  # 640x360, 72 frames
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tiny_detector_recovery")
+def loaded():
+    """A random tiny detector that includes its recovery autoencoder, and its processor (64 px, 4 frames)."""
     torch.manual_seed(0)
-    DelocateForDeepfakeDetection(DelocateConfig.tiny(detector_include_recovery=True)).save_pretrained(folder)
-    DelocateFaceProcessor(num_frames=4, size=64).save_pretrained(folder)
-    return folder
+    model = DelocateForDeepfakeDetection(DelocateConfig.tiny(detector_include_recovery=True)).eval()
+    return model, DelocateFaceProcessor(num_frames=4, size=64)
 
 
 @pytest.fixture(scope="module")
-def loaded(model_dir):
-    return load_detector(model_dir)
+def model_dir(loaded, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny_detector_recovery")
+    for part in loaded:
+        part.save_pretrained(folder)
+    assert load_detector(folder)[0].recovery is not None
+    return folder
 
 
 @pytest.fixture(scope="module")
