@@ -17,7 +17,7 @@ from transformers import (
     AutoModelForVideoClassification,
 )
 
-from .configuration_delocate import MASK_STRATEGIES, SCORE_FUSIONS, DelocateConfig
+from .configuration_delocate import LOCALIZATION_LOSSES, MASK_STRATEGIES, SCORE_FUSIONS, DelocateConfig
 from .modeling_delocate import (
     DelocateForDeepfakeDetection,
     DelocateForForgeryLocalization,
@@ -39,6 +39,7 @@ AutoModelForVideoClassification.register(DelocateConfig, DelocateForVideoClassif
 AutoModelForImageSegmentation.register(DelocateConfig, DelocateForForgeryLocalization, exist_ok=True)
 
 __all__ = [
+    "LOCALIZATION_LOSSES",
     "MASK_STRATEGIES",
     "SCORE_FUSIONS",
     "DelocateConfig",

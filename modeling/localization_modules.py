@@ -251,6 +251,7 @@ def forgery_mask_loss(
     pos_weight: `w`; `None` takes `(1 - f) / f` for the positive fraction `f = mean(y)` of the valid pixels,
         clamped to `LOCALIZATION_AUTO_POS_WEIGHT_RANGE` (a batch without positives gets the upper bound).
     """
+    mask_logits, masks = mask_logits.float(), masks.float()  # sums over whole batches: float32 also under autocast
     weights = valid.to(mask_logits.dtype).view(-1, 1, 1, 1)  # (N, 1, 1, 1): 1 for frames with ground truth
     targets = masks.clamp(0, 1) * weights
     num_pixels = (weights.sum() * mask_logits[0].numel()).clamp(min=1)

@@ -128,7 +128,7 @@ class DelocateForMaskedRecovery(DelocatePreTrainedModel):
 
     @torch.no_grad()
     def pixel_patches(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The clip in [0, 1] pixel space as patches `(batch, num_tokens, tubelet * patch**2, channels)`, with each
+        """The clip un-normalised to pixel space (about [0, 1], not clamped) as patches `(batch, num_tokens, tubelet * patch**2, channels)`, with each
         patch's mean and std `(batch, num_tokens, 1, channels)` (std unbiased, + 1e-6)."""
         patches = patchify(unnormalize(pixel_values, self.config), self.config.tubelet_size, self.config.patch_size)
         patch_mean = patches.mean(dim=-2, keepdim=True)
