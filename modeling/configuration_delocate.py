@@ -60,15 +60,16 @@ class DelocateConfig(PretrainedConfig):
     cls_loss_weight, map_loss_weight, loc_loss_weight (`float`):
         Weights of the stage-2 losses `L_cls`, `L_mse_map` and `L_mse_loc` (paper Eq. 6 uses 1, 1, 1).
     localization_loss (`str`, defaults to `"mse"`):
-        The mask loss `loss_loc`, one of `LOCALIZATION_LOSSES`, over the frames that have a ground-truth mask `y`
-        (frames whose mask is all -1 are left out), with `p = sigmoid(mask_logits)`:
-        `"mse"` (the paper's `L_mse_loc`): `mean((p - y)**2)`. At small scale it collapses to "nothing tampered"
-        on sparse masks (issue 12). `"bce_dice"`: `BCE_w + Dice` with the positive-weighted binary cross-entropy
-        `BCE_w = mean(-(w * y * log p + (1 - y) * log(1 - p)))` and the soft Dice over all those pixels of the batch
+        The mask loss `loss_loc`, one of `LOCALIZATION_LOSSES`. Means and sums run over all pixels of the batch's
+        frames that have a ground-truth mask `y` (frames whose mask is all -1 are left out); `p = sigmoid(mask_logits)`.
+        `"mse"` (the paper's `L_mse_loc`): `mean((p - y)**2)`. On sparse masks at small scale it collapses to
+        "nothing tampered": once `p ~ 0` its gradient `2 (p - y) p (1 - p)` vanishes (issue 12).
+        `"bce_dice"`: `BCE_w + Dice`, the positive-weighted binary cross-entropy
+        `BCE_w = mean(-(w * y * log p + (1 - y) * log(1 - p)))` plus the soft Dice
         `Dice = 1 - (2 * sum(p * y) + 1) / (sum(p) + sum(y) + 1)`.
     localization_pos_weight (`float` or `None`, defaults to `None`):
-        The positive weight `w` of `"bce_dice"`. `None`: from the batch, `w = (1 - f) / f` for the fraction `f` of
-        positive (`y`-weighted) pixels, clamped to `LOCALIZATION_AUTO_POS_WEIGHT_RANGE` = [1, 100].
+        The positive weight `w` of `"bce_dice"`. `None`: from each batch, `w = (1 - f) / f` with `f = mean(y)`,
+        clamped to `LOCALIZATION_AUTO_POS_WEIGHT_RANGE` = [1, 100] (a batch with no positive pixel gets 100).
     score_fusion (`str`, defaults to `"mean_prob"`):
         How the detector combines stages: `mean_prob` averages the two stages' fake probabilities
         (weight `fusion_weight` on stage 1), as the paper's "average the output".
