@@ -175,3 +175,26 @@ def test_bfloat16_detection_matches_float32(model_dir, carphone):
         load_detector(model_dir, dtype="float16")
     with pytest.raises(DelocateInputError, match="dtype must be one of"):
         load_detector(model_dir, dtype="int8")
+
+
+def test_inference_modules_import_no_circle():
+    """The modules of `delocate_hf/inference/` import each other (relative imports, at any depth of the code)
+    without a cycle, and the ones the pipeline and the CLI build on do not import them back."""
+    import ast
+    from pathlib import Path
+
+    folder = Path(detect_video.__code__.co_filename).parent
+    graph = {}
+    for path in folder.glob("*.py"):
+        if path.stem == "__init__":
+            continue
+        graph[path.stem] = {n.module.split(".")[0] for n in ast.walk(ast.parse(path.read_text()))
+                            if isinstance(n, ast.ImportFrom) and n.level == 1 and n.module}
+    assert {"loading", "results", "detect", "explain", "overlay", "progress", "cli", "pipeline_deepfake"} <= set(graph)
+
+    def reaches(start, target, seen=()):
+        return any(m == target or (m not in seen and reaches(m, target, (*seen, m))) for m in graph.get(start, ()))
+
+    assert not [m for m in graph if reaches(m, m)]
+    assert not graph["loading"] and not graph["results"] and not graph["progress"]
+    assert "cli" not in graph["detect"] and "detect" not in graph["overlay"]
