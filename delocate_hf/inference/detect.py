@@ -24,7 +24,6 @@ no clip has a face. When the landmarker finds several faces, the largest one is 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator
 from pathlib import Path
 

@@ -105,8 +105,9 @@ class Explanation:
         recovery) and the summary text: the pipeline's `"explanation"`."""
         from processing.visualize import draw_token_mask
 
-        return {**self.info(), "face": self.face, "masked": draw_token_mask(self.face, self.token_mask, self.patch_size),
-                "reconstruction": self.reconstruction, "error": self.error, "summary": self.summary()}
+        masked = draw_token_mask(self.face, self.token_mask, self.patch_size)
+        return {**self.info(), "face": self.face, "masked": masked, "reconstruction": self.reconstruction,
+                "error": self.error, "summary": self.summary()}
 
     def save(self, png, minimum: int = DISPLAY_MIN) -> Path:
         """One PNG: the panels side by side with captions (face | ROI-masked | reconstruction | recovery error)."""
