@@ -215,8 +215,6 @@ def test_clips_of_a_path_and_of_its_frames_are_sampled_alike(carphone):
         list(iter_clips(np.zeros((4, 8, 8)), 4))
 
 
-@pytest.mark.xfail(strict=True, reason="delocate_hf/training/data.py temporal_indices still uses np.linspace; the "
-                                       "training owner switches it to video_io.sample_frame_indices")
 def test_training_samples_cached_frames_like_inference(carphone):
     """The frames a training clip keeps from a cached clip are those inference keeps from a video of that many
     frames (segment centres), shown on the frames of a real video."""

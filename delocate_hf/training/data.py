@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset, Sampler
 
 from processing.roi_masking import equalize_mask_counts, generate_token_mask
+from processing.video_io import sample_frame_indices
 
 
 def load_face_clips(paths: str | Path | Sequence[str | Path]) -> datasets.Dataset:
@@ -36,12 +37,12 @@ def load_face_clips(paths: str | Path | Sequence[str | Path]) -> datasets.Datase
 
 
 def temporal_indices(available: int, wanted: int) -> np.ndarray:
-    """`wanted` frame indices spread uniformly over `available` cached frames."""
+    """`wanted` frame indices of `available` cached frames, chosen as inference chooses frames of a video
+    (`processing.video_io.sample_frame_indices`, the centres of `wanted` equal segments), so the model is trained on
+    the temporal sampling it is run on."""
     if available < wanted:
         raise ValueError(f"the cache holds {available} frames per clip, the model needs {wanted}")
-    if available == wanted:
-        return np.arange(wanted)
-    return np.linspace(0, available - 1, wanted).round().astype(np.int64)
+    return sample_frame_indices(available, wanted, "uniform")
 
 
 class FaceClipDataset(Dataset):

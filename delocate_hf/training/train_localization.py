@@ -31,6 +31,11 @@ def build_parser():
     parser.add_argument("--momentum", type=float, default=0.9)
     parser.add_argument("--frames_per_clip", type=int, default=None,
                         help="train the per-frame localizer on this many random frames of each clip (default: all)")
+    parser.add_argument("--localization_loss", default=None, choices=["mse", "bce_dice"],
+                        help="mask loss (default: the model config's, 'mse' = the paper's plain MSE on sigmoid masks; "
+                             "'bce_dice' = positive-weighted BCE + soft Dice, which does not collapse to empty masks)")
+    parser.add_argument("--localization_pos_weight", type=float, default=None,
+                        help="positive weight of 'bce_dice' (default: from each batch's positive fraction)")
     return add_pseudo_fake_arguments(parser)
 
 
@@ -47,6 +52,11 @@ def main(argv: list[str] | None = None) -> dict:
     else:
         model = DelocateForForgeryLocalization(recovery.config)
     config = model.config
+    if args.localization_loss is not None:
+        config.localization_loss = args.localization_loss
+    if args.localization_pos_weight is not None:
+        config.localization_pos_weight = args.localization_pos_weight
+    config.check_values()
     dataset = face_clip_dataset(args, config)
     lr = args.learning_rate or 0.1
     inner_lr = args.inner_lr if args.inner_lr is not None else lr
