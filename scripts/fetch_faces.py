@@ -35,6 +35,17 @@ def _download_bytes(rows: list[dict]) -> int:
     return sum({r["archive"]: r["bytes"] or 0 for r in rows if r.get("archive")}.values())
 
 
+def _by_registry(manifest: dict) -> str:
+    """'npm 93, pypi 27, local 14'-style count of distinct identities by the registry of their first source."""
+    first: dict[str, str] = {}
+    for record in manifest["identities"]:
+        first.setdefault(record["identity"], record["source"].split(":", 1)[0])
+    counts: dict[str, int] = {}
+    for registry in first.values():
+        counts[registry] = counts.get(registry, 0) + 1
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
 def markdown_table(cache_dir: Path) -> str:
     """The origin and licence table of the cache's sources, as Markdown."""
     rows = source_table(cache_dir)
@@ -54,7 +65,9 @@ def markdown_table(cache_dir: Path) -> str:
         "declares. Nothing here is committed but this table.",
         "",
         f"**{len(people)} identities** ({crops} photo crops, {videos} talking-head videos) from "
-        f"{sum(1 for r in rows if r['status'] == 'done')} sources, {size / 2**20:.1f} MiB downloaded.",
+        f"{sum(1 for r in rows if r['status'] == 'done')} sources, {size / 2**20:.1f} MiB downloaded. By registry "
+        f"(of the person's first source): {_by_registry(manifest)}. No Debian package with real face photos was found "
+        "(the Debian code path reads `.deb` files all the same).",
         "",
         "| source | package | licence | what | identities | crops |",
         "|---|---|---|---|---|---|",

@@ -8,6 +8,8 @@ local sources.
 import dataclasses
 import json
 import re
+import shutil
+import subprocess
 import warnings
 
 import cv2
@@ -174,3 +176,23 @@ def test_drawings_and_rotated_faces_are_recognised():
     pts[42:48] = (40, 90)
     assert abs(fs._roll(pts)) == pytest.approx(90)
 
+
+
+def test_debian_package_members_are_read(tmp_path):
+    """A real .deb built by dpkg-deb (the format `apt-get download` fetches): its face photo is found inside."""
+    if shutil.which("dpkg-deb") is None:
+        pytest.skip("dpkg-deb is not installed")
+    photo = fs.ASSETS / "faces" / "sample1_0.jpg"
+    root = tmp_path / "pkg"
+    (root / "DEBIAN").mkdir(parents=True)
+    (root / "DEBIAN" / "control").write_text("Package: faces-test\nVersion: 1.0\nArchitecture: all\n"
+                                             "Maintainer: test <t@example.org>\nDescription: test\n")
+    (root / "usr" / "share" / "faces").mkdir(parents=True)
+    shutil.copy(photo, root / "usr" / "share" / "faces" / "face.jpg")
+    deb = tmp_path / "faces-test_1.0_all.deb"
+    subprocess.run(["dpkg-deb", "--root-owner-group", "--build", str(root), str(deb)], check=True,
+                   capture_output=True)
+    source = FaceSource("deb-test", "debian", "faces-test", "1.0", ("usr/share/faces/*.jpg",), "MIT", "")
+    found = fs._extract(source, deb, tmp_path / "media")
+    assert [m for m, _ in found] == ["usr/share/faces/face.jpg"]
+    assert found[0][1].read_bytes() == photo.read_bytes()

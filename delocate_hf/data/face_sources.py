@@ -184,7 +184,7 @@ FACE_SOURCES: tuple[FaceSource, ...] = (
       dist="sdist", min_face=40),
     S("insightface", "pypi", "insightface", "0.7.3", ("*/insightface/data/images/t1.jpg",
                                                       "*/insightface/data/images/Tom_Hanks_54745.png"), "MIT",
-      "insightface's sample group photo t1.jpg and Tom_Hanks_54745.png", dist="sdist"),
+      "insightface's sample group photo t1.jpg (its Tom_Hanks_54745.png is grayscale)", dist="sdist"),
     S("face-recognition", "pypi", "face_recognition", "1.3.0", ("*/tests/test_images/*.jpg",), "MIT",
       "face_recognition's test photos (Obama, Biden)", dist="sdist",
       exclude=("*partial_face*",)),
@@ -506,6 +506,12 @@ class _FaceTools:
         c = np.array([image.shape[1] / 2, image.shape[0] / 2]) if center is None else center
         face = min(faces, key=lambda f: float(np.linalg.norm(f.center - c)))
         return crop_reference_points(face.points, "mediapipe")
+
+    def close(self) -> None:
+        """Release the MediaPipe graphs."""
+        for detector in self.detectors:
+            detector.close()
+        self.mesh.close()
 
     def descriptor(self, crop: np.ndarray, pts68: np.ndarray) -> list[float] | None:
         """128-D dlib face descriptor of the face with landmarks `pts68` on `crop` (RGB)."""
@@ -888,13 +894,14 @@ def face_library(
             _remove_source(manifest, source.name, cache_dir / "crops")
             try:
                 record = _process_source(source, cache_dir, tools, manifest, min_face, duplicate)
-            except (FaceSourceError, OSError, tarfile.TarError, zipfile.BadZipFile) as exc:
+            except (FaceSourceError, OSError, tarfile.TarError, zipfile.BadZipFile, cv2.error) as exc:
                 _remove_source(manifest, source.name, cache_dir / "crops")
                 manifest["sources"][source.name] = dict(spec=source.spec, status="failed", error=str(exc))
                 warnings.warn(f"face source {source.name!r} skipped: {exc}", stacklevel=2)
             else:
                 manifest["sources"][source.name] = record
             _save_manifest(cache_dir, manifest)
+        tools.close()
     wanted = {s.name for s in sources if manifest["sources"].get(s.name, {}).get("status") == "done"}
     view = dict(manifest, faces=[f for f in manifest["faces"] if f["source_name"] in wanted])
     manifest["identities"] = _identities(view, same_person, names)
@@ -949,12 +956,15 @@ def source_table(cache_dir: str | os.PathLike | None = None) -> list[dict]:
     """One row per source of the cache's manifest: name, spec, licence, note, status, identities, crops (videos count
     one), archive and its bytes, seconds, skipped (reason -> count), error."""
     manifest = load_manifest(cache_dir)
+    rank = {s.name: i for i, s in enumerate(FACE_SOURCES)}
     rows = []
-    for name, record in manifest["sources"].items():
+    for name, record in sorted(manifest["sources"].items(), key=lambda item: (rank.get(item[0], len(rank)), item[0])):
         idents = {r["identity"] for r in manifest["identities"] if name in r["sources"]}
         crops = sum(1 for f in manifest["faces"] if f["source_name"] == name)
-        rows.append(dict(name=name, spec=record.get("spec"), licence=record.get("licence", ""),
-                         note=record.get("note", ""), status=record.get("status"), identities=len(idents),
+        current = next((s for s in FACE_SOURCES if s.name == name), None)  # the table's wording, if still listed
+        rows.append(dict(name=name, spec=record.get("spec"),
+                         licence=current.licence if current else record.get("licence", ""),
+                         note=current.note if current else record.get("note", ""), status=record.get("status"), identities=len(idents),
                          crops=crops, archive=record.get("archive"), bytes=record.get("bytes", 0),
                          seconds=record.get("seconds"), skipped=record.get("skipped", {}), error=record.get("error")))
     return rows
