@@ -196,3 +196,24 @@ def test_debian_package_members_are_read(tmp_path):
     found = fs._extract(source, deb, tmp_path / "media")
     assert [m for m, _ in found] == ["usr/share/faces/face.jpg"]
     assert found[0][1].read_bytes() == photo.read_bytes()
+
+
+def test_identity_disjoint_split(fetched):
+    _, people = fetched
+    video = FaceIdentity("barack_obama", ["/x/obama.mp4"], "video", "local:x==1:obama.mp4", "MIT")
+    crowd = people + [video] + [FaceIdentity(f"p{i}", [f"/x/p{i}_0.jpg"], "photo", "s", "MIT") for i in range(400)]
+    train, held = fs.split_identities(crowd, held_out=0.25, seed=3)
+    assert {p.identity for p in train}.isdisjoint({p.identity for p in held})
+    assert len(train) + len(held) == len(crowd)
+    assert 0.18 < len({p.identity for p in held}) / len({p.identity for p in crowd}) < 0.32
+    sides = {("held" if p in held else "train") for p in crowd if p.identity == "barack_obama"}
+    assert len(sides) == 1  # the person's photos and video stay together
+    assert fs.split_identities(crowd, 0.25, seed=3) == (train, held)
+    assert fs.split_identities(crowd, 0.25, seed=4) != (train, held)
+    newcomer = FaceIdentity("new", ["/n.jpg"], "photo", "s", "MIT")
+    _, grown_held = fs.split_identities(crowd + [newcomer], 0.25, 3)
+    assert [p for p in grown_held if p.identity != "new"] == held  # adding a person moves nobody
+    with pytest.raises(FaceSourceError, match="fraction"):
+        fs.split_identities(crowd, 1.5)
+    index = fs.identity_index(people)
+    assert {index[p] for person in people for p in person.paths} == {"barack_obama", "joe_biden"}

@@ -76,8 +76,10 @@ __all__ = [
     "check_source",
     "default_cache_dir",
     "face_library",
+    "identity_index",
     "load_manifest",
     "source_table",
+    "split_identities",
 ]
 
 MANIFEST_VERSION = 1
@@ -961,10 +963,35 @@ def source_table(cache_dir: str | os.PathLike | None = None) -> list[dict]:
     for name, record in sorted(manifest["sources"].items(), key=lambda item: (rank.get(item[0], len(rank)), item[0])):
         idents = {r["identity"] for r in manifest["identities"] if name in r["sources"]}
         crops = sum(1 for f in manifest["faces"] if f["source_name"] == name)
-        current = next((s for s in FACE_SOURCES if s.name == name), None)  # the table's wording, if still listed
+        current = next((s for s in FACE_SOURCES if s.name == name), None)  # the table's wording if still listed
         rows.append(dict(name=name, spec=record.get("spec"),
                          licence=current.licence if current else record.get("licence", ""),
-                         note=current.note if current else record.get("note", ""), status=record.get("status"), identities=len(idents),
+                         note=current.note if current else record.get("note", ""), status=record.get("status"),
+                         identities=len(idents),
                          crops=crops, archive=record.get("archive"), bytes=record.get("bytes", 0),
                          seconds=record.get("seconds"), skipped=record.get("skipped", {}), error=record.get("error")))
     return rows
+
+
+def split_identities(people: Sequence[FaceIdentity], held_out: float = 0.2, seed: int = 0
+                     ) -> tuple[list[FaceIdentity], list[FaceIdentity]]:
+    """Identity-disjoint (train, held-out) split: a person goes to held-out when a hash of (seed, identity) falls
+    under `held_out`, so all their crops and videos land on one side, and adding sources never moves a person already
+    placed. Raises :class:`FaceSourceError` for a fraction outside [0, 1]."""
+    if not 0.0 <= held_out <= 1.0:
+        raise FaceSourceError(f"held_out must be a fraction in [0, 1], not {held_out!r}")
+
+    def side(identity: str) -> bool:
+        digest = hashlib.sha256(f"{seed}:{identity}".encode()).digest()
+        return int.from_bytes(digest[:8], "big") / 2**64 < held_out
+
+    train = [p for p in people if not side(p.identity)]
+    test = [p for p in people if side(p.identity)]
+    return train, test
+
+
+def identity_index(people: Sequence[FaceIdentity]) -> dict[str, str]:
+    """``{path: identity}`` for every crop and video of `people` (file names alone do not give the person: one
+    person's crops are ``<identity>_0.jpg``, ``<identity>_1.jpg``...)."""
+    return {path: p.identity for p in people for path in p.paths}
+
