@@ -9,7 +9,7 @@ per face::
 
     <cache>/packages/<file>                the downloaded package files (kept, so a rerun downloads nothing)
     <cache>/media/<source>/<file>          the face media taken out of them (videos are used from here)
-    <cache>/crops/<identity>_<k>.jpg       one square crop per face
+    <cache>/crops/<identity>_<k>.jpg       one square crop per face (the package's own 14 crops are used in place)
     <cache>/manifest.json                  sources done, faces (box, descriptor, crop) and identities
 
 **Faces.** MediaPipe's face detector (both the full-range and the short-range model, on the whole image and, for
@@ -20,7 +20,7 @@ of side 1.9x the box of the 68 dlib-equivalent landmarks, centred on it — the 
 resolution clipped to [160, 320] px (no big up- or down-scaling). A crop is kept only if FaceMesh finds the face again
 *on the crop*, centred (so the project's processor can process it). Skipped: grayscale images (the videos the
 detector is used on are in colour), faces rolled over 30 degrees, flat-shaded drawings, out-of-focus faces, faces
-mostly outside the image.
+mostly outside the image, black-and-white prints inside colour photos.
 
 **Same person, one identity.** Training / held-out splits must be identity-disjoint, so every face gets a 128-D dlib
 ResNet face descriptor (``dlib_face_recognition_resnet_model_v1`` of the installed ``face_recognition_models``, with
@@ -34,11 +34,18 @@ dropped, as are byte-identical files. Without dlib, only the hints and byte-iden
 package's; the pictures are the authors' demo / test media shipped under it. Sources without a clear licence are not
 listed. Some packages are reserved for independent evaluation and are refused by :func:`check_source`.
 
+**Manifest** (``manifest.json``): ``sources`` (name -> spec, licence, note, status ``done``/``failed``, archive,
+bytes, files, faces, skipped reason -> count, seconds, processing version), ``archives`` (package file per spec),
+``faces`` (face_id, source_name, kind, source, licence, member, file_sha256, box in the original, score, hint,
+descriptor (128 floats), crop, size; videos also video, frames), ``identities`` (identity, kind, paths, source,
+licence, faces, sources) and ``settings``.
+
 Example::
 
-    from delocate_hf.data.face_sources import face_library
+    from delocate_hf.data.face_sources import face_library, split_identities
     people = face_library()                 # list[FaceIdentity]; fetches what is missing
-    photos = [p for p in people if p.kind == "photo"]
+    train, held_out = split_identities(people, held_out=0.2, seed=0)   # identity-disjoint
+    photos = [path for p in train if p.kind == "photo" for path in p.paths]
 """
 
 from __future__ import annotations
@@ -886,6 +893,7 @@ def face_library(
     if full:  # sources dropped from the table: forget them (their package files stay until the cache is deleted)
         for name in [n for n in manifest["sources"] if n not in names]:
             _remove_source(manifest, name, cache_dir / "crops")
+            shutil.rmtree(cache_dir / "media" / name, ignore_errors=True)
             del manifest["sources"][name]
     todo = [s for s in sources if fetch and (refresh or not _is_done(manifest, s, cache_dir, min_face))]
     if todo:
