@@ -182,3 +182,17 @@ def test_flags_reach_the_training_loop(real_cache, tmp_path):
                                    "--resume_from_checkpoint", "latest"))
     resumed = load_file(str(tmp_path / "s2r" / "final" / "model.safetensors"))
     assert all(torch.equal(full[k], resumed[k]) for k in full)
+
+
+def test_strength_makes_blends_more_visible(real_cache):
+    diffs = []
+    for strength in (1.0, 3.0):
+        ds = dataset(real_cache, families="self_blend", degradations=None, augment=False, strength=strength)
+        fake, real = ds.sample(7), ds.sample(1)
+        inside = fake["masks"] > 0
+        diffs.append(np.abs(fake["faces"].astype(int) - real["faces"].astype(int)).sum(-1)[inside].mean())
+    assert diffs[1] > 1.5 * diffs[0]
+    drawn = dataset(real_cache, families="self_blend", strength=(1.0, 3.0))
+    assert drawn.strength == (1.0, 3.0)
+    with pytest.raises(ValueError, match="strength"):
+        dataset(real_cache, families="self_blend", strength=(3.0, 1.0))

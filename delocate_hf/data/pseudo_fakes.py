@@ -159,25 +159,30 @@ def _soft_weights(
 
 
 # --------------------------------------------------------------------------- sources
-def _draw_sbi(rng: np.random.Generator) -> dict:
-    """SBI-like source transform parameters (magnitudes close to SBI's albumentations settings)."""
+def _draw_sbi(rng: np.random.Generator, strength: float = 1.0) -> dict:
+    """SBI-like source transform parameters (magnitudes close to SBI's albumentations settings at `strength` 1;
+    `strength` scales every colour, frequency and geometry deviation, e.g. 2 for twice as visible blends)."""
+    k = float(strength)
     shift = rng.uniform(-12, 12, size=3)
-    k = int(rng.integers(3))
-    shift[k] = np.sign(shift[k] or 1.0) * max(abs(shift[k]), 6.0)  # at least one clearly visible channel shift
-    return {
-        "hue_deg": float(rng.uniform(-5, 5)),
-        "saturation": float(rng.uniform(0.85, 1.15)),
-        "value": float(rng.uniform(0.9, 1.1)),
-        "rgb_shift": [float(s) for s in shift],
-        "contrast": float(rng.uniform(0.9, 1.1)),
-        "brightness": float(rng.uniform(-10, 10)),
+    c = int(rng.integers(3))
+    shift[c] = np.sign(shift[c] or 1.0) * max(abs(shift[c]), 6.0)  # at least one clearly visible channel shift
+    p = {  # drawn in this order (same seed -> same fake)
+        "hue_deg": float(rng.uniform(-5, 5)) * k,
+        "saturation": 1.0 + (float(rng.uniform(0.85, 1.15)) - 1.0) * k,
+        "value": 1.0 + (float(rng.uniform(0.9, 1.1)) - 1.0) * k,
+        "rgb_shift": [float(s) * k for s in shift],
+        "contrast": 1.0 + (float(rng.uniform(0.9, 1.1)) - 1.0) * k,
+        "brightness": float(rng.uniform(-10, 10)) * k,
         "frequency": str(rng.choice(["sharpen", "blur", "none"])),
-        "frequency_amount": float(rng.uniform(0.4, 1.2)),
+        "frequency_amount": float(rng.uniform(0.4, 1.2)) * k,
         "downscale": float(rng.uniform(0.35, 0.8)) if rng.random() < 0.5 else 1.0,
-        "translate": [float(v) for v in rng.uniform(-0.025, 0.025, size=2)],
-        "scale": float(rng.uniform(0.96, 1.04)),
-        "rotate_deg": float(rng.uniform(-2.5, 2.5)),
+        "translate": [float(v) * k for v in rng.uniform(-0.025, 0.025, size=2)],
+        "scale": 1.0 + (float(rng.uniform(0.96, 1.04)) - 1.0) * k,
+        "rotate_deg": float(rng.uniform(-2.5, 2.5)) * k,
     }
+    if p["downscale"] < 1.0:
+        p["downscale"] = max(0.1, 1.0 - (1.0 - p["downscale"]) * k)
+    return {**p, "strength": k}
 
 
 def _sbi_source(frame: np.ndarray, centre: np.ndarray, size: float, p: dict) -> np.ndarray:
@@ -270,11 +275,11 @@ def _region_centres(hard: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     return centres
 
 
-def _self_blend(frames, landmarks, key, region, rng, threshold, active):
+def _self_blend(frames, landmarks, key, region, rng, threshold, active, strength=1.0):
     size = face_size(landmarks, key)
     hard = region_hard_masks(landmarks, key, region, frames.shape[1:3])
     blend, soft_params = _soft_weights(hard, size, rng, region)
-    p = _draw_sbi(rng)
+    p = _draw_sbi(rng, strength)
     centres = _region_centres(hard, landmarks)
     blend[np.setdiff1d(np.arange(len(frames)), active)] = 0.0
 
@@ -330,6 +335,7 @@ def make_pseudo_fake(
     donor_frames: np.ndarray | None = None,
     donor_landmarks: np.ndarray | None = None,
     threshold: float = DEFAULT_THRESHOLD,
+    strength: float = 1.0,
 ) -> PseudoFake:
     """Manipulate a real clip.
 
@@ -342,6 +348,8 @@ def make_pseudo_fake(
         donor_frames, donor_landmarks: `(Td, Hd, Wd, 3)` uint8 and `(Td, K, 2)` of another identity; required (only)
             by "part_swap".
         threshold: `masks = blend > threshold`.
+        strength: scale of the self-blend source transforms (1: SBI-like magnitudes; larger: more visible blends,
+            e.g. for a curriculum). "part_swap" ignores it.
 
     Returns:
         :class:`PseudoFake` (`masks` = exactly the changed pixels; see the module docstring).
@@ -356,6 +364,8 @@ def make_pseudo_fake(
         raise ValueError(f"unknown family {family!r}; choose one of {FAMILIES}")
     if not 0.0 <= threshold < 1.0:
         raise ValueError(f"threshold must be in [0, 1), got {threshold}")
+    if not 0.0 < strength <= 10.0:
+        raise ValueError(f"strength must be in (0, 10], got {strength}")
     key = _backend_key(backend_name, landmarks.shape[1])
     num = len(frames)
     params: dict = {"family": family, "backend": key, "threshold": float(threshold)}
@@ -381,11 +391,12 @@ def make_pseudo_fake(
         else:
             active, layout = np.sort(rng.choice(num, size=count, replace=False)), "scattered"
         region = "face" if inner == "self_blend" else _PART_FAMILIES[inner]
-        out, masks, blend, sub, nudged = _self_blend(frames, landmarks, key, region, rng, threshold, active)
+        out, masks, blend, sub, nudged = _self_blend(frames, landmarks, key, region, rng, threshold, active, strength)
         sub = {"inner_family": inner, "layout": layout, "frames": [int(i) for i in active], **sub}
     else:
         region = "face" if family == "self_blend" else _PART_FAMILIES[family]
-        out, masks, blend, sub, nudged = _self_blend(frames, landmarks, key, region, rng, threshold, np.arange(num))
+        out, masks, blend, sub, nudged = _self_blend(frames, landmarks, key, region, rng, threshold, np.arange(num),
+                                                     strength)
     params.update(sub)
     params["nudged_fraction"] = float(nudged / max(int(masks.sum()), 1))
     return PseudoFake(frames=out, masks=masks, blend=blend.astype(np.float32), family=family, params=params)

@@ -43,6 +43,9 @@ def add_pseudo_fake_arguments(parser: argparse.ArgumentParser) -> argparse.Argum
                              "default: none, train on the data set's own fakes only")
     parser.add_argument("--pseudo_fake_ratio", type=float, default=0.5,
                         help="when the data set has fakes of its own: the fraction of fakes that are pseudo-fakes")
+    parser.add_argument("--pseudo_fake_strength", default="1.0",
+                        help="scale of the self-blend transforms: a value, or LOW,HIGH drawn per fake (1: SBI-like "
+                             "magnitudes; larger: more visible blends)")
     parser.add_argument("--degrade_probability", type=float, default=0.25,
                         help="probability of each global degradation (blur, rescale, noise, JPEG) per clip, drawn "
                              "for real and fake clips alike (0: off)")

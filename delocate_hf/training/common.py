@@ -36,7 +36,16 @@ def face_clip_dataset(args, config, real_only: bool = False) -> FaceClipDataset:
     probability = getattr(args, "degrade_probability", 0.25)
     return PseudoFakeClipDataset(clips, config.num_frames, config.image_size, config.image_mean, config.image_std,
                                  families=families, ratio=args.pseudo_fake_ratio, augment=augment, seed=args.seed,
+                                 strength=parse_strength(getattr(args, "pseudo_fake_strength", "1.0")),
                                  degradations=DegradationSettings(probability) if probability > 0 else None)
+
+
+def parse_strength(spec) -> tuple[float, float]:
+    """'2' -> (2, 2); '1,3' -> (1, 3)."""
+    values = [float(v) for v in str(spec).split(",") if v.strip()]
+    if len(values) not in (1, 2):
+        raise ValueError(f"--pseudo_fake_strength takes a value or LOW,HIGH, got {spec!r}")
+    return (values[0], values[-1])
 
 
 def learning_curve(args, config, log=print) -> LearningCurve | None:

@@ -65,6 +65,8 @@ class PseudoFakeClipDataset(FaceClipDataset):
         ratio: wanted fraction of pseudo-fakes among all fakes when the cache has its own fakes (0 < ratio <= 1).
         degradations: global degradations of every clip (`None`: none).
         family_order: "random" (training) or "cycle" (evaluation, see module docstring).
+        strength: scale of the self-blend transforms (`make_pseudo_fake(strength=...)`), or a range `(low, high)`
+            drawn per fake: 1 is SBI-like; larger values give more visible blends.
         degraded_reals: evaluation only: also add, for each real clip, a copy with each of these degradations at
             :data:`EVAL_DEGRADATION_STRENGTHS` (label 0, manipulation `real+<name>`).
         Other arguments as :class:`FaceClipDataset`.
@@ -77,7 +79,7 @@ class PseudoFakeClipDataset(FaceClipDataset):
                  families: Sequence[str], pseudo_count: int | None = None, ratio: float = 0.5,
                  degradations: DegradationSettings | None = DegradationSettings(), family_order: str = "random",
                  degraded_reals: Sequence[str] = (), augment: bool = True, seed: int = 0, with_index: bool = False,
-                 domains: Sequence[str] | None = None):
+                 domains: Sequence[str] | None = None, strength: float | tuple[float, float] = 1.0):
         families = parse_families(families)
         if not families:
             raise ValueError("PseudoFakeClipDataset needs at least one pseudo-fake family")
@@ -87,6 +89,10 @@ class PseudoFakeClipDataset(FaceClipDataset):
             raise ValueError(f"pseudo_fake_ratio must be in (0, 1], got {ratio}")
         if "landmarks" not in clips.column_names:
             raise ValueError("the face-clip cache has no 'landmarks' column: rebuild it with preprocess_dataset")
+        low, high = (float(strength), float(strength)) if np.isscalar(strength) else map(float, strength)
+        if not 0.0 < low <= high <= 10.0:
+            raise ValueError(f"pseudo-fake strength must be a value or range within (0, 10], got {strength}")
+        self.strength = (low, high)
         unknown = [d for d in degraded_reals if d not in DEGRADATIONS]
         if unknown:
             raise ValueError(f"unknown degradation(s) {unknown}; choose from {DEGRADATIONS}")
@@ -151,7 +157,10 @@ class PseudoFakeClipDataset(FaceClipDataset):
             else:
                 donor_frames = donor["faces"]
                 donor_landmarks = np.asarray(donor["row"]["landmarks"], dtype=np.float32)[donor["keep"]]
-        fake = make_pseudo_fake(clip["faces"], landmarks, self.backend, family, rng, donor_frames, donor_landmarks)
+        low, high = self.strength
+        strength = low if low == high else float(self._rng(index, 3).uniform(low, high))
+        fake = make_pseudo_fake(clip["faces"], landmarks, self.backend, family, rng, donor_frames, donor_landmarks,
+                                strength=strength)
         return fake.frames, fake.masks * np.uint8(255), family, fake.params
 
     def sample(self, index: int) -> dict:

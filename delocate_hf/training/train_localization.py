@@ -13,7 +13,7 @@ import torch
 from modeling import DelocateForForgeryLocalization, DelocateForMaskedRecovery
 
 from .arguments import add_pseudo_fake_arguments, common_parser, parse_with_config
-from .common import learning_curve, balanced_loader, face_clip_dataset, save_processor
+from .common import balanced_loader, face_clip_dataset, learning_curve, parameter_groups, save_processor
 from .data import batch_token_masks
 from .loop import build_accelerator, save_final, train
 from .meta_learning import mldg_step, select, split_meta_domains
@@ -28,7 +28,10 @@ def build_parser():
     parser.add_argument("--inner_lr", type=float, default=None, help="MLDG inner step size alpha (default: learning rate)")
     parser.add_argument("--first_order", action="store_true", help="first-order MLDG (no second derivatives)")
     parser.add_argument("--meta_test_fraction", type=float, default=0.3)
-    parser.add_argument("--momentum", type=float, default=0.9)
+    parser.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
+    parser.add_argument("--optimizer", default="sgd", choices=["sgd", "adamw"],
+                        help="'sgd' (the paper's: lr 0.1, momentum 0.9, weight decay 5e-4) or 'adamw' (lr 1e-3, "
+                             "weight decay 0.05)")
     parser.add_argument("--frames_per_clip", type=int, default=None,
                         help="train the per-frame localizer on this many random frames of each clip (default: all)")
     parser.add_argument("--localization_loss", default=None, choices=["mse", "bce_dice"],
@@ -58,14 +61,18 @@ def main(argv: list[str] | None = None) -> dict:
         config.localization_pos_weight = args.localization_pos_weight
     config.check_values()
     dataset = face_clip_dataset(args, config)
-    lr = args.learning_rate or 0.1
+    lr = args.learning_rate or (0.1 if args.optimizer == "sgd" else 1e-3)
     inner_lr = args.inner_lr if args.inner_lr is not None else lr
     accelerator.print(
         f"stage 2: {len(dataset)} clips, domains {dataset.domains}, meta-learning {args.meta_learning}"
         f"{' (first order)' if args.first_order else ''}, {args.max_train_steps} steps"
     )
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=args.momentum,
-                                weight_decay=5e-4 if args.weight_decay is None else args.weight_decay)
+    if args.optimizer == "sgd":
+        optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=args.momentum,
+                                    weight_decay=5e-4 if args.weight_decay is None else args.weight_decay)
+    else:
+        optimizer = torch.optim.AdamW(parameter_groups(model, 0.05 if args.weight_decay is None else args.weight_decay),
+                                      lr=lr)
     rank = accelerator.process_index
 
     def compute_loss(model, batch, index):
