@@ -17,6 +17,33 @@ MASK_STRATEGIES = ("roi", "eyes", "cheek_nose", "lips", "no_roi", "mae", "tube")
 SCORE_FUSIONS = ("mean_prob", "recovery_only", "localization_only")
 LOCALIZATION_LOSSES = ("mse", "bce_dice")
 LOCALIZATION_AUTO_POS_WEIGHT_RANGE = (1.0, 100.0)  # clamp of the automatic positive weight of "bce_dice"
+# Held-out AUC below which front ends say, beside every verdict, that the model is near chance.
+NEAR_CHANCE_AUC = 0.65
+
+
+def check_verdict_settings(decision_threshold, inconclusive_band=None, calibration=None) -> None:
+    """Checks `decision_threshold`, `inconclusive_band` and `calibration` (see `DelocateConfig`); one-line
+    ValueError naming the bad one."""
+    if isinstance(decision_threshold, bool) or not isinstance(decision_threshold, (int, float)) \
+            or not 0.0 < float(decision_threshold) < 1.0:
+        raise ValueError(f"decision_threshold must be a number in (0, 1), got {decision_threshold!r}")
+    if inconclusive_band is not None:
+        band = list(inconclusive_band) if isinstance(inconclusive_band, (list, tuple)) else None
+        if band is None or len(band) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in band):
+            raise ValueError(f"inconclusive_band must be None or two numbers (lo, hi), got {inconclusive_band!r}")
+        lo, hi = float(band[0]), float(band[1])
+        if not 0.0 <= lo <= float(decision_threshold) <= hi <= 1.0 or lo == hi:
+            raise ValueError(f"inconclusive_band must satisfy 0 <= lo <= decision_threshold ({decision_threshold}) "
+                             f"<= hi <= 1 with lo < hi, got {inconclusive_band!r}")
+    if calibration is not None:
+        if not isinstance(calibration, dict):
+            raise ValueError(f"calibration must be a dict or None, got {type(calibration).__name__}")
+        auc = calibration.get("auc")
+        if auc is not None and (isinstance(auc, bool) or not isinstance(auc, (int, float)) or not 0.0 <= auc <= 1.0):
+            raise ValueError(f"calibration['auc'] must be a number in [0, 1] or None, got {auc!r}")
+        n = calibration.get("n")
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 0):
+            raise ValueError(f"calibration['n'] must be an int >= 0, got {n!r}")
 
 
 @strict
@@ -86,6 +113,17 @@ class DelocateConfig(PretrainedConfig):
     localization_chunk_size (`int` or `None`, defaults to 4):
         Frames per localizer forward in eval mode (results are identical; bounds activation memory, and on CPU
         small chunks stay in cache: 16 frames at once is 1.7x slower). `None` runs all frames at once.
+    decision_threshold (`float`, defaults to 0.5):
+        Video verdict: "fake" when the fused score (probability of fake) is `>= decision_threshold`, else "real",
+        except inside `inconclusive_band`. Set from held-out scores by `delocate_hf.training.calibrate`.
+    inconclusive_band (`tuple[float, float]` or `None`, defaults to `None`):
+        `(lo, hi)` with `0 <= lo <= decision_threshold <= hi <= 1`: a score with `lo <= score <= hi` gets the
+        verdict "inconclusive" (the held-out data cannot tell on which side of the threshold it lies). `None`: no
+        band.
+    calibration (`dict` or `None`, defaults to `None`):
+        Where the two settings above come from: `{"auc", "n", "n_fake", "date", "method", "band_rule", ...}` of the
+        held-out split they were chosen on (`auc` in [0, 1]). `None`: not calibrated; front ends then say "not
+        calibrated" beside every verdict, and "near chance on held-out data" when `auc < NEAR_CHANCE_AUC` (0.65).
     """
 
     model_type = "delocate"
@@ -142,6 +180,10 @@ class DelocateConfig(PretrainedConfig):
     detector_include_recovery: bool = False
     localization_frames: int | None = 4
     localization_chunk_size: int | None = 4
+    # Verdict (set by delocate_hf.training.calibrate)
+    decision_threshold: float | int = 0.5
+    inconclusive_band: list[float] | tuple[float, ...] | None = None
+    calibration: dict | None = None
 
     def __post_init__(self, **kwargs):
         if "qkv_bias" in kwargs:  # VideoMAE's legacy name
@@ -149,6 +191,8 @@ class DelocateConfig(PretrainedConfig):
         for name in ("image_mean", "image_std", "resnet_hidden_sizes", "resnet_depths",
                      "loc_encoder_channels", "loc_decoder_channels"):
             setattr(self, name, list(getattr(self, name)))
+        if self.inconclusive_band is not None:
+            self.inconclusive_band = list(self.inconclusive_band)
         super().__post_init__(**kwargs)
         self.check_values()
 
@@ -211,6 +255,7 @@ class DelocateConfig(PretrainedConfig):
         for name in ("localization_frames", "localization_chunk_size"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1 or None, got {getattr(self, name)}")
+        check_verdict_settings(self.decision_threshold, self.inconclusive_band, self.calibration)
 
     @property
     def num_patches_per_frame(self) -> int:
@@ -294,4 +339,5 @@ class DelocateConfig(PretrainedConfig):
         return cls(**values)
 
 
-__all__ = ["DelocateConfig", "LOCALIZATION_AUTO_POS_WEIGHT_RANGE", "LOCALIZATION_LOSSES", "MASK_STRATEGIES", "SCORE_FUSIONS"]
+__all__ = ["DelocateConfig", "LOCALIZATION_AUTO_POS_WEIGHT_RANGE", "LOCALIZATION_LOSSES", "MASK_STRATEGIES", "NEAR_CHANCE_AUC",
+           "SCORE_FUSIONS", "check_verdict_settings"]

@@ -1,7 +1,7 @@
 """Inference API: the `"deepfake-detection"` pipeline, `detect_video`, `explain`, overlays.
 
-One module per job: `loading` (load_detector, dtype/device), `results` (DetectionResult, FrameResult,
-ClipEvidence), `detect` (the three detection steps and `detect_video`), `explain` (the recovery view),
+One module per job: `loading` (load_detector, dtype), `devices`, `results` (DetectionResult, FrameResult,
+ClipEvidence, Verdict), `detect` (the three detection steps and `detect_video`), `explain` (the recovery view),
 `overlay` (heat-map video, contact sheet), `progress`, `cli` (`delocate detect`), `pipeline_deepfake`.
 
 Importing this package (done by `import delocate_hf`) registers the pipeline task with transformers'
@@ -14,7 +14,7 @@ import processing  # noqa: F401  (AutoImageProcessor registration)
 from .detect import detect_video
 from .explain import Explanation, explain
 from .loading import ModelLoadError, default_model_path, load_detector
-from .results import DEFAULT_THRESHOLD, ClipEvidence, DetectionResult, FrameResult
+from .results import DEFAULT_THRESHOLD, NEAR_CHANCE_AUC, ClipEvidence, DetectionResult, FrameResult, Verdict
 from .pipeline_deepfake import TASK, DeepfakeDetectionPipeline, register_pipeline
 
 register_pipeline()
@@ -28,10 +28,12 @@ __all__ = [
     "Explanation",
     "FrameResult",
     "ModelLoadError",
+    "NEAR_CHANCE_AUC",
     "TASK",
     "default_model_path",
     "detect_video",
     "explain",
     "load_detector",
     "register_pipeline",
+    "Verdict",
 ]

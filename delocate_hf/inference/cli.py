@@ -24,12 +24,27 @@ def _check_video_argument(video) -> Path:
     return video_io.check_video_file(video)
 
 
+def verdict_line(result: DetectionResult) -> str:
+    """"fake  P(fake) 0.812 (fake at >= 0.430)" / "inconclusive  P(fake) 0.502 (inconclusive for 0.41-0.58)": the
+    label in lower case (a score inside the inconclusive band is never called fake), the probability and the rule."""
+    band = result.verdict.band
+    if result.label == "inconclusive" and band is not None:
+        rule = f"inconclusive for {band[0]:.3f}-{band[1]:.3f}"
+    else:
+        rule = f"fake at >= {result.verdict.threshold:.3f}"
+    return f"{result.label}  P(fake) {result.score:.3f} ({rule})"
+
+
 def _print_result(video, result: DetectionResult, args, png, why) -> None:
     h, w = result.frame_size
     clips = len(result.clip_scores)
     skipped = f", {result.skipped_clips} clip(s) without a face skipped" if result.skipped_clips else ""
-    print(f"{video}: {result.label.upper()}  score {result.score:.3f}  "
+    print(f"{video}: {verdict_line(result)}  "
           f"({len(result.frames)} frames in {clips} clip{'s' if clips != 1 else ''}{skipped}, {w}x{h})")
+    if result.warning:
+        print(f"  warning: {result.warning}")
+    for note in result.notes:
+        print(f"  note: {note}")
     for f in result.frames:
         box = ", ".join(f"{v:.0f}" for v in f.face_box)
         mark = "" if f.localized else "  (mask of nearest analysed frame)"
@@ -128,4 +143,4 @@ def run_detect_command(args) -> int:
     return 2 if failed else 0
 
 
-__all__ = ["run_detect_command"]
+__all__ = ["run_detect_command", "verdict_line"]

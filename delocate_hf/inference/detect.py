@@ -10,14 +10,16 @@ and `delocate detect`. It runs in three steps, which the pipeline maps onto `pre
    decoded. Only one clip of decoded frames is held at a time.
 2. `forward_clip`: the detector on one clip -> clip probability, per-frame scores, crop-space masks.
 3. `assemble_result`: masks pasted back to the original frame size, per-frame face boxes, and the video score =
-   **mean of the clip probabilities** (label "fake" when score >= threshold, 0.5 by default).
+   **mean of the clip probabilities**, and the verdict "real" / "fake" / "inconclusive" from the model config's
+   calibrated rule (`results.Verdict`: `decision_threshold`, `inconclusive_band`, `calibration`).
 
 Memory is bounded by the number of analysed frames `N` (one clip of decoded frames + `N` crop-space masks while
 running, then the `(N, H, W)` float32 output masks), never by the duration of the video. With `explain=True` the
 face crops of the most suspicious clip are kept too (`DetectionResult.evidence`, for `inference.explain`).
 
-Clips in which no face can be tracked are skipped (logged); the video fails with `NoFaceDetectedError` only when
-no clip has a face. When the landmarker finds several faces, the largest one is followed: the result says so
+Clips in which no face can be tracked are skipped and reported (`notes`, `skipped_clips`); when no requested clip
+has a face the video is searched with more clips, and it fails with `NoFaceDetectedError` only when no sampled
+clip has a face (`iter_clip_inputs`). When the landmarker finds several faces, the largest one is followed: the result says so
 (`max_faces`, `notes`) and a warning is logged (one stderr line in the CLI).
 """
 
@@ -29,14 +31,26 @@ from pathlib import Path
 
 import numpy as np
 
-from processing import video_io
 from processing.errors import DelocateInputError, NoFaceDetectedError, VideoDecodeError
+from processing.video_io import iter_clips
 
-from .loading import DTYPES, ModelLoadError, default_model_path, load_detector, resolve_device, resolve_dtype
+from .devices import resolve_device
 from .progress import progress_bar
-from .results import DEFAULT_THRESHOLD, ClipEvidence, DetectionResult, FrameResult
+from .results import DEFAULT_THRESHOLD, ClipEvidence, DetectionResult, FrameResult, Verdict
 
 logger = logging.getLogger(__name__)
+
+# Names this module re-exports from `.loading` (imported on first use, PEP 562: this module and the pipeline's other
+# modules ship as the remote code of exported models, where `loading` - which imports the project packages - is not).
+_FROM_LOADING = ("DTYPES", "ModelLoadError", "default_model_path", "load_detector", "resolve_dtype")
+
+
+def __getattr__(name: str):
+    if name in _FROM_LOADING:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__package__}.loading"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def clip_length(model) -> int:
@@ -52,13 +66,22 @@ def num_clips_for(num_frames: int | None, clip_len: int) -> int:
     return -(-int(num_frames) // clip_len)
 
 
-def iter_clip_inputs(
-    video, processor, clip_len: int, num_frames: int | None = None, progress: bool | None = None
-) -> Iterator[dict]:
-    """Model inputs per analysed clip (step 1) for `video` (a path or frames `(T, H, W, 3)`). Each dict holds
-    `pixel_values` `(1, T, 3, S, S)`, `roi_boxes` `(1, T, 3, 4)`, `face_affines` `(1, T, 2, 3)`, `face_detected`
-    `(1, T)`, `frame_indices` `(1, T)`, `frame_size` `(1, 2)`, `meta` and `is_last` (a one-element bool tensor, which
-    transformers' chunk-pipeline iterators accept batched or not). Clips without a face are skipped."""
+# No-face policy: when none of the requested clips has a usable face, the video is searched again with this many
+# times more clips (uniform over the whole video, never more than it holds) before it is called faceless.
+NO_FACE_SEARCH_FACTOR = 4
+
+
+def display_name(name: str | None) -> str:
+    """A source name for messages without its folders: "'/tmp/x/clip.mp4'" -> "'clip.mp4'" (arrays keep theirs)."""
+    if not name:
+        return "the video"
+    bare = str(name).strip("'")
+    return f"'{Path(bare).name}'" if ("/" in bare or "\\" in bare) else str(name)
+
+
+def _face_clips(video, processor, clip_len: int, num_clips: int, progress, scan: dict) -> Iterator[dict]:
+    """Model inputs of the clips of one sampling pass that have a face; the others are added to `scan["skipped"]`
+    as `(clip_index, num_clips, reason)`."""
     import torch
 
     bar = None
@@ -66,24 +89,24 @@ def iter_clip_inputs(
     def on_frame(done: int, total: int) -> None:
         nonlocal bar
         if bar is None:
-            bar = progress_bar(total, f"delocate: {Path(video).name}", progress)
+            bar = progress_bar(total, f"delocate: {Path(str(scan['label'])).name}", progress)
         bar.update(1)
 
-    clips = video_io.iter_clips(
-        video, clip_len, num_clips_for(num_frames, clip_len),
+    clips = iter_clips(
+        video, clip_len, num_clips,
         allow_single_frame=bool(getattr(processor, "allow_single_frame", False)), on_frame=on_frame,
     )
-    pending, skipped, seen, name = None, [], 0, "the video"
     try:
         for clip in clips:
-            seen, name = seen + 1, clip.name
+            scan.update(seen=scan["seen"] + 1, name=clip.name, total_frames=int(clip.total_frames),
+                        num_clips=int(clip.num_clips))
             try:
                 feats = processor(clip.frames, num_frames=clip_len, sampling="uniform", return_tensors="pt",
                                   return_num_faces=True)
             except NoFaceDetectedError as exc:  # the processor names the array; keep its reason only
-                skipped.append((clip.clip_index, clip.num_clips, str(exc).split(": ", 1)[-1]))
+                scan["skipped"].append((clip.clip_index, clip.num_clips, str(exc).split(": ", 1)[-1]))
                 continue
-            item = {
+            yield {
                 "pixel_values": feats["pixel_values"],
                 "roi_boxes": feats["roi_boxes"],
                 "face_affines": feats["face_affines"],
@@ -93,21 +116,67 @@ def iter_clip_inputs(
                 "meta": [{"total_frames": clip.total_frames, "fps": clip.fps, "num_clips": clip.num_clips,
                           "name": clip.name, "max_faces": int(feats["num_faces"].max())}],
             }
-            if pending is not None:
-                yield {**pending, "is_last": torch.tensor([False])}
-            pending = item
     finally:
         if bar is not None:
             bar.close()
+
+
+def iter_clip_inputs(
+    video, processor, clip_len: int, num_frames: int | None = None, progress: bool | None = None
+) -> Iterator[dict]:
+    """Model inputs per analysed clip (step 1) for `video` (a path or frames `(T, H, W, 3)`). Each dict holds
+    `pixel_values` `(1, T, 3, S, S)`, `roi_boxes` `(1, T, 3, 4)`, `face_affines` `(1, T, 2, 3)`, `face_detected`
+    `(1, T)`, `frame_indices` `(1, T)`, `frame_size` `(1, 2)`, `meta` and `is_last` (a one-element bool tensor, which
+    transformers' chunk-pipeline iterators accept batched or not).
+
+    **No-face policy** (the same for the pipeline, `delocate detect` and the Space, which all run this): a clip in
+    which the followed face is lost for more than the processor's `max_gap` sampled frames is skipped; shorter
+    losses are interpolated and marked (`face_found` false). When *none* of the requested clips has a face, the
+    video is sampled again with `NO_FACE_SEARCH_FACTOR` times as many clips (never more than the video holds) and
+    the clips with a face are analysed. Only a video in which no sampled clip has a usable face is an error
+    (`NoFaceDetectedError`). Skipped clips and the wider search are reported in the last clip's `meta`
+    (`skipped_clips`, `face_notes`), which `assemble_result` turns into `DetectionResult.notes`."""
+    import torch
+
+    requested = num_clips_for(num_frames, clip_len)
+    label = video if isinstance(video, (str, Path)) else "frames"
+    scan = {"seen": 0, "name": None, "total_frames": 0, "num_clips": 0, "skipped": [], "label": label}
+    pending, searched = None, None
+    for item in _face_clips(video, processor, clip_len, requested, progress, scan):
+        if pending is not None:
+            yield {**pending, "is_last": torch.tensor([False])}
+        pending = item
+    first_pass = (scan["seen"], list(scan["skipped"]))
+    wider = min(requested * NO_FACE_SEARCH_FACTOR, scan["total_frames"] // max(clip_len, 1))
+    if pending is None and scan["seen"] and wider > scan["num_clips"]:
+        scan.update(seen=0, skipped=[])
+        searched = wider
+        for item in _face_clips(video, processor, clip_len, wider, progress, scan):
+            if pending is not None:
+                yield {**pending, "is_last": torch.tensor([False])}
+            pending = item
+    name = scan["name"] or "the video"
     if pending is None:
-        if len(skipped) == 1:
+        skipped = scan["skipped"] or first_pass[1]
+        if scan["seen"] + first_pass[0] == 1 and len(skipped) == 1:
             raise NoFaceDetectedError(f"no face detected in {name}: {skipped[0][2]}")
-        if skipped:
-            raise NoFaceDetectedError(f"no face detected in {name}: no face in any of the {seen} sampled clips")
+        if scan["seen"] or first_pass[0]:
+            sampled = scan["seen"] + first_pass[0]
+            raise NoFaceDetectedError(f"no face detected in {name}: no usable face in any of the {sampled} sampled "
+                                      f"clips of {clip_len} frames")
         raise VideoDecodeError(f"cannot decode video {name}: no clip could be sampled")
-    for k, n, reason in skipped:  # logged only on success, so that a failure stays one line
-        logger.warning("clip %d/%d of %s skipped (no face: %s)", k + 1, n, name, reason)
-    pending["meta"][0]["skipped_clips"] = len(skipped)
+    notes, short = [], display_name(name)
+    if searched is not None:
+        notes.append(f"no usable face in the {first_pass[0]} requested clip{'s' if first_pass[0] != 1 else ''} of "
+                     f"{short} ({first_pass[1][0][2]}): searched {searched} clips over the video instead")
+    skipped = scan["skipped"]
+    if skipped:
+        k, n, reason = skipped[0]
+        notes.append(f"{len(skipped)} of {scan['seen']} clips of {short} skipped without a usable face "
+                     f"(clip {k + 1}/{n}: {reason})")
+    for note in notes:  # logged only on success, so that a failure stays one line
+        logger.warning(note)
+    pending["meta"][0].update(skipped_clips=len(skipped), face_notes=notes, searched_clips=searched)
     yield {**pending, "is_last": torch.tensor([True])}
 
 
@@ -163,9 +232,14 @@ def _evidence(clip_outputs: list[dict]) -> ClipEvidence | None:
                         frame_scores=_np(out["frame_scores"]).reshape(-1).astype(np.float64))
 
 
-def assemble_result(clip_outputs: list[dict], processor, threshold: float = DEFAULT_THRESHOLD) -> DetectionResult:
+def assemble_result(clip_outputs: list[dict], processor, threshold: float | None = None,
+                    config=None) -> DetectionResult:
     """Video result from the per-clip outputs (step 3): masks pasted back to the original frame size; the
-    `evidence` for `explain` when the outputs kept their `pixel_values`."""
+    `evidence` for `explain` when the outputs kept their `pixel_values`.
+
+    The verdict is `Verdict.from_config(config, threshold)`: the model config's `decision_threshold`,
+    `inconclusive_band` and `calibration` (None: 0.5, no band, not calibrated); an explicit `threshold` replaces
+    the saved threshold and its band."""
     import cv2
 
     if not clip_outputs:
@@ -197,18 +271,20 @@ def assemble_result(clip_outputs: list[dict], processor, threshold: float = DEFA
         clip_scores.append(float(_np(out["probability"]).reshape(-1)[0]))
     meta = _first(clip_outputs[-1].get("meta", [{}]))
     score = float(np.mean(clip_scores))
+    verdict = Verdict.from_config(config, threshold)
     max_faces = max(int(_first(o.get("meta", [{}])).get("max_faces", 1)) for o in clip_outputs)
-    notes = []
+    name = display_name(meta.get("name"))  # notes never show folders (the Space shows them)
+    notes = list(meta.get("face_notes") or [])  # skipped clips, wider search: logged by iter_clip_inputs
     if max_faces > 1:
-        notes.append(f"{max_faces} faces found in {meta.get('name', 'the video')}: analysed the largest one")
+        notes.append(f"{max_faces} faces found in {name}: analysed the largest one")
         logger.warning(notes[-1])
     missing = sum(not f.face_found for f in frames)
     if missing:
-        notes.append(f"face not found in {missing} of {len(frames)} analysed frames of {meta.get('name', 'the video')}"
+        notes.append(f"face not found in {missing} of {len(frames)} analysed frames of {name}"
                      ": their face position is interpolated from the neighbouring frames (face_found false)")
         logger.warning(notes[-1])
     return DetectionResult(
-        label="fake" if score >= threshold else "real",
+        label=verdict.label(score),
         score=score,
         frames=frames,
         masks=masks,
@@ -218,7 +294,8 @@ def assemble_result(clip_outputs: list[dict], processor, threshold: float = DEFA
         fps=float(meta.get("fps", 0.0)),
         total_frames=int(meta.get("total_frames", 0)),
         skipped_clips=int(meta.get("skipped_clips", 0)),
-        threshold=float(threshold),
+        threshold=verdict.threshold,
+        verdict=verdict,
         max_faces=max_faces,
         notes=notes,
         evidence=_evidence(clip_outputs),
@@ -232,7 +309,7 @@ def detect_video(
     num_frames: int | None = None,
     device: str | None = "cpu",
     progress: bool | None = True,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = None,
     explain: bool = False,
 ) -> DetectionResult:
     """Detect a deepfake in `video` (a path or frames `(T, H, W, 3)` uint8 RGB).
@@ -244,7 +321,8 @@ def detect_video(
             probabilities.
         device: "cpu", "cuda", ... (the model is moved there); None keeps the model where it is.
         progress: progress bar on stderr for long work (None: only when stderr is a terminal).
-        threshold: label is "fake" when score >= threshold.
+        threshold: None (default) applies the model's verdict rule (`config.decision_threshold`, its
+            `inconclusive_band` and calibration status); a number replaces the threshold and drops the band.
         explain: keep the face crops of the most suspicious clip (`result.evidence`, one clip of
             `(T, 3, S, S)` float32) so that `inference.explain(result, model, processor)` needs no second decoding.
     """
@@ -268,19 +346,21 @@ def detect_video(
                     best = len(outputs) - 1
                 else:
                     del outputs[-1]["pixel_values"]
-    return assemble_result(outputs, processor, threshold)
+    return assemble_result(outputs, processor, threshold, config=model.config)
 
 
 __all__ = [
     "DEFAULT_THRESHOLD",
     "DTYPES",
     "DetectionResult",
+    "NO_FACE_SEARCH_FACTOR",
     "FrameResult",
     "ModelLoadError",
     "assemble_result",
     "clip_length",
     "default_model_path",
     "detect_video",
+    "display_name",
     "forward_clip",
     "iter_clip_inputs",
     "load_detector",

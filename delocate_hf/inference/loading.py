@@ -10,6 +10,8 @@ from typing import Any
 
 from processing.errors import DelocateInputError
 
+from .devices import resolve_device
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "default_model"
@@ -85,16 +87,6 @@ def _cpu_has_fast_bfloat16() -> bool:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):  # private oneDNN probe missing in this torch build
         return False
-
-
-def resolve_device(device) -> Any:
-    """`torch.device` for a name ("cpu", "cuda", "cuda:1"); `DelocateInputError` when CUDA is asked but missing."""
-    import torch
-
-    device = torch.device(device if device is not None else "cpu")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise DelocateInputError("device 'cuda' requested but CUDA is not available; use --device cpu")
-    return device
 
 
 __all__ = ["DEFAULT_MODEL_DIR", "DTYPES", "ModelLoadError", "default_model_path", "load_detector", "resolve_device",

@@ -4,9 +4,10 @@
 import delocate_hf  # registers the task
 from transformers import pipeline
 
-detector = pipeline("deepfake-detection", model="path/or/hub-id")
+detector = pipeline("deepfake-detection", model="path/to/detector")
 result = detector("video.mp4", num_frames=16)  # or frames (T, H, W, 3) uint8 RGB
-result["label"], result["score"], result["masks"].shape  # "fake"/"real", P(fake), (N, H, W)
+result["label"], result["score"], result["warning"]   # "real"/"fake"/"inconclusive", P(fake), reliability note
+results = detector(["a.mp4", "b.mp4"])  # one result or one {"video", "error", "error_type"} entry per input
 ```
 
 It is a `ChunkPipeline`: `preprocess` yields one clip of `model.config.num_frames` frames at a time (sampled by
@@ -14,31 +15,54 @@ It is a `ChunkPipeline`: `preprocess` yields one clip of `model.config.num_frame
 steps are the functions of `delocate_hf.inference.detect`, so the output equals `detect_video(...).to_dict()`.
 
 Call parameters: `num_frames` (frames to analyse, rounded up to a multiple of the clip length; default one clip),
-`threshold` (0.5), `progress` (progress bar on stderr for long work; default: only on a terminal), `explain`
+`threshold` (default: the model's calibrated `config.decision_threshold` with its inconclusive band; a number
+replaces both), `progress` (progress bar on stderr for long work; default: only on a terminal), `explain`
 (True: add `"explanation"`, `inference.explain(...).to_dict()` of the most suspicious clip: face, ROI-masked face,
-recovery and its error; the clips' face crops are kept until postprocess).
+recovery and its error; the clips' face crops are kept until postprocess), `errors` (a list of inputs:
+`"return"` (default) gives a `{"video", "error", "error_type"}` entry for an input that is bad input - no face,
+undecodable, too short - and goes on, as `delocate detect` does; `"raise"` raises the first such error).
+
+Exported models ship this module with `detect.py`, `results.py`, `explain.py`, `progress.py` and `devices.py` as
+remote code (`custom_pipelines` in config.json, see `delocate_hf.hub.export`), so it imports only transformers,
+the files beside it and, through `processing.<module>` imports rewritten to `.<module>`, the processor's files.
 """
 
 from __future__ import annotations
+
+import os
 
 from transformers import AutoModel
 from transformers.pipelines import PIPELINE_REGISTRY
 from transformers.pipelines.base import ChunkPipeline
 
-from .detect import DEFAULT_THRESHOLD, assemble_result, clip_length, forward_clip, iter_clip_inputs
+from processing.errors import BAD_INPUT_ERRORS
+
+from .detect import assemble_result, clip_length, forward_clip, iter_clip_inputs
 from .explain import explain as explain_result
 
 TASK = "deepfake-detection"
+ERROR_MODES = ("return", "raise")
+
+
+def _input_name(item, position: int) -> str:
+    if isinstance(item, (str, os.PathLike)):
+        return str(item)
+    return f"input {position}"
 
 
 class DeepfakeDetectionPipeline(ChunkPipeline):
     """Video deepfake detection + forgery localization with a `DelocateForDeepfakeDetection` model and the
     `DelocateFaceProcessor` saved next to it (preprocessor_config.json).
 
-    Returns a dict: `label` ("fake"/"real"), `score` (float, probability of fake), `frames` (list of
-    `{index, score, face_box}`), `masks` (float32 `(N, H, W)` in [0, 1], original-frame coordinates),
-    `frame_indices` (N ints), plus `clip_scores`, `frame_size`, `fps`, `total_frames`, `skipped_clips`, and
-    `explanation` with `explain=True`.
+    Returns a dict: `label` ("real", "fake" or "inconclusive", from the model's calibrated `decision_threshold` and
+    `inconclusive_band`), `score` (float, probability of fake), `threshold`, `inconclusive_band`, `calibration`
+    ("calibrated" / "near_chance" / "not_calibrated"), `calibration_auc`, `warning` (the sentence to show beside
+    the verdict when the model is not calibrated or near chance on held-out data, else None), `frames` (list of
+    `{index, score, face_box, localized, face_found}`), `masks` (float32 `(N, H, W)` in [0, 1], original-frame
+    coordinates), `frame_indices` (N ints), plus `clip_scores`, `frame_size`, `fps`, `total_frames`,
+    `skipped_clips`, `max_faces`, `notes` (skipped clips without a face, several faces, ...), and `explanation`
+    with `explain=True`. A list of inputs gives a list: per input its result or, for bad input, an error entry
+    `{"video", "error", "error_type"}` (`errors="raise"` to raise instead).
     """
 
     _load_processor = False
@@ -67,9 +91,23 @@ class DeepfakeDetectionPipeline(ChunkPipeline):
             forward["keep_pixels"] = postprocess["explain"] = bool(explain)
         return preprocess, forward, postprocess
 
-    def __call__(self, inputs, **kwargs):
-        """`inputs`: a video path, frames `(T, H, W, 3)` uint8 RGB, or a list of paths."""
-        return super().__call__(inputs, **kwargs)
+    def __call__(self, inputs, errors: str = "return", **kwargs):
+        """`inputs`: a video path, frames `(T, H, W, 3)` uint8 RGB, or a list of them. A single input raises its
+        bad-input error (a one-line `DelocateInputError`); a list gives one entry per input (see `errors`)."""
+        if errors not in ERROR_MODES:
+            raise ValueError(f"errors must be one of {ERROR_MODES}, got {errors!r}")
+        if not isinstance(inputs, (list, tuple)):
+            return super().__call__(inputs, **kwargs)
+        results = []
+        for position, item in enumerate(inputs):
+            try:
+                results.append(super().__call__(item, **kwargs))
+            except BAD_INPUT_ERRORS as error:
+                if errors == "raise":
+                    raise
+                results.append({"video": _input_name(item, position), "error": str(error),
+                                "error_type": type(error).__name__})
+        return results
 
     def preprocess(self, video, num_frames=None, progress=None):
         yield from iter_clip_inputs(video, self.image_processor, clip_length(self.model), num_frames, progress)
@@ -77,8 +115,8 @@ class DeepfakeDetectionPipeline(ChunkPipeline):
     def _forward(self, model_inputs, keep_pixels=False):
         return forward_clip(self.model, model_inputs, keep_pixels=keep_pixels)
 
-    def postprocess(self, model_outputs, threshold=DEFAULT_THRESHOLD, explain=False):
-        result = assemble_result(model_outputs, self.image_processor, threshold)
+    def postprocess(self, model_outputs, threshold=None, explain=False):
+        result = assemble_result(model_outputs, self.image_processor, threshold, config=self.model.config)
         out = result.to_dict()
         if explain:
             out["explanation"] = explain_result(result, self.model, self.image_processor).to_dict()
@@ -91,4 +129,4 @@ def register_pipeline() -> None:
     )
 
 
-__all__ = ["DeepfakeDetectionPipeline", "TASK", "register_pipeline"]
+__all__ = ["DeepfakeDetectionPipeline", "ERROR_MODES", "TASK", "register_pipeline"]

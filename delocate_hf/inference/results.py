@@ -1,6 +1,7 @@
 """Result types of a detection: `DetectionResult` (what `detect_video` returns; `to_dict()` is the pipeline's output,
-`to_json_dict()` the `delocate detect --json` line), its `FrameResult`s, and the `ClipEvidence` that
-`explain(...)` builds the recovery view from."""
+`to_json_dict()` the `delocate detect --json` line), its `FrameResult`s, the `ClipEvidence` that
+`explain(...)` builds the recovery view from, and the `Verdict` rule (threshold, inconclusive band, calibration
+status from the model's config) that every front end applies."""
 
 from __future__ import annotations
 
@@ -10,6 +11,75 @@ from typing import Any
 import numpy as np
 
 DEFAULT_THRESHOLD = 0.5
+NEAR_CHANCE_AUC = 0.65  # = modeling.configuration_delocate.NEAR_CHANCE_AUC (kept here: no torch import)
+LABELS = ("real", "fake", "inconclusive")
+# `Verdict.status`: how far the verdict can be trusted, from the model's `config.calibration`
+CALIBRATED, NEAR_CHANCE, NOT_CALIBRATED = "calibrated", "near_chance", "not_calibrated"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The decision rule of a detector: `label(score)` is "fake" for `score >= threshold`, "real" below, and
+    "inconclusive" for `lo <= score <= hi` when the config has an `inconclusive_band` (lo, hi).
+
+    `status` says how far the rule can be trusted: "calibrated" (chosen on held-out data with AUC >= 0.65),
+    "near_chance" (held-out AUC below `NEAR_CHANCE_AUC`) or "not_calibrated" (no `config.calibration`: the
+    threshold is the 0.5 default); `warning` is the sentence front ends print beside every verdict (None when
+    calibrated)."""
+
+    threshold: float = DEFAULT_THRESHOLD
+    band: tuple[float, float] | None = None
+    auc: float | None = None
+    n: int | None = None
+    date: str | None = None
+
+    @classmethod
+    def from_config(cls, config, threshold: float | None = None) -> "Verdict":
+        """The rule saved in a `DelocateConfig` (or any object with its attributes; old configs: 0.5, no band,
+        not calibrated). An explicit `threshold` replaces the saved one and drops the band (it was chosen for the
+        saved threshold) but keeps the calibration status."""
+        calibration = getattr(config, "calibration", None) or {}
+        band = getattr(config, "inconclusive_band", None)
+        saved = float(getattr(config, "decision_threshold", DEFAULT_THRESHOLD))
+        if threshold is not None and float(threshold) != saved:
+            saved, band = float(threshold), None
+        auc = calibration.get("auc")
+        return cls(threshold=saved, band=None if band is None else (float(band[0]), float(band[1])),
+                   auc=None if auc is None else float(auc),
+                   n=None if calibration.get("n") is None else int(calibration["n"]), date=calibration.get("date"))
+
+    def label(self, score: float) -> str:
+        score = float(score)
+        if self.band is not None and self.band[0] <= score <= self.band[1]:
+            return "inconclusive"
+        return "fake" if score >= self.threshold else "real"
+
+    @property
+    def status(self) -> str:
+        if self.auc is None:
+            return NOT_CALIBRATED
+        return NEAR_CHANCE if self.auc < NEAR_CHANCE_AUC else CALIBRATED
+
+    @property
+    def warning(self) -> str | None:
+        if self.status == NOT_CALIBRATED:
+            return (f"not calibrated: this model's threshold ({self.threshold:g}) was not chosen on held-out data, "
+                    "so its verdict is not to be trusted")
+        if self.status == NEAR_CHANCE:
+            return (f"this model is near chance on held-out data (AUC {self.auc:.2f}"
+                    f"{'' if self.n is None else f' on {self.n} clips'}): its verdict is not to be trusted")
+        return None
+
+    def describe(self) -> str:
+        """One line for humans: the rule and where it comes from."""
+        band = "" if self.band is None else f", inconclusive for {self.band[0]:.3f}-{self.band[1]:.3f}"
+        source = (f"held-out AUC {self.auc:.2f}" + ("" if self.n is None else f" on {self.n} clips")
+                  if self.auc is not None else "not calibrated")
+        return f"fake at P(fake) >= {self.threshold:.3f}{band} ({source})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"threshold": self.threshold, "inconclusive_band": None if self.band is None else list(self.band),
+                "status": self.status, "auc": self.auc, "n": self.n, "date": self.date, "warning": self.warning}
 
 
 @dataclass
@@ -58,14 +128,25 @@ class DetectionResult:
     total_frames: int = 0
     skipped_clips: int = 0
     threshold: float = DEFAULT_THRESHOLD
+    verdict: Verdict = field(default_factory=Verdict)  # the rule that gave `label` (band, calibration status)
     max_faces: int = 1  # most faces found in one analysed frame (the largest one is followed)
     notes: list[str] = field(default_factory=list)  # remarks on how the video was analysed (e.g. several faces)
     evidence: ClipEvidence | None = field(default=None, repr=False)  # with detect_video(..., explain=True)
+
+    @property
+    def warning(self) -> str | None:
+        """The reliability sentence to print beside the verdict ("not calibrated" / "near chance"), or None."""
+        return self.verdict.warning
 
     def to_dict(self, masks: bool = True) -> dict[str, Any]:
         out = {
             "label": self.label,
             "score": self.score,
+            "threshold": self.verdict.threshold,
+            "inconclusive_band": None if self.verdict.band is None else list(self.verdict.band),
+            "calibration": self.verdict.status,
+            "calibration_auc": self.verdict.auc,
+            "warning": self.verdict.warning,
             "frames": [f.to_dict() for f in self.frames],
             "frame_indices": [int(i) for i in self.frame_indices],
             "clip_scores": list(self.clip_scores),
@@ -85,4 +166,5 @@ class DetectionResult:
         return self.to_dict(masks=False)
 
 
-__all__ = ["ClipEvidence", "DEFAULT_THRESHOLD", "DetectionResult", "FrameResult"]
+__all__ = ["CALIBRATED", "ClipEvidence", "DEFAULT_THRESHOLD", "DetectionResult", "FrameResult", "LABELS", "NEAR_CHANCE",
+           "NEAR_CHANCE_AUC", "NOT_CALIBRATED", "Verdict"]
