@@ -28,6 +28,29 @@ class Records(logging.Handler):
         self.messages.append(record.getMessage())
 
 
+@pytest.fixture(autouse=True)
+def transformers_output_as_in_a_fresh_process():
+    """transformers' default output (warnings, progress bars on), as a training process starts with: other tests'
+    in-process CLI runs turn both off for the whole pytest process (`delocate detect` does)."""
+    from huggingface_hub import utils as hub_utils
+    from transformers.utils import logging as hf_logging
+
+    verbosity, bars, hub_bars_off = (hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled(),
+                                     hub_utils.are_progress_bars_disabled())
+    hf_logging.set_verbosity_warning()
+    hf_logging.enable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if not bars:
+            hf_logging.disable_progress_bar()
+        if hub_bars_off:
+            hub_utils.disable_progress_bars()
+        else:
+            hub_utils.enable_progress_bars()
+
+
 @pytest.fixture
 def load_log():
     handler, logger = Records(), logging.getLogger(LOAD_REPORT_LOGGER)
