@@ -18,6 +18,7 @@ from .export import (
     export_model_folder,
     export_space_folder,
     push_to_hub,
+    save_pipeline_code,
     verify_remote_code,
 )
 from .model_card import build_model_card, eval_results, parse_card_metadata
@@ -31,5 +32,6 @@ __all__ = [
     "export_space_folder",
     "parse_card_metadata",
     "push_to_hub",
+    "save_pipeline_code",
     "verify_remote_code",
 ]

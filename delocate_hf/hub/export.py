@@ -2,10 +2,13 @@
 
 Model repository (`export_model_folder`): the model re-saved with `save_pretrained` (config.json with `auto_map`,
 model.safetensors, the modeling remote code), the `DelocateFaceProcessor` (preprocessor_config.json with `auto_map`,
-image_processing_delocate.py and the processing files it imports), README.md (model card with `model-index`, see
+image_processing_delocate.py and the processing files it imports), the `"deepfake-detection"` pipeline as remote
+code (`custom_pipelines` in config.json -> pipeline_deepfake.py and the inference files it imports, see
+`save_pipeline_code`), README.md (model card with `model-index`, see
 `model_card.py`) and, when given, metrics.json. Every `auto_map` file and its relative imports are checked to be in
 the folder, and none of them may import the project packages (`delocate_hf`, `modeling`, `processing`), so the
-folder loads with `trust_remote_code=True` on a machine without this package.
+folder loads with `trust_remote_code=True` on a machine without this package, `pipeline("deepfake-detection",
+model=folder, trust_remote_code=True)` included.
 
 Space repository (`export_space_folder`, `--space`): the Gradio app of `spaces_app/` (app.py, requirements.txt,
 README.md and its sibling modules, e.g. analysis.py) at the top of the folder, plus **vendored sources** of
@@ -46,6 +49,10 @@ VENDORED_PACKAGES = ("delocate_hf", "modeling", "processing")
 VENDOR_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", "*.egg-info", ".pytest_cache",
                                        ".ipynb_checkpoints")
 DEFAULT_MODEL_SUBDIR = Path("delocate_hf") / "default_model"
+# The custom pipeline shipped with exported models (delocate_hf/inference/pipeline_deepfake.py and what it imports).
+PIPELINE_TASK = "deepfake-detection"
+PIPELINE_FILES = ("pipeline_deepfake.py", "detect.py", "results.py", "explain.py", "progress.py", "devices.py")
+PIPELINE_ENTRY = {"impl": "pipeline_deepfake.DeepfakeDetectionPipeline", "pt": ["AutoModel"], "type": "video"}
 SELF_NAMES = {"delocate-hf", "delocate_hf"}
 SPACE_DEFAULTS = {
     "title": "Delocate deepfake detector",
@@ -190,7 +197,11 @@ def auto_map_entries(folder: Path) -> dict[str, str]:
         path = folder / name
         if not path.is_file():
             continue
-        for auto_class, reference in (json.loads(path.read_text()).get("auto_map") or {}).items():
+        data = json.loads(path.read_text())
+        for task, info in (data.get("custom_pipelines") or {}).items():
+            if isinstance(info, dict) and info.get("impl"):
+                entries[f"{name}:custom_pipelines:{task}"] = info["impl"]
+        for auto_class, reference in (data.get("auto_map") or {}).items():
             references = reference if isinstance(reference, (list, tuple)) else [reference]
             for item in references:
                 if item:
@@ -292,11 +303,45 @@ def export_model_folder(model_dir, out_dir, metrics=None, summary=None, repo_id:
     model = _load_model(model_dir)
     model.save_pretrained(out_dir, safe_serialization=True)
     _save_processor(model_dir, model, out_dir)
+    save_pipeline_code(out_dir)
     verify_remote_code(out_dir)
     if metrics is not None:
         (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     write_model_card(out_dir, metrics=metrics, summary=summary, repo_id=repo_id, revision=revision)
     return out_dir
+
+
+def _remote_code_text(source: str) -> str:
+    """A pipeline module as remote code: `from processing.X import` -> `from .X import` (the processor's files lie
+    beside it in the exported folder)."""
+    return re.sub(r"^(\s*)from processing\.(\w+) import", r"\1from .\2 import", source, flags=re.MULTILINE)
+
+
+def save_pipeline_code(out_dir) -> list[str]:
+    """Ships the `"deepfake-detection"` pipeline as remote code: `PIPELINE_FILES` of `delocate_hf/inference/`
+    (their `processing.X` imports made relative), the processing files they need beyond the processor's, and
+    `custom_pipelines` in config.json, so that `pipeline("deepfake-detection", model=folder_or_hub_id,
+    trust_remote_code=True)` works without this package. Returns the files written."""
+    out_dir = Path(out_dir)
+    inference_dir = repo_root() / "delocate_hf" / "inference"
+    processing_dir = repo_root() / "processing"
+    written, queue = [], list(PIPELINE_FILES)
+    while queue:
+        name = queue.pop()
+        if (out_dir / name).is_file() and name not in PIPELINE_FILES:
+            continue
+        source_path = inference_dir / name if name in PIPELINE_FILES else processing_dir / name
+        if not source_path.is_file():
+            raise HubExportError(f"pipeline remote code: {name} not found in {source_path.parent}")
+        text = _remote_code_text(source_path.read_text())
+        (out_dir / name).write_text(text)
+        written.append(name)
+        queue += [f"{m}.py" for m in sorted(_relative_imports(text)) if not (out_dir / f"{m}.py").is_file()]
+    config_path = out_dir / "config.json"
+    config = json.loads(config_path.read_text())
+    config["custom_pipelines"] = {PIPELINE_TASK: dict(PIPELINE_ENTRY)}
+    config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    return sorted(written)
 
 
 def write_model_card(folder, metrics=None, summary=None, repo_id=None, revision=None) -> Path:

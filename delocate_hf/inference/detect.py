@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from processing.errors import DelocateInputError, NoFaceDetectedError, VideoDecodeError
+from processing.errors import BAD_INPUT_ERRORS, DelocateInputError, NoFaceDetectedError, VideoDecodeError
 from processing.video_io import iter_clips
 
 from .devices import resolve_device
@@ -64,6 +64,16 @@ def num_clips_for(num_frames: int | None, clip_len: int) -> int:
     if int(num_frames) < 1:
         raise DelocateInputError(f"number of frames must be >= 1, got {num_frames}")
     return -(-int(num_frames) // clip_len)
+
+
+def _is_error(error: BaseException, class_name: str) -> bool:
+    return any(c.__name__ == class_name for c in type(error).__mro__)
+
+
+def is_bad_input(error: BaseException) -> bool:
+    """True for this project's bad-input errors (`DelocateInputError` and the OS's answers about a path). Matched by
+    class name too: as remote code, the processor's and the pipeline's copies of errors.py are separate modules."""
+    return isinstance(error, BAD_INPUT_ERRORS) or _is_error(error, "DelocateInputError")
 
 
 # No-face policy: when none of the requested clips has a usable face, the video is searched again with this many
@@ -103,7 +113,10 @@ def _face_clips(video, processor, clip_len: int, num_clips: int, progress, scan:
             try:
                 feats = processor(clip.frames, num_frames=clip_len, sampling="uniform", return_tensors="pt",
                                   return_num_faces=True)
-            except NoFaceDetectedError as exc:  # the processor names the array; keep its reason only
+            except ValueError as exc:  # NoFaceDetectedError (by name: see is_bad_input)
+                if not _is_error(exc, "NoFaceDetectedError"):
+                    raise
+                # the processor names the array; keep its reason only
                 scan["skipped"].append((clip.clip_index, clip.num_clips, str(exc).split(": ", 1)[-1]))
                 continue
             yield {
@@ -362,6 +375,7 @@ __all__ = [
     "detect_video",
     "display_name",
     "forward_clip",
+    "is_bad_input",
     "iter_clip_inputs",
     "load_detector",
     "num_clips_for",

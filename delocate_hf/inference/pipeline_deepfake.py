@@ -35,9 +35,7 @@ from transformers import AutoModel
 from transformers.pipelines import PIPELINE_REGISTRY
 from transformers.pipelines.base import ChunkPipeline
 
-from processing.errors import BAD_INPUT_ERRORS
-
-from .detect import assemble_result, clip_length, forward_clip, iter_clip_inputs
+from .detect import assemble_result, clip_length, forward_clip, is_bad_input, iter_clip_inputs
 from .explain import explain as explain_result
 
 TASK = "deepfake-detection"
@@ -102,8 +100,8 @@ class DeepfakeDetectionPipeline(ChunkPipeline):
         for position, item in enumerate(inputs):
             try:
                 results.append(super().__call__(item, **kwargs))
-            except BAD_INPUT_ERRORS as error:
-                if errors == "raise":
+            except Exception as error:  # bad input only (`is_bad_input`); anything else is a bug and raises
+                if errors == "raise" or not is_bad_input(error):
                     raise
                 results.append({"video": _input_name(item, position), "error": str(error),
                                 "error_type": type(error).__name__})

@@ -1,0 +1,242 @@
+"""Calibrate a detector's verdict on held-out scores: the decision threshold, the *inconclusive* band and the
+held-out AUC they come from, written into the detector folder's `config.json` (`DelocateConfig.decision_threshold`,
+`inconclusive_band`, `calibration`).
+
+```python
+from delocate_hf.training.calibrate import calibrate_detector, calibrate_scores
+
+calibration = calibrate_scores(records)                       # records: the scores.json list of evaluate.py
+calibration = calibrate_detector("runs/detector", "runs/eval/scores.json")   # also writes config.json
+```
+
+Command line: `python scripts/calibrate.py --model runs/detector --scores runs/eval/scores.json`.
+
+The rule (documented on the model card):
+
+- **Threshold**: `method="eer"` (default) the equal-error-rate point of the held-out ROC (false-positive rate =
+  false-negative rate, `metrics.functional.equal_error_rate`); `method="youden"` the score maximising
+  TPR - FPR (Youden's J).
+- **Inconclusive band**: a bootstrap interval of that threshold. The held-out clips are resampled with replacement
+  `n_bootstrap` times (seeded, each resample keeping both classes) and the threshold is chosen again on each; the
+  band is the central `band_coverage` (default 90 %) interval of those thresholds, widened to contain the
+  threshold itself. A score in the band lies where another draw of the held-out data could have put the
+  threshold: the held-out data cannot tell on which side it belongs, so the verdict is "inconclusive". A model
+  near chance has thresholds that scatter widely, hence a wide band; a good one has a narrow band.
+- **Calibration record**: held-out AUC, clip count, fake count, date (UTC), method, band rule, the score used
+  (`fused` by default), bootstrap settings and the scores file's name. Front ends say "near chance on held-out
+  data" beside every verdict when the AUC is below `NEAR_CHANCE_AUC` (0.65).
+
+Needs only numpy and the standard library (plus the config check of `modeling.configuration_delocate`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from delocate_hf.metrics.functional import equal_error_rate, roc_auc, roc_curve
+
+METHODS = ("eer", "youden")
+SCORE_KEYS = ("fused", "recovery", "localization")
+DEFAULT_BOOTSTRAP = 1000
+DEFAULT_COVERAGE = 0.9
+BAND_RULE = "bootstrap"
+
+
+class CalibrationError(ValueError):
+    """Held-out scores that cannot calibrate a detector (one line)."""
+
+
+@dataclass
+class Calibration:
+    """Result of `calibrate_scores`: what goes into the config (`config_values()`)."""
+
+    decision_threshold: float
+    inconclusive_band: tuple[float, float]
+    auc: float
+    n: int
+    n_fake: int
+    method: str = "eer"
+    score_key: str = "fused"
+    band_coverage: float = DEFAULT_COVERAGE
+    n_bootstrap: int = DEFAULT_BOOTSTRAP
+    seed: int = 0
+    date: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d"))
+    source: str | None = None
+    held_out_error_rate: float | None = None  # misclassified held-out clips outside the band (verdict given)
+    held_out_inconclusive: float | None = None  # fraction of held-out clips inside the band
+
+    def record(self) -> dict[str, Any]:
+        """The `config.calibration` dict."""
+        out = asdict(self)
+        for key in ("decision_threshold", "inconclusive_band"):
+            out.pop(key)
+        out["band_rule"] = BAND_RULE
+        return {k: v for k, v in out.items() if v is not None}
+
+    def config_values(self) -> dict[str, Any]:
+        """`{"decision_threshold", "inconclusive_band", "calibration"}` for `config.json`."""
+        return {"decision_threshold": self.decision_threshold,
+                "inconclusive_band": [float(v) for v in self.inconclusive_band],
+                "calibration": self.record()}
+
+
+def _labels_scores(records, score_key: str) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(records, (str, os.PathLike)):
+        path = Path(records)
+        try:
+            records = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise CalibrationError(f"scores file not found: {path}") from None
+        except json.JSONDecodeError as error:
+            raise CalibrationError(f"scores file {path} is not valid JSON: {error}") from None
+    if not isinstance(records, (list, tuple)) or not records:
+        raise CalibrationError("scores must be a non-empty list of {label, fused, ...} records (scores.json of "
+                               "delocate_hf.training.evaluate)")
+    if score_key not in SCORE_KEYS:
+        raise CalibrationError(f"score_key must be one of {SCORE_KEYS}, got {score_key!r}")
+    try:
+        labels = np.array([int(r["label"]) for r in records], dtype=np.int64)
+        scores = np.array([float(r[score_key]) for r in records], dtype=np.float64)
+    except (KeyError, TypeError, ValueError) as error:
+        raise CalibrationError(f"every score record needs 'label' and '{score_key}': {error!r}") from None
+    if not set(np.unique(labels)) <= {0, 1}:
+        raise CalibrationError("labels must be 0 (real) or 1 (fake)")
+    if labels.min() == labels.max():
+        raise CalibrationError(f"held-out scores need real and fake clips; all {len(labels)} have label "
+                               f"{int(labels[0])}")
+    if not np.isfinite(scores).all() or scores.min() < 0 or scores.max() > 1:
+        raise CalibrationError(f"'{score_key}' scores must be probabilities in [0, 1]")
+    return labels, scores
+
+
+def choose_threshold(labels, scores, method: str = "eer") -> float:
+    """The decision threshold on held-out `(labels, scores)`: EER point or Youden's J, clipped into (0, 1)."""
+    if method == "eer":
+        threshold = equal_error_rate(labels, scores)[1]
+    elif method == "youden":
+        fpr, tpr, thresholds = roc_curve(labels, scores)
+        j = tpr - fpr
+        j[~np.isfinite(thresholds)] = -np.inf
+        threshold = float(thresholds[int(np.argmax(j))])
+    else:
+        raise CalibrationError(f"method must be one of {METHODS}, got {method!r}")
+    return float(np.clip(threshold, 1e-6, 1.0 - 1e-6))
+
+
+def calibrate_scores(records, method: str = "eer", score_key: str = "fused", band_coverage: float = DEFAULT_COVERAGE,
+                     n_bootstrap: int = DEFAULT_BOOTSTRAP, seed: int = 0, source: str | None = None) -> Calibration:
+    """Threshold, bootstrap inconclusive band and held-out AUC from held-out records (a list of
+    `{label, fused, recovery, localization, ...}` or the path of evaluate.py's `scores.json`). See the module doc."""
+    if not 0.0 < band_coverage < 1.0:
+        raise CalibrationError(f"band_coverage must be in (0, 1), got {band_coverage}")
+    if n_bootstrap < 10:
+        raise CalibrationError(f"n_bootstrap must be >= 10, got {n_bootstrap}")
+    if source is None and isinstance(records, (str, os.PathLike)):
+        source = Path(records).name
+    labels, scores = _labels_scores(records, score_key)
+    threshold = choose_threshold(labels, scores, method)
+    rng = np.random.default_rng(seed)
+    fakes, reals = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
+    draws = []
+    for _ in range(n_bootstrap):  # stratified: each resample keeps the held-out class counts
+        idx = np.concatenate([rng.choice(fakes, fakes.size), rng.choice(reals, reals.size)])
+        draws.append(choose_threshold(labels[idx], scores[idx], method))
+    tail = (1.0 - band_coverage) / 2.0
+    lo, hi = np.quantile(np.asarray(draws), [tail, 1.0 - tail])
+    lo, hi = float(min(lo, threshold)), float(max(hi, threshold))
+    if hi - lo < 1e-6:  # a degenerate interval (perfectly separated, tied scores): a minimal band around it
+        lo, hi = max(0.0, threshold - 1e-3), min(1.0, threshold + 1e-3)
+    inside = (scores >= lo) & (scores <= hi)
+    decided = ~inside
+    wrong = ((scores >= threshold).astype(np.int64) != labels) & decided
+    return Calibration(
+        decision_threshold=round(threshold, 6), inconclusive_band=(round(lo, 6), round(hi, 6)),
+        auc=round(float(roc_auc(labels, scores)), 6), n=int(labels.size), n_fake=int(labels.sum()), method=method,
+        score_key=score_key, band_coverage=float(band_coverage), n_bootstrap=int(n_bootstrap), seed=int(seed),
+        source=source,
+        held_out_error_rate=round(float(wrong.sum() / decided.sum()), 6) if decided.any() else None,
+        held_out_inconclusive=round(float(inside.mean()), 6),
+    )
+
+
+def write_calibration(model_dir, calibration: Calibration) -> Path:
+    """Writes the calibration into `model_dir/config.json` (the other keys are kept as they are); the values are
+    checked with `DelocateConfig`'s own rule first. Returns the config path."""
+    from modeling.configuration_delocate import check_verdict_settings
+
+    path = Path(model_dir) / "config.json"
+    if not path.is_file():
+        raise CalibrationError(f"{model_dir} is not a model folder (no config.json)")
+    config = json.loads(path.read_text())
+    if config.get("model_type") != "delocate":
+        raise CalibrationError(f"{model_dir} is not a Delocate checkpoint (model_type {config.get('model_type')!r})")
+    values = calibration.config_values()
+    check_verdict_settings(values["decision_threshold"], values["inconclusive_band"], values["calibration"])
+    config.update(values)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def calibrate_detector(model_dir, scores, method: str = "eer", score_key: str = "fused",
+                       band_coverage: float = DEFAULT_COVERAGE, n_bootstrap: int = DEFAULT_BOOTSTRAP,
+                       seed: int = 0) -> Calibration:
+    """`calibrate_scores(scores, ...)` written into the saved detector `model_dir` (`write_calibration`)."""
+    calibration = calibrate_scores(scores, method=method, score_key=score_key, band_coverage=band_coverage,
+                                   n_bootstrap=n_bootstrap, seed=seed)
+    write_calibration(model_dir, calibration)
+    return calibration
+
+
+def describe(calibration: Calibration) -> str:
+    lo, hi = calibration.inconclusive_band
+    from delocate_hf.inference.results import NEAR_CHANCE_AUC
+
+    chance = "  (near chance: verdicts will say so)" if calibration.auc < NEAR_CHANCE_AUC else ""
+    return (f"threshold {calibration.decision_threshold:.4f} ({calibration.method}), inconclusive band "
+            f"[{lo:.4f}, {hi:.4f}], held-out AUC {calibration.auc:.4f} on {calibration.n} clips "
+            f"({calibration.n_fake} fake){chance}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="calibrate", description="Choose a detector's decision threshold and "
+                                     "inconclusive band on held-out scores and write them into its config.json")
+    parser.add_argument("--model", required=True, type=Path, help="saved detector folder (config.json is updated)")
+    parser.add_argument("--scores", required=True, type=Path,
+                        help="scores.json of scripts/evaluate.py on a held-out split")
+    parser.add_argument("--method", default="eer", choices=METHODS,
+                        help="threshold rule: equal-error-rate point or Youden's J (default: eer)")
+    parser.add_argument("--score-key", default="fused", choices=SCORE_KEYS, help="score to calibrate (default: fused)")
+    parser.add_argument("--band-coverage", type=float, default=DEFAULT_COVERAGE,
+                        help=f"central bootstrap interval of the threshold (default: {DEFAULT_COVERAGE})")
+    parser.add_argument("--n-bootstrap", type=int, default=DEFAULT_BOOTSTRAP,
+                        help=f"bootstrap resamples (default: {DEFAULT_BOOTSTRAP})")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        calibration = calibrate_detector(args.model, args.scores, method=args.method, score_key=args.score_key,
+                                         band_coverage=args.band_coverage, n_bootstrap=args.n_bootstrap,
+                                         seed=args.seed)
+    except (CalibrationError, ValueError) as error:
+        print(f"calibrate: error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2
+    print(f"{args.model}/config.json: {describe(calibration)}")
+    return 0
+
+
+__all__ = ["BAND_RULE", "Calibration", "CalibrationError", "METHODS", "calibrate_detector", "calibrate_scores",
+           "choose_threshold", "describe", "main", "write_calibration"]
