@@ -118,7 +118,8 @@ def test_dry_run_folder_has_model_processor_remote_code_and_card(dry_run):
     for reference in [*config["auto_map"].values(), *processor["auto_map"].values()]:
         assert (dry_run / f"{reference.rpartition('.')[0]}.py").is_file(), reference
     files = verify_remote_code(dry_run)
-    expected = {"modeling_delocate.py", "localization_modules.py", "image_processing_delocate.py", "video_io.py"}
+    expected = {"modeling_delocate.py", "localization_modules.py", "image_processing_delocate.py", "video_io.py",
+                "pipeline_deepfake.py", "detect.py", "results.py"}
     assert expected <= set(files)
     assert set(files) | {"config.json", "model.safetensors", "preprocessor_config.json", "README.md",
                          "metrics.json"} == names  # nothing else travels
@@ -131,7 +132,9 @@ def test_model_card_yaml_and_model_index(dry_run):
     assert header == parse_card_metadata(text)
     assert header["license"] == "apache-2.0"
     assert header["library_name"] == "transformers"
-    assert header["pipeline_tag"] == "video-classification"
+    # no standard task fits the output: no pipeline_tag, no widget; the custom task is declared in config.json
+    assert "pipeline_tag" not in header and header["inference"] is False
+    assert "## Verdict and calibration" in text and "**Not calibrated**" in text
     assert header["tags"] == ["deepfake-detection", "forgery-localization", "videomae", "delocate"]
     (index,) = header["model-index"]
     assert index["name"] == "x"
@@ -151,7 +154,7 @@ def test_model_card_yaml_and_model_index(dry_run):
     for section in ("## How to use", "## Training data", "## Training procedure", "## Evaluation",
                     "## Intended use", "## Out-of-scope use", "## Limitations and bias", "## Citation"):
         assert section in text
-    assert 'pipeline("deepfake-detection", model="test/x", revision=' in text
+    assert 'pipeline("deepfake-detection", model="test/x", trust_remote_code=True, revision=' in text
     assert "trust_remote_code=True, revision=REVISION" in text
     assert "Delocate: Detection and Localization for Deepfake Videos with Randomly-Located Tampered Traces" in text
     assert "| Celeb-DF-v2 | 20 (10) | 91.3 | 16.2 | 90.1 | 80.0 |" in text

@@ -21,7 +21,11 @@ from huggingface_hub import EvalResult, ModelCardData
 
 LICENSE = "apache-2.0"
 LIBRARY_NAME = "transformers"
-PIPELINE_TAG = "video-classification"
+# No standard Hub task fits the output (a video in; a verdict, per-frame scores and forgery masks out): the card
+# sets no pipeline_tag and turns the inference widget off; the task is the custom "deepfake-detection" pipeline
+# (custom_pipelines in config.json).
+PIPELINE_TAG = None
+CUSTOM_TASK = "deepfake-detection"
 TAGS = ["deepfake-detection", "forgery-localization", "videomae", "delocate"]
 REVISION_PLACEHOLDER = "<commit-sha>"
 
@@ -121,7 +125,7 @@ def card_data(model_name: str, metrics: dict | None = None, summary: dict | None
         results = eval_results(metrics, pooled_name=str(summary.get("eval_dataset", "evaluation set")),
                                split=summary.get("eval_split")) or None
     return ModelCardData(license=LICENSE, library_name=LIBRARY_NAME, pipeline_tag=PIPELINE_TAG, tags=list(TAGS),
-                         model_name=model_name, eval_results=results, **extra)
+                         model_name=model_name, eval_results=results, inference=False, **extra)
 
 
 # ------------------------------------------------------------------------------------------------------------ body
@@ -224,27 +228,41 @@ def _usage_section(repo_id: str, revision: str | None, num_frames: int) -> str:
         f"\nReplace `{REVISION_PLACEHOLDER}` with a commit hash of this repository (*Files and versions* -> "
         "*History*): `trust_remote_code=True` runs this repository's Python files on your machine, so review them and "
         "pin the revision you reviewed.\n")
-    return f"""### With the `delocate-hf` package (pipeline, scores + masks in original-frame coordinates)
+    return f"""### With `transformers` only: the `deepfake-detection` pipeline (remote code)
+
+No standard Hub task fits this model's output, so it ships its own pipeline (`custom_pipelines` in `config.json`,
+code in `pipeline_deepfake.py`): video in, verdict + per-frame scores + forgery masks out.
+
+```python
+# pip install "transformers>=5,<6" torch av "mediapipe==0.10.14"
+from transformers import pipeline
+
+detector = pipeline("deepfake-detection", model="{repo_id}", trust_remote_code=True, revision="{pinned}")
+result = detector("video.mp4", num_frames={4 * num_frames})   # frames to analyse (whole clips of {num_frames})
+result["label"], result["score"]   # "real" / "fake" / "inconclusive", probability of fake
+result["warning"]                  # set when the model is not calibrated or near chance on held-out data
+result["masks"].shape              # (N, H, W) forgery masks in [0, 1], one per analysed frame
+detector(["a.mp4", "b.mp4"])       # one result, or one {{"video", "error", "error_type"}} entry, per input
+```
+
+### With the `delocate-hf` package (no remote code)
 
 ```python
 # pip install delocate-hf
-import delocate_hf  # registers the "deepfake-detection" pipeline and the Delocate classes
-from transformers import pipeline
+from delocate_hf.inference import detect_video, load_detector
 
-detector = pipeline("deepfake-detection", model="{repo_id}", revision="{pinned}")
-result = detector("video.mp4", num_frames={4 * num_frames})   # frames to analyse (whole clips of {num_frames})
-result["label"], result["score"]   # "fake" / "real", probability of fake
-result["masks"].shape              # (N, H, W) forgery masks in [0, 1], one per analysed frame
+model, processor = load_detector("{repo_id}")
+result = detect_video("video.mp4", model, processor, num_frames={4 * num_frames})
+result.label, result.score, result.warning, result.masks.shape
 # the localizer runs on config.localization_frames frames of each clip (null: all); the others show the nearest
-# localized frame's mask: result["frames"][i]["localized"]; "face_found" is false where the face was lost
+# localized frame's mask: result.frames[i].localized; face_found is false where the face was lost
 ```
 
 or from the command line: `delocate detect video.mp4 --model {repo_id} --overlay overlay.mp4`.
 
-### With `transformers` only (remote code)
+### The model and processor alone (remote code)
 
 ```python
-# pip install "transformers>=5,<6" torch av "mediapipe==0.10.14"
 import torch
 from transformers import AutoImageProcessor, AutoModel
 
@@ -260,6 +278,41 @@ out.masks           # (batch, frames, h, w) forgery masks on the aligned face cr
 out.localized_frames  # the clip frames the localizer analysed (the others repeat the nearest one's mask)
 ```
 {note}"""
+
+
+def verdict_section(config: dict) -> str:
+    """How the verdict is decided: threshold, inconclusive band and the held-out calibration they come from."""
+    threshold = float(config.get("decision_threshold", 0.5))
+    band = config.get("inconclusive_band")
+    calibration = config.get("calibration") or {}
+    auc = calibration.get("auc")
+    rule = (f"The pipeline and `delocate detect` say **fake** when the probability of fake is >= "
+            f"**{threshold:.4f}** (`config.decision_threshold`) and **real** below")
+    if band:
+        rule += (f", except **inconclusive** for scores in **[{float(band[0]):.4f}, {float(band[1]):.4f}]** "
+                 "(`config.inconclusive_band`): a score there is never reported as fake or real")
+    rule += ".\n\n"
+    if auc is None:
+        return rule + ("**Not calibrated**: the threshold is the 0.5 default, not chosen on held-out data, and every "
+                       "verdict says so (\"not calibrated\"). Calibrate it with `python scripts/calibrate.py --model "
+                       "DIR --scores scores.json` (scores of `scripts/evaluate.py` on a held-out split).\n")
+    rows = [("held-out AUC", f"{100 * float(auc):.1f} %"), ("held-out clips (fake)",
+            f"{calibration.get('n', '–')} ({calibration.get('n_fake', '–')})"),
+            ("threshold rule", {"eer": "equal-error-rate point", "youden": "Youden's J"}.get(
+                calibration.get("method"), str(calibration.get("method", "–")))),
+            ("band rule", f"central {100 * float(calibration.get('band_coverage', 0.9)):.0f} % interval of the "
+             f"threshold over {calibration.get('n_bootstrap', '–')} bootstrap resamples of the held-out clips"
+             if calibration.get("band_rule") == "bootstrap" else str(calibration.get("band_rule", "–"))),
+            ("held-out clips inside the band", "–" if calibration.get("held_out_inconclusive") is None
+             else f"{100 * float(calibration['held_out_inconclusive']):.1f} %"),
+            ("error rate of the other held-out clips", "–" if calibration.get("held_out_error_rate") is None
+             else f"{100 * float(calibration['held_out_error_rate']):.1f} %"),
+            ("calibrated on", str(calibration.get("date", "–")))]
+    text = rule + "| calibration | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows) + "\n"
+    if float(auc) < 0.65:
+        text += ("\n**This model is near chance on held-out data** (AUC below 65 %): every verdict says so, and "
+                 "none should be trusted.\n")
+    return text
 
 
 def build_model_card(
@@ -298,7 +351,7 @@ def build_model_card(
         evaluation = evaluation_data + (
             "Numbers in %, from `metrics.json` of `delocate_hf.training.evaluate` (`model-index` above holds the "
             "same values, in %). Detection: fused score, threshold 0.5 for ACC; AUC/EER/AP need both classes in a "
-            "subset (– otherwise). Localization: IoU and PBCA of masks binarised at 0.5 (paper Eq. 5), averaged over "
+            "subset (– otherwise); ACC uses 0.5, not the calibrated threshold below. Localization: IoU and PBCA of masks binarised at 0.5 (paper Eq. 5), averaged over "
             "fake clips with ground-truth masks.\n\n" + evaluation_table(metrics) + "\n"
         )
     else:
@@ -329,6 +382,9 @@ Paper: *{PAPER_TITLE}*, {", ".join(PAPER_AUTHORS)}. {PAPER_VENUE}.
 ## Evaluation
 
 {evaluation}
+## Verdict and calibration
+
+{verdict_section(config)}
 ## Intended use
 
 - Research on deepfake detection and forgery localization; reproducing and extending the paper's cross-data-set
