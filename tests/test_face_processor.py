@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import processing
-from conftest import SHARED_MEDIA
+from conftest import HANG_TIMEOUT, SHARED_MEDIA
 from processing import DelocateFaceProcessor
 from processing.errors import DelocateInputError, NoFaceDetectedError, VideoDecodeError, VideoTooShortError
 from processing.video_io import read_video, write_video
@@ -199,5 +199,5 @@ def test_dlib_backend_through_processor(carphone):
 
 def test_import_does_not_pull_torchvision():
     code = "import sys, processing; assert 'torchvision' not in sys.modules; print('ok')"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=HANG_TIMEOUT)
     assert result.returncode == 0 and "ok" in result.stdout, result.stderr[-2000:]

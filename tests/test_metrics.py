@@ -21,6 +21,8 @@ from delocate_hf.metrics.functional import (
     video_level_scores,
 )
 
+from conftest import HANG_TIMEOUT
+
 sk = pytest.importorskip("sklearn.metrics")
 
 
@@ -254,7 +256,7 @@ def test_evaluate_load_offline_fresh_process(tmp_path):
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_EVALUATE_OFFLINE="1", HF_MODULES_CACHE=str(tmp_path / "modules"))
     proc = subprocess.run(
         [sys.executable, "-c", code, metric_path("deepfake_detection"), metric_path("forgery_localization")],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=HANG_TIMEOUT,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip().endswith("OK")

@@ -32,6 +32,8 @@ from modeling import (
 from modeling.localization_modules import DelocateSegmentationHead
 from modeling.modeling_delocate import patchify, unnormalize, unpatchify
 
+from conftest import HANG_TIMEOUT
+
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "delocate_hf" / "default_model"
 
 
@@ -360,7 +362,7 @@ def test_round_trip_in_fresh_process(config, clip, tmp_path):
             torch.save(model(clip).masks, {str(tmp_path / 'masks.pt')!r})
         print(type(model).__name__)
     """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=HANG_TIMEOUT)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "DelocateForDeepfakeDetection" in result.stdout
     torch.testing.assert_close(torch.load(tmp_path / "masks.pt", weights_only=True), expected)

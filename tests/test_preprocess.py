@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SHARED_MEDIA
+from conftest import HANG_TIMEOUT, SHARED_MEDIA
 from datasets import Dataset
 
 from delocate_hf.data import load_faceforensics
@@ -308,7 +308,7 @@ def test_fresh_script_without_main_guard(records, tmp_path):
     script.write_text(SCRIPT)
     rows = json.dumps(records.select([0, 2, 4]).to_list())
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH", "")])}
-    done = subprocess.run([sys.executable, str(script), rows], capture_output=True, text=True, timeout=120, env=env)
+    done = subprocess.run([sys.executable, str(script), rows], capture_output=True, text=True, timeout=HANG_TIMEOUT, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "RESULT 2 1 False" in done.stdout
 
