@@ -303,18 +303,29 @@ def scores_table(result, clip_len: int):
     return pd.DataFrame(rows, columns=["frame", "time_s", "score", "clip"])
 
 
+def verdict_label(result) -> str:
+    """The text of the verdict badge: "real", "fake" or "inconclusive" (a score inside the model's inconclusive
+    band is never shown as fake), with "(not calibrated)" / "(near chance)" when the model's verdicts are not to be
+    trusted."""
+    status = result.verdict.status
+    suffix = {"not_calibrated": " (not calibrated)", "near_chance": " (near chance)"}.get(status, "")
+    return f"{result.label}{suffix}"
+
+
 def verdict_markdown(result, name: str, info: VideoInfo | None = None) -> str:
-    label = result.label.upper()
+    """The verdict text: the label and the probability, the model's reliability warning right under it, the
+    decision rule, what was analysed and the notes (skipped clips, several faces, ...). Names, never paths."""
     clips = len(result.clip_scores)
     h, w = result.frame_size
     skipped = f"; {result.skipped_clips} clip(s) without a face skipped" if result.skipped_clips else ""
     duration = f", {info.duration_s:.1f} s" if info is not None else ""
+    warning = f"\n**⚠️ {result.warning[0].upper()}{result.warning[1:]}.**" if result.warning else ""
     return (
-        f"## {label} — score {result.score:.3f}\n"
-        f"Probability of a deepfake {result.score:.1%} (threshold {result.threshold:g}). "
+        f"## {result.label.capitalize()} — P(fake) {result.score:.3f}{warning}\n"
+        f"Probability of a deepfake {result.score:.1%}; verdict rule: {result.verdict.describe()}. "
         f"`{name}` ({w}×{h}{duration}): {len(result.frames)} frames analysed in {clips} "
         f"clip{'s' if clips != 1 else ''}{skipped}."
-        + "".join(f"\n- {note}" for note in result.notes)  # several faces, face lost in some frames
+        + "".join(f"\n- {note}" for note in result.notes)  # skipped clips, several faces, face lost in some frames
     )
 
 
@@ -360,7 +371,7 @@ class Analysis:
     """Everything the UI shows for one video."""
 
     verdict: str
-    label: dict | None = None
+    label: str | None = None  # verdict_label(result): "real" / "fake" / "inconclusive" [+ reliability]
     scores: Any = None  # pandas DataFrame, one row per analysed frame
     overlay: Path | None = None
     why: WhyPanel = field(default_factory=WhyPanel)
@@ -412,7 +423,7 @@ def run_analysis(
         details["why"] = why.info
         return Analysis(
             verdict=verdict_markdown(result, name, info),
-            label={"fake": float(result.score), "real": float(1.0 - result.score)},
+            label=verdict_label(result),
             scores=scores_table(result, clip_len),
             overlay=overlay,
             why=why,

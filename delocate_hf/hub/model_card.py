@@ -301,8 +301,10 @@ def verdict_section(config: dict) -> str:
             ("threshold rule", {"eer": "equal-error-rate point", "youden": "Youden's J"}.get(
                 calibration.get("method"), str(calibration.get("method", "–")))),
             ("band rule", f"central {100 * float(calibration.get('band_coverage', 0.9)):.0f} % interval of the "
-             f"threshold over {calibration.get('n_bootstrap', '–')} bootstrap resamples of the held-out clips"
-             if calibration.get("band_rule") == "bootstrap" else str(calibration.get("band_rule", "–"))),
+             f"threshold over {calibration.get('n_bootstrap', '–')} bootstrap resamples of the held-out clips, "
+             f"widened until the verdicts outside it were wrong on at most "
+             f"{100 * float(calibration.get('max_error', 0.1)):.0f} % of the held-out clips"
+             if calibration.get("band_rule") == "bootstrap+max_error" else str(calibration.get("band_rule", "–"))),
             ("held-out clips inside the band", "–" if calibration.get("held_out_inconclusive") is None
              else f"{100 * float(calibration['held_out_inconclusive']):.1f} %"),
             ("error rate of the other held-out clips", "–" if calibration.get("held_out_error_rate") is None

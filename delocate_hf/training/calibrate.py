@@ -16,12 +16,15 @@ The rule (documented on the model card):
 - **Threshold**: `method="eer"` (default) the equal-error-rate point of the held-out ROC (false-positive rate =
   false-negative rate, `metrics.functional.equal_error_rate`); `method="youden"` the score maximising
   TPR - FPR (Youden's J).
-- **Inconclusive band**: a bootstrap interval of that threshold. The held-out clips are resampled with replacement
-  `n_bootstrap` times (seeded, each resample keeping both classes) and the threshold is chosen again on each; the
-  band is the central `band_coverage` (default 90 %) interval of those thresholds, widened to contain the
-  threshold itself. A score in the band lies where another draw of the held-out data could have put the
-  threshold: the held-out data cannot tell on which side it belongs, so the verdict is "inconclusive". A model
-  near chance has thresholds that scatter widely, hence a wide band; a good one has a narrow band.
+- **Inconclusive band**: the union of two intervals around the threshold, each a range of scores where the held-out
+  data cannot tell on which side a video belongs, so its verdict is "inconclusive":
+  1. *threshold uncertainty* (bootstrap): the held-out clips are resampled with replacement `n_bootstrap` times
+     (seeded, each resample keeping the class counts) and the threshold is chosen again on each; the central
+     `band_coverage` (default 90 %) interval of those thresholds;
+  2. *held-out error* (`max_error`, default 0.1): the narrowest `[lo, hi]` around the threshold such that the
+     held-out clips *outside* it are misclassified at most `max_error` of the time (so the "real" / "fake"
+     verdicts that remain were right at least 90 % of the time on held-out data). A model near chance cannot
+     reach that outside a wide range: its band covers most scores and most of its verdicts are "inconclusive".
 - **Calibration record**: held-out AUC, clip count, fake count, date (UTC), method, band rule, the score used
   (`fused` by default), bootstrap settings and the scores file's name. Front ends say "near chance on held-out
   data" beside every verdict when the AUC is below `NEAR_CHANCE_AUC` (0.65).
@@ -48,7 +51,8 @@ METHODS = ("eer", "youden")
 SCORE_KEYS = ("fused", "recovery", "localization")
 DEFAULT_BOOTSTRAP = 1000
 DEFAULT_COVERAGE = 0.9
-BAND_RULE = "bootstrap"
+DEFAULT_MAX_ERROR = 0.1
+BAND_RULE = "bootstrap+max_error"
 
 
 class CalibrationError(ValueError):
@@ -67,6 +71,7 @@ class Calibration:
     method: str = "eer"
     score_key: str = "fused"
     band_coverage: float = DEFAULT_COVERAGE
+    max_error: float = DEFAULT_MAX_ERROR
     n_bootstrap: int = DEFAULT_BOOTSTRAP
     seed: int = 0
     date: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d"))
@@ -132,12 +137,34 @@ def choose_threshold(labels, scores, method: str = "eer") -> float:
     return float(np.clip(threshold, 1e-6, 1.0 - 1e-6))
 
 
+def error_band(labels, scores, threshold: float, max_error: float = DEFAULT_MAX_ERROR) -> tuple[float, float]:
+    """The narrowest `[lo, hi]` with `lo <= threshold <= hi` such that the held-out clips with a score outside it
+    (`s < lo`: called real, `s > hi`: called fake) are wrong at most `max_error` of the time; `(0, 1)` when no such
+    interval leaves any clip outside."""
+    y, s = np.asarray(labels, dtype=np.int64), np.asarray(scores, dtype=np.float64)
+    los = np.unique(np.r_[s[s <= threshold], threshold])  # outside below: s < lo
+    his = np.unique(np.r_[s[s >= threshold], threshold])  # outside above: s > hi
+    below = np.array([[(s < lo).sum(), ((s < lo) & (y == 1)).sum()] for lo in los], dtype=np.float64)
+    above = np.array([[(s > hi).sum(), ((s > hi) & (y == 0)).sum()] for hi in his], dtype=np.float64)
+    decided = below[:, None, 0] + above[None, :, 0]
+    wrong = below[:, None, 1] + above[None, :, 1]
+    ok = (decided > 0) & (wrong <= max_error * decided + 1e-12)
+    if not ok.any():
+        return 0.0, 1.0
+    width = np.where(ok, his[None, :] - los[:, None], np.inf)
+    i, j = np.unravel_index(int(np.argmin(width)), width.shape)
+    return float(los[i]), float(his[j])
+
+
 def calibrate_scores(records, method: str = "eer", score_key: str = "fused", band_coverage: float = DEFAULT_COVERAGE,
-                     n_bootstrap: int = DEFAULT_BOOTSTRAP, seed: int = 0, source: str | None = None) -> Calibration:
+                     n_bootstrap: int = DEFAULT_BOOTSTRAP, seed: int = 0, source: str | None = None,
+                     max_error: float = DEFAULT_MAX_ERROR) -> Calibration:
     """Threshold, bootstrap inconclusive band and held-out AUC from held-out records (a list of
     `{label, fused, recovery, localization, ...}` or the path of evaluate.py's `scores.json`). See the module doc."""
     if not 0.0 < band_coverage < 1.0:
         raise CalibrationError(f"band_coverage must be in (0, 1), got {band_coverage}")
+    if not 0.0 < max_error < 0.5:
+        raise CalibrationError(f"max_error must be in (0, 0.5), got {max_error}")
     if n_bootstrap < 10:
         raise CalibrationError(f"n_bootstrap must be >= 10, got {n_bootstrap}")
     if source is None and isinstance(records, (str, os.PathLike)):
@@ -152,7 +179,8 @@ def calibrate_scores(records, method: str = "eer", score_key: str = "fused", ban
         draws.append(choose_threshold(labels[idx], scores[idx], method))
     tail = (1.0 - band_coverage) / 2.0
     lo, hi = np.quantile(np.asarray(draws), [tail, 1.0 - tail])
-    lo, hi = float(min(lo, threshold)), float(max(hi, threshold))
+    err_lo, err_hi = error_band(labels, scores, threshold, max_error)
+    lo, hi = float(min(lo, err_lo, threshold)), float(max(hi, err_hi, threshold))
     if hi - lo < 1e-6:  # a degenerate interval (perfectly separated, tied scores): a minimal band around it
         lo, hi = max(0.0, threshold - 1e-3), min(1.0, threshold + 1e-3)
     inside = (scores >= lo) & (scores <= hi)
@@ -161,7 +189,7 @@ def calibrate_scores(records, method: str = "eer", score_key: str = "fused", ban
     return Calibration(
         decision_threshold=round(threshold, 6), inconclusive_band=(round(lo, 6), round(hi, 6)),
         auc=round(float(roc_auc(labels, scores)), 6), n=int(labels.size), n_fake=int(labels.sum()), method=method,
-        score_key=score_key, band_coverage=float(band_coverage), n_bootstrap=int(n_bootstrap), seed=int(seed),
+        score_key=score_key, band_coverage=float(band_coverage), max_error=float(max_error), n_bootstrap=int(n_bootstrap), seed=int(seed),
         source=source,
         held_out_error_rate=round(float(wrong.sum() / decided.sum()), 6) if decided.any() else None,
         held_out_inconclusive=round(float(inside.mean()), 6),
@@ -190,10 +218,10 @@ def write_calibration(model_dir, calibration: Calibration) -> Path:
 
 def calibrate_detector(model_dir, scores, method: str = "eer", score_key: str = "fused",
                        band_coverage: float = DEFAULT_COVERAGE, n_bootstrap: int = DEFAULT_BOOTSTRAP,
-                       seed: int = 0) -> Calibration:
+                       seed: int = 0, max_error: float = DEFAULT_MAX_ERROR) -> Calibration:
     """`calibrate_scores(scores, ...)` written into the saved detector `model_dir` (`write_calibration`)."""
     calibration = calibrate_scores(scores, method=method, score_key=score_key, band_coverage=band_coverage,
-                                   n_bootstrap=n_bootstrap, seed=seed)
+                                   n_bootstrap=n_bootstrap, seed=seed, max_error=max_error)
     write_calibration(model_dir, calibration)
     return calibration
 
@@ -219,6 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--score-key", default="fused", choices=SCORE_KEYS, help="score to calibrate (default: fused)")
     parser.add_argument("--band-coverage", type=float, default=DEFAULT_COVERAGE,
                         help=f"central bootstrap interval of the threshold (default: {DEFAULT_COVERAGE})")
+    parser.add_argument("--max-error", type=float, default=DEFAULT_MAX_ERROR,
+                        help="largest held-out error rate of the verdicts outside the band "
+                             f"(default: {DEFAULT_MAX_ERROR})")
     parser.add_argument("--n-bootstrap", type=int, default=DEFAULT_BOOTSTRAP,
                         help=f"bootstrap resamples (default: {DEFAULT_BOOTSTRAP})")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
@@ -230,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         calibration = calibrate_detector(args.model, args.scores, method=args.method, score_key=args.score_key,
                                          band_coverage=args.band_coverage, n_bootstrap=args.n_bootstrap,
-                                         seed=args.seed)
+                                         seed=args.seed, max_error=args.max_error)
     except (CalibrationError, ValueError) as error:
         print(f"calibrate: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
@@ -239,4 +270,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 __all__ = ["BAND_RULE", "Calibration", "CalibrationError", "METHODS", "calibrate_detector", "calibrate_scores",
-           "choose_threshold", "describe", "main", "write_calibration"]
+           "choose_threshold", "describe", "error_band", "main", "write_calibration"]
