@@ -196,3 +196,18 @@ def test_strength_makes_blends_more_visible(real_cache):
     assert drawn.strength == (1.0, 3.0)
     with pytest.raises(ValueError, match="strength"):
         dataset(real_cache, families="self_blend", strength=(3.0, 1.0))
+
+
+def test_real_clip_folder_of_photos_and_video(tmp_path):
+    from delocate_hf.assets import default_video_path, face_photos
+    from delocate_hf.data.demo_data import build_real_clip_folder
+    from processing import read_video
+
+    photos = face_photos()[:2]
+    count = build_real_clip_folder(tmp_path, [*photos, default_video_path()], clip_frames=8, stride=8,
+                                   clips_per_photo=2, max_clips_per_video=3, progress=False)
+    names = sorted(p.stem for p in (tmp_path / "real").glob("*.mp4"))
+    assert count == 7 and len(names) == 7
+    assert {identity_of(n) for n in names} == {photos[0].stem, photos[1].stem, "single_face"}
+    first, second = (read_video(tmp_path / "real" / f"{photos[0].stem}_{k:02d}.mp4", sampling="all").frames for k in (0, 1))
+    assert first.shape[0] == 8 and not np.array_equal(first, second)  # two different head motions of one photo
