@@ -319,7 +319,7 @@ def verdict_markdown(result, name: str, info: VideoInfo | None = None) -> str:
     h, w = result.frame_size
     skipped = f"; {result.skipped_clips} clip(s) without a face skipped" if result.skipped_clips else ""
     duration = f", {info.duration_s:.1f} s" if info is not None else ""
-    warning = f"\n**⚠️ {result.warning[0].upper()}{result.warning[1:]}.**" if result.warning else ""
+    warning = f"\n**⚠️ {result.warning[0].upper()}{result.warning[1:]}.**\n" if result.warning else ""
     return (
         f"## {result.label.capitalize()} — P(fake) {result.score:.3f}{warning}\n"
         f"Probability of a deepfake {result.score:.1%}; verdict rule: {result.verdict.describe()}. "

@@ -34,6 +34,8 @@ import gradio as gr  # noqa: E402
 logger = logging.getLogger(__name__)
 
 TITLE = "Delocate deepfake detector"
+# Per-frame plot colours, one per clip (the frames slider allows up to 8 clips).
+CLIP_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 API_NAME = "analyze"
 DESCRIPTION = (
     "Detects face-swap and face-reenactment deepfakes in a video and **localises** the manipulated regions. "
@@ -124,9 +126,14 @@ def build_demo(
                 overlay = gr.Video(label="Localised regions (heat-map overlay)", interactive=False,
                                    elem_id="overlay-video")
         gr.Markdown("## Per-frame scores")
+        # one fixed colour per clip of the slider's range (spelled out under the plot)
         plot = gr.LinePlot(x="frame", y="score", color="clip", x_title="frame index", y_title="P(fake)",
-                           y_lim=[0, 1], tooltip=["frame", "time_s", "score", "clip"], height=260,
-                           label="Per-frame probability of manipulation", elem_id="score-plot")
+                           y_lim=[0, 1], tooltip=["frame", "time_s", "score", "clip"], height=360,
+                           color_map={f"clip {k + 1}": c for k, c in enumerate(CLIP_COLORS)},
+                           color_title="clip", label="Per-frame probability of manipulation", elem_id="score-plot")
+        # the plot's own colour legend renders empty in Gradio 6: the colours of the clips, spelled out
+        gr.Markdown("Line colours: " + " ".join(f'<span style="color:{c}">■</span> clip {k + 1}'
+                                                 for k, c in enumerate(CLIP_COLORS)), elem_id="score-legend")
         gr.Markdown("## Why the model thinks so")
         with gr.Row():
             face = gr.Image(label="Face crop", type="filepath", interactive=False, elem_id="why-face")

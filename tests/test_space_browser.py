@@ -198,8 +198,12 @@ def test_analysis_renders_in_browser(page_url):
         browser.wait_for("!!document.querySelector('#video-input video')")
         browser.js("document.querySelector('#run-button').click()")
         verdict = browser.wait_for(
-            "(t => t.includes('score') ? t : '')(document.querySelector('#verdict').innerText)", timeout=60)
-        assert ("FAKE" in verdict or "REAL" in verdict) and "8 frames analysed in 2 clips" in verdict, verdict
+            "(t => t.includes('P(fake)') ? t : '')(document.querySelector('#verdict').innerText)", timeout=60)
+        assert verdict.startswith(("Fake — P(fake)", "Real — P(fake)")) and "8 frames analysed in 2 clips" in verdict
+        assert "Not calibrated" in verdict, verdict  # a random model says so under its verdict
+        # the per-frame plot's colours are spelled out under it (Gradio's own colour legend renders empty)
+        legend = browser.js("document.querySelector('#score-legend').innerText")
+        assert "■ clip 1" in legend and "■ clip 2" in legend
         side = display_size(64)
         sizes = browser.wait_for(
             "(a => a.every(x => x > 0) ? a : null)([...document.querySelectorAll("

@@ -26,6 +26,8 @@ MASK_THRESHOLD = 0.05
 HEAT_ALPHA = 0.5
 FAKE_RGB = (230, 40, 40)
 REAL_RGB = (40, 200, 80)
+INCONCLUSIVE_RGB = (245, 185, 40)
+MIN_FONT_SCALE = 0.33  # ~8 px capitals: the smallest caption that stays readable (176x144 video)
 BOX_RGB = (255, 220, 0)
 
 
@@ -39,6 +41,11 @@ class _Analysis:
     boxes: np.ndarray  # (N, 4)
     fps: float
     total_frames: int = 0
+    threshold: float = 0.5
+
+
+def _label_rgb(label: str) -> tuple:
+    return {"fake": FAKE_RGB, "real": REAL_RGB}.get(label, INCONCLUSIVE_RGB)
 
 
 def _as_analysis(result) -> _Analysis:
@@ -54,7 +61,7 @@ def _as_analysis(result) -> _Analysis:
     return _Analysis(
         label=str(data["label"]), score=float(data["score"]), indices=indices[order], masks=masks[order],
         scores=scores[order], boxes=boxes[order], fps=float(data.get("fps") or 0.0),
-        total_frames=int(data.get("total_frames") or 0),
+        total_frames=int(data.get("total_frames") or 0), threshold=float(data.get("threshold") or 0.5),
     )
 
 
@@ -75,7 +82,7 @@ def _interp_at(a: _Analysis, index: int) -> tuple[np.ndarray, float, np.ndarray,
 
 
 def _font_scale(height: int) -> float:
-    return max(0.5, height / 720.0 * 0.9)
+    return max(0.5, height / 720.0 * 1.2)  # 0.6 at 360 px; narrow frames shrink it to fit (`_fit_scale`)
 
 
 def _put_label(image: np.ndarray, text: str, org: tuple[int, int], color, scale: float) -> None:
@@ -108,6 +115,7 @@ def render_frame(
         where = mask > MASK_THRESHOLD
         out[where] = (out[where] * (1 - HEAT_ALPHA) + heat[where] * HEAT_ALPHA).astype(np.uint8)
     scale = _font_scale(frame.shape[0]) if scale is None else scale
+    scale = _fit_scale([text for text, _ in lines], frame.shape[1], scale)
     if box is not None and np.all(np.isfinite(box)):
         x0, y0, x1, y1 = (int(round(v)) for v in box)
         cv2.rectangle(out, (x0, y0), (x1 - 1, y1 - 1), BOX_RGB, max(1, int(round(scale * 2))), cv2.LINE_AA)
@@ -118,12 +126,33 @@ def render_frame(
     return out
 
 
-def _frame_lines(a: _Analysis, index: int, score: float, analysed: bool) -> list[tuple[str, tuple]]:
-    color = FAKE_RGB if a.label == "fake" else REAL_RGB
-    frame_color = FAKE_RGB if score >= 0.5 else REAL_RGB
+def _fit_scale(texts: Sequence[str], width: int, scale: float) -> float:
+    """The largest font scale <= `scale` at which every caption fits the frame width (not below
+    `MIN_FONT_SCALE`)."""
+    import cv2
+
+    while scale > MIN_FONT_SCALE:
+        thickness = max(1, int(round(scale * 2)))
+        widest = max((cv2.getTextSize(t, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)[0][0] for t in texts), default=0)
+        if widest + 2 * max(2, int(4 * scale)) + max(2, int(6 * scale)) <= width:
+            break
+        scale = max(MIN_FONT_SCALE, scale - 0.04)
+    return scale
+
+
+SMALL_FRAME_WIDTH = 400  # narrower frames get the short captions
+
+
+def _frame_lines(a: _Analysis, index: int, score: float, analysed: bool, width: int = 1280
+                 ) -> list[tuple[str, tuple]]:
+    """The two captions: the video verdict (colour: red fake, green real, amber inconclusive) and this frame's
+    score (`*`: an analysed frame); short forms on frames narrower than `SMALL_FRAME_WIDTH`."""
+    frame_color = FAKE_RGB if score >= a.threshold else REAL_RGB
     mark = " *" if analysed else ""
+    if width < SMALL_FRAME_WIDTH:
+        return [(f"{a.label.upper()} {a.score:.2f}", _label_rgb(a.label)), (f"#{index} {score:.2f}{mark}", frame_color)]
     return [
-        (f"{a.label.upper()}  video score {a.score:.2f}", color),
+        (f"{a.label.upper()}  P(fake) {a.score:.2f}", _label_rgb(a.label)),
         (f"frame {index}  score {score:.2f}{mark}", frame_color),
     ]
 
@@ -145,10 +174,10 @@ def write_overlay(
     try:
         for index, frame in iter_video_frames(video_path):
             mask, score, box, analysed = _interp_at(a, index)
-            image = render_frame(frame, mask, box, _frame_lines(a, index, score, analysed))
+            image = render_frame(frame, mask, box, _frame_lines(a, index, score, analysed, frame.shape[1]))
             encoder.write(image)
             if index in wanted:
-                tiles[index] = _thumbnail(frame, mask, box, index, score)
+                tiles[index] = _thumbnail(frame, mask, box, index, score, threshold=a.threshold)
             bar.update(1)
     finally:
         bar.close()
@@ -160,7 +189,7 @@ def write_overlay(
     return out_mp4, png
 
 
-def _thumbnail(frame, mask, box, index: int, score: float, width: int = 320) -> np.ndarray:
+def _thumbnail(frame, mask, box, index: int, score: float, width: int = 320, threshold: float = 0.5) -> np.ndarray:
     import cv2
 
     h, w = frame.shape[:2]
@@ -169,7 +198,7 @@ def _thumbnail(frame, mask, box, index: int, score: float, width: int = 320) -> 
     small = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
     small_mask = cv2.resize(np.asarray(mask, np.float32), size, interpolation=cv2.INTER_LINEAR)
     small_box = None if box is None else np.asarray(box, np.float64) * scale
-    color = FAKE_RGB if score >= 0.5 else REAL_RGB
+    color = FAKE_RGB if score >= threshold else REAL_RGB
     return render_frame(small, small_mask, small_box, [(f"#{index}  {score:.2f}", color)], scale=0.6)
 
 
@@ -183,8 +212,8 @@ def _write_sheet(png: Path, a: _Analysis, tiles: list[np.ndarray], columns: int 
     th, tw = tiles[0].shape[:2]
     gap, header = 6, 40
     sheet = np.full((header + rows * (th + gap) + gap, columns * (tw + gap) + gap, 3), 24, dtype=np.uint8)
-    color = FAKE_RGB if a.label == "fake" else REAL_RGB
-    title = f"{a.label.upper()}  video score {a.score:.2f}  ({len(tiles)} analysed frames; frame score top-left)"
+    color = _label_rgb(a.label)
+    title = f"{a.label.upper()}  P(fake) {a.score:.2f}  ({len(tiles)} analysed frames; frame score top-left)"
     cv2.putText(sheet, title, (gap + 2, 27), cv2.FONT_HERSHEY_SIMPLEX, 0.6, color, 2, cv2.LINE_AA)
     for k, tile in enumerate(tiles):
         r, c = divmod(k, columns)
@@ -213,7 +242,7 @@ def save_contact_sheet(png, result, video_path=None, frames: Sequence[np.ndarray
             if index in wanted:
                 picked[index] = frame
         frames = [picked[int(i)] for i in a.indices if int(i) in picked]
-    tiles = [_thumbnail(f, a.masks[k], a.boxes[k], int(a.indices[k]), float(a.scores[k]), thumb_width)
+    tiles = [_thumbnail(f, a.masks[k], a.boxes[k], int(a.indices[k]), float(a.scores[k]), thumb_width, a.threshold)
              for k, f in enumerate(frames)]
     return _write_sheet(Path(png), a, tiles, columns)
 
