@@ -655,6 +655,32 @@ def _gflop(flops: float) -> str:
     return f"{flops / 1e9:.1f}" if flops >= 1e10 else f"{flops / 1e9:.4f}"
 
 
+HELP_TARGET_S = 2.0  # issue 16: `delocate --help` / `delocate detect --help` answer in under 2 s
+
+
+def run_help(args) -> dict:
+    """Wall seconds of `delocate --help` and `delocate detect --help` (median of `repeats` fresh processes each),
+    the whole entry point included (interpreter start, `import delocate_hf`, argparse)."""
+    results = {}
+    for argv in (["--help"], ["detect", "--help"]):
+        runs = []
+        for _ in range(args.repeats):
+            wall, peak, code, out, err = _run_child(_delocate_command() + argv)
+            if code != 0:
+                raise RuntimeError(f"delocate {' '.join(argv)} failed ({code}): {err.strip()[-300:]}")
+            runs.append({"wall_s": wall, "peak_rss_mb": peak})
+        wall = float(statistics.median(r["wall_s"] for r in runs))
+        results[" ".join(argv)] = {"wall_s": wall, "runs": runs, "met": wall < HELP_TARGET_S}
+        print(f"delocate {' '.join(argv)}: {wall:.2f} s (median of {args.repeats})", flush=True)
+    return {"benchmark": "help", "target_s": HELP_TARGET_S, "results": results, "machine": _machine()}
+
+
+def add_help_parser(subparsers) -> None:
+    p = subparsers.add_parser("help", help="seconds until `delocate --help` / `delocate detect --help` answer")
+    p.add_argument("--repeats", type=int, default=5, help="fresh processes per command (median)")
+    p.set_defaults(func=run_help, name="help")
+
+
 def markdown_table(summary: dict) -> str:
     """One table: metric, value, target, met?"""
     rows = []
@@ -745,6 +771,9 @@ def markdown_table(summary: dict) -> str:
                 " / ".join(f"{st[k]:.2f}" for k in ("import_s", "load_model_s", "decode_s", "face_processor_s",
                                                      "forward_s")))
 
+    for command, r in (summary.get("help") or {}).get("results", {}).items():
+        add(f"`delocate {command}` s (fresh process)", f"{r['wall_s']:.2f}", f"< {HELP_TARGET_S:g} s", r["met"])
+
     m = summary["machine"]
     timing = next((r["timing"] for r in models["results"] if r.get("timing")), None)
     lines = [
@@ -789,11 +818,14 @@ def run_all(args) -> dict:
                                                           warm_calls=5),
                                        gflops={"float32": hardware["matmul_gflops"],
                                                "bfloat16": hardware["matmul_gflops_bf16"]}))
+    print("\n== help", flush=True)
+    help_times = save("help", run_help(argparse.Namespace(repeats=5)))
     summary = {
         "benchmark": "all", "video": str(args.video), "machine": _machine(),
         "loadavg_start": load_start, "loadavg_end": [round(v, 2) for v in os.getloadavg()],
         "elapsed_s": time.perf_counter() - start,
         "hardware": hardware, "processor": processor, "sampling": sampling, "models": models, "detect": detect,
+        "help": help_times,
     }
     table = markdown_table(summary)
     (out_dir / "benchmark.md").write_text(table)
@@ -825,8 +857,8 @@ def add_table_parser(subparsers) -> None:
     p.set_defaults(func=run_table, name="benchmark")
 
 
-SUBCOMMANDS = [add_processor_parser, add_sampling_parser, add_hardware_parser, add_models_parser, add_detect_parser, add_all_parser,
-               add_table_parser]
+SUBCOMMANDS = [add_processor_parser, add_sampling_parser, add_hardware_parser, add_models_parser, add_detect_parser,
+               add_help_parser, add_all_parser, add_table_parser]
 
 
 def main(argv=None) -> int:
