@@ -20,10 +20,12 @@ import torch
 
 from .assets import carphone_video_path, default_video_path, face_photos
 
-TRAIN_FAMILIES = ("self_blend", "part_eyes", "part_lips")
-HELDOUT_FAMILIES = ("part_cheek_nose", "flicker")
+# SBI: training sees self-blends only (the family that learnt fastest, docs/experiments.md); the held-out set adds four
+# families never trained on.
+TRAIN_FAMILIES = ("self_blend",)
+HELDOUT_FAMILIES = ("part_cheek_nose", "flicker", "part_eyes", "part_lips")
 HELDOUT_PHOTOS_FROM = 10  # face photos 0-9 train, the rest are held-out identities
-DEMO_STEPS = {"recovery": 300, "classifier": 300, "localization": 300}
+DEMO_STEPS = {"recovery": 300, "classifier": 300, "localization": 400}
 
 
 class Stages:
@@ -204,7 +206,7 @@ def run_demo(video: Path | None = None, output_dir: Path = Path("outputs/demo"),
                                            "--recovery_checkpoint", recovery["model_dir"],
                                            "--max_train_steps", str(steps["classifier"]), "--learning_rate", "5e-4",
                                            *fakes, *common])
-    stage(f"Stage 2: mapping + localization, first-order MLDG over {list(TRAIN_FAMILIES)} ({steps['localization']} steps)")
+    stage(f"Stage 2: mapping + localization, first-order MLDG ({steps['localization']} steps; one family: its fakes split 7:3)")
     localizer = train_localization.main(["--train_data", caches["train"], "--output_dir", str(output_dir / "stage2"),
                                          "--recovery_checkpoint", recovery["model_dir"],
                                          "--max_train_steps", str(steps["localization"]), "--optimizer", "adamw",
