@@ -198,3 +198,38 @@ def test_inference_modules_import_no_circle():
     assert not [m for m in graph if reaches(m, m)]
     assert graph["loading"] <= {"devices"} and not graph["results"] and not graph["progress"] and not graph["devices"]
     assert "cli" not in graph["detect"] and "detect" not in graph["overlay"]
+
+
+REGISTRATION_PROBE = """
+import json, sys
+first = sys.argv[2]
+if first == "transformers":
+    from transformers import AutoConfig  # transformers before the package
+import delocate_hf
+light = not any(m in sys.modules for m in ("torch", "modeling", "processing")) or first == "transformers"
+from transformers import AutoImageProcessor, AutoModel
+model = AutoModel.from_pretrained(sys.argv[1])
+processor = AutoImageProcessor.from_pretrained(sys.argv[1])
+from transformers import pipeline
+detector = pipeline("deepfake-detection", model=sys.argv[1])
+print(json.dumps({"light": light, "model": type(model).__name__, "processor": type(processor).__name__,
+                  "pipeline": type(detector).__name__}))
+"""
+
+
+@pytest.mark.parametrize("first", ["delocate_hf", "transformers"])
+def test_lazy_import_still_registers_everything(model_dir, first):
+    """`import delocate_hf` imports neither torch nor the models, yet AutoModel / AutoImageProcessor / pipeline(...)
+    find the Delocate classes and task afterwards, in a fresh process, whichever of the two is imported first."""
+    import json
+    import subprocess
+    import sys
+
+    from conftest import HANG_TIMEOUT
+
+    proc = subprocess.run([sys.executable, "-c", REGISTRATION_PROBE, str(model_dir), first], capture_output=True,
+                          text=True, timeout=HANG_TIMEOUT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert data == {"light": True, "model": "DelocateForDeepfakeDetection", "processor": "DelocateFaceProcessor",
+                    "pipeline": "DeepfakeDetectionPipeline"}
