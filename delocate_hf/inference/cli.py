@@ -123,6 +123,28 @@ def run_detect_command(args) -> int:
     localization_frames = None if localize is None else _parse_localize(localize)  # fail fast on a bad value
     progress = False if args.quiet else None
     model, processor = load_detector(args.model, device=args.device, dtype=getattr(args, "dtype", None))
+    if args.json:
+        return _detect_all(videos, model, processor, args, progress, localize, localization_frames)
+    # text output prints the result's notes (skipped clips, several faces, ...) under the verdict: detection's
+    # warnings of the same notes would repeat them on stderr
+    import logging
+
+    from . import detect as detect_module
+
+    quiet_notes = _DropWarnings()
+    logging.getLogger(detect_module.__name__).addFilter(quiet_notes)
+    try:
+        return _detect_all(videos, model, processor, args, progress, localize, localization_frames)
+    finally:
+        logging.getLogger(detect_module.__name__).removeFilter(quiet_notes)
+
+
+class _DropWarnings:
+    def filter(self, record) -> bool:
+        return record.levelno != 30  # logging.WARNING
+
+
+def _detect_all(videos, model, processor, args, progress, localize, localization_frames) -> int:
     if localize is not None:
         model.config.localization_frames = localization_frames
     if len(videos) == 1:
