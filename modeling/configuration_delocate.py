@@ -339,5 +339,5 @@ class DelocateConfig(PretrainedConfig):
         return cls(**values)
 
 
-__all__ = ["DelocateConfig", "LOCALIZATION_AUTO_POS_WEIGHT_RANGE", "LOCALIZATION_LOSSES", "MASK_STRATEGIES", "NEAR_CHANCE_AUC",
-           "SCORE_FUSIONS", "check_verdict_settings"]
+__all__ = ["DelocateConfig", "LOCALIZATION_AUTO_POS_WEIGHT_RANGE", "LOCALIZATION_LOSSES", "MASK_STRATEGIES",
+           "NEAR_CHANCE_AUC", "SCORE_FUSIONS", "check_verdict_settings"]

@@ -353,7 +353,8 @@ def build_model_card(
         evaluation = evaluation_data + (
             "Numbers in %, from `metrics.json` of `delocate_hf.training.evaluate` (`model-index` above holds the "
             "same values, in %). Detection: fused score, threshold 0.5 for ACC; AUC/EER/AP need both classes in a "
-            "subset (– otherwise); ACC uses 0.5, not the calibrated threshold below. Localization: IoU and PBCA of masks binarised at 0.5 (paper Eq. 5), averaged over "
+            "subset (– otherwise); ACC uses 0.5, not the calibrated threshold below. Localization: IoU and PBCA of "
+            "masks binarised at 0.5 (paper Eq. 5), averaged over "
             "fake clips with ground-truth masks.\n\n" + evaluation_table(metrics) + "\n"
         )
     else:

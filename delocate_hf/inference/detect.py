@@ -19,8 +19,8 @@ face crops of the most suspicious clip are kept too (`DetectionResult.evidence`,
 
 Clips in which no face can be tracked are skipped and reported (`notes`, `skipped_clips`); when no requested clip
 has a face the video is searched with more clips, and it fails with `NoFaceDetectedError` only when no sampled
-clip has a face (`iter_clip_inputs`). When the landmarker finds several faces, the largest one is followed: the result says so
-(`max_faces`, `notes`) and a warning is logged (one stderr line in the CLI).
+clip has a face (`iter_clip_inputs`). When the landmarker finds several faces, the largest one is followed: the result
+says so (`max_faces`, `notes`) and a warning is logged.
 """
 
 from __future__ import annotations

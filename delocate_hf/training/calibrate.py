@@ -189,7 +189,8 @@ def calibrate_scores(records, method: str = "eer", score_key: str = "fused", ban
     return Calibration(
         decision_threshold=round(threshold, 6), inconclusive_band=(round(lo, 6), round(hi, 6)),
         auc=round(float(roc_auc(labels, scores)), 6), n=int(labels.size), n_fake=int(labels.sum()), method=method,
-        score_key=score_key, band_coverage=float(band_coverage), max_error=float(max_error), n_bootstrap=int(n_bootstrap), seed=int(seed),
+        score_key=score_key, band_coverage=float(band_coverage), max_error=float(max_error),
+        n_bootstrap=int(n_bootstrap), seed=int(seed),
         source=source,
         held_out_error_rate=round(float(wrong.sum() / decided.sum()), 6) if decided.any() else None,
         held_out_inconclusive=round(float(inside.mean()), 6),
