@@ -249,7 +249,10 @@ detector(["a.mp4", "b.mp4"])       # one result, or one {{"video", "error", "err
 
 ```python
 # pip install delocate-hf
-from delocate_hf.inference import detect_video, load_detector
+from transformers import pipeline
+from delocate_hf.inference import DeepfakeDetectionPipeline, detect_video, load_detector
+
+detector = pipeline("deepfake-detection", model="{repo_id}", pipeline_class=DeepfakeDetectionPipeline)
 
 model, processor = load_detector("{repo_id}")
 result = detect_video("video.mp4", model, processor, num_frames={4 * num_frames})
