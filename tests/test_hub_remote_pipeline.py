@@ -95,3 +95,18 @@ def test_pipeline_from_remote_code_without_the_package(exported, tmp_path):
     assert local.score == pytest.approx(data["score"], abs=1e-5)
     assert local.label == data["label"] == ("inconclusive" if 0.3 <= local.score <= 0.6 else
                                             "fake" if local.score >= 0.4 else "real")
+
+
+def test_with_the_package_the_exported_folder_needs_no_remote_code(exported):
+    """transformers insists on `trust_remote_code` for a folder's custom pipeline; with the package installed,
+    `pipeline_class=DeepfakeDetectionPipeline` runs the package's own code on the exported folder."""
+    from transformers import pipeline
+
+    from delocate_hf.inference import DeepfakeDetectionPipeline
+
+    folder, _ = exported
+    with pytest.raises(ValueError, match="trust_remote_code=True"):
+        pipeline("deepfake-detection", model=str(folder))
+    detector = pipeline("deepfake-detection", model=str(folder), pipeline_class=DeepfakeDetectionPipeline)
+    assert type(detector) is DeepfakeDetectionPipeline and type(detector.model).__module__.startswith("modeling.")
+    assert detector(str(SINGLE_FACE))["inconclusive_band"] == [0.3, 0.6]
