@@ -4,8 +4,9 @@ One module per job: `loading` (load_detector, dtype), `devices`, `results` (Dete
 ClipEvidence, Verdict), `detect` (the three detection steps and `detect_video`), `explain` (the recovery view),
 `overlay` (heat-map video, contact sheet), `progress`, `cli` (`delocate detect`), `pipeline_deepfake`.
 
-Importing this package (done by `import delocate_hf`) registers the pipeline task with transformers'
-`PIPELINE_REGISTRY`, so `transformers.pipeline("deepfake-detection", model=...)` works.
+Importing this package registers the pipeline task with transformers' `PIPELINE_REGISTRY`, so
+`transformers.pipeline("deepfake-detection", model=...)` works (`import delocate_hf` imports it once
+`transformers.pipelines` is imported, see `delocate_hf/__init__.py`).
 """
 
 import modeling  # noqa: F401  (AutoModel / AutoConfig registration, needed by pipeline(task, model=folder))
