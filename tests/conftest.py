@@ -54,3 +54,16 @@ def save_tiny_detector(folder: Path) -> Path:
     DelocateForDeepfakeDetection(DelocateConfig.tiny()).save_pretrained(folder)
     DelocateFaceProcessor(num_frames=4, size=64).save_pretrained(folder)
     return folder
+
+
+def processed_windows(carphone: Path, windows: int, spacing: int, frames: int = 4, size: int = 64):
+    """Yields `(video name, window, processor output)` for `windows` 16-frame windows, `spacing` frames apart, of
+    the two real talking-head videos (carphone, single_face), each sampled every 4th frame to `frames` frames."""
+    from processing import DelocateFaceProcessor, read_video
+
+    processor = DelocateFaceProcessor(num_frames=frames, size=size)
+    for name, path in (("carphone", carphone), ("single_face", SHARED_MEDIA / "single_face.mp4")):
+        every = read_video(path, sampling="all").frames
+        for window in range(windows):
+            clip = every[window * spacing: window * spacing + 16: 4]
+            yield name, window, processor(clip, return_faces=True, return_tensors="np")

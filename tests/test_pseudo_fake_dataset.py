@@ -14,9 +14,8 @@ from delocate_hf.training import finetune_classifier, pretrain_recovery, train_l
 from delocate_hf.training.common import face_clip_dataset
 from delocate_hf.training.pseudo_fake_dataset import PseudoFakeClipDataset, identity_of, parse_families
 from modeling import DelocateConfig
-from processing import DelocateFaceProcessor, read_video
 
-from conftest import SHARED_MEDIA
+from conftest import processed_windows
 
 FRAMES, SIZE = 4, 64
 FAMILIES = "self_blend,part_eyes,part_lips,flicker,part_swap"
@@ -25,16 +24,12 @@ FAMILIES = "self_blend,part_eyes,part_lips,flicker,part_swap"
 @pytest.fixture(scope="module")
 def real_cache(tmp_path_factory, carphone):
     """6 real clips (three windows of two real videos: two identities), with the processor's crop landmarks."""
-    processor = DelocateFaceProcessor(num_frames=FRAMES, size=SIZE)
     rows = []
-    for name, path in (("carphone", carphone), ("single_face", SHARED_MEDIA / "single_face.mp4")):
-        frames = read_video(path, sampling="all").frames
-        for window in range(3):
-            out = processor(frames[window * 16: window * 16 + 16: 4], return_faces=True, return_tensors="np")
-            rows.append({"faces": out["faces"][0], "landmarks": out["landmarks"][0].astype(np.float32),
-                         "roi_boxes": out["roi_boxes"][0].astype(np.float32),
-                         "masks": np.zeros((FRAMES, SIZE, SIZE), np.uint8), "label": 0, "manipulation": "real",
-                         "video_id": f"{name}_{window:02d}", "dataset": "mini", "mask_source": "real"})
+    for name, window, out in processed_windows(carphone, 3, 16, FRAMES, SIZE):
+        rows.append({"faces": out["faces"][0], "landmarks": out["landmarks"][0].astype(np.float32),
+                     "roi_boxes": out["roi_boxes"][0].astype(np.float32),
+                     "masks": np.zeros((FRAMES, SIZE, SIZE), np.uint8), "label": 0, "manipulation": "real",
+                     "video_id": f"{name}_{window:02d}", "dataset": "mini", "mask_source": "real"})
     k = rows[0]["landmarks"].shape[1]
     features = datasets.Features({
         "faces": datasets.Array4D((FRAMES, SIZE, SIZE, 3), "uint8"),

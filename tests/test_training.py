@@ -9,9 +9,9 @@ import torch
 from safetensors.torch import load_file
 
 from delocate_hf.training import finetune_classifier, pretrain_recovery, train_localization
-from processing import DelocateFaceProcessor, read_video
+from processing import DelocateFaceProcessor
 
-from conftest import SHARED_MEDIA
+from conftest import processed_windows
 
 FRAMES, SIZE = 4, 64
 
@@ -30,19 +30,14 @@ def tamper(faces: np.ndarray, boxes: np.ndarray, part: int, strength: float):
 @pytest.fixture(scope="module")
 def face_clip_cache(tmp_path_factory, carphone):
     """8 clips: 4 real (two windows of each of two real videos) and 4 fakes in two domains (eyes / lips tampered)."""
-    processor = DelocateFaceProcessor(num_frames=FRAMES, size=SIZE)
     rows = []
-    for name, path in (("carphone", carphone), ("single_face", SHARED_MEDIA / "single_face.mp4")):
-        frames = read_video(path, sampling="all").frames
-        for window in range(2):
-            clip = frames[window * 24: window * 24 + 16: 4]
-            out = processor(clip, return_faces=True, return_tensors="np")
-            faces, boxes = out["faces"][0], out["roi_boxes"][0]
-            base = {"roi_boxes": boxes.astype(np.float32), "video_id": f"{name}_{window}"}
-            rows.append({**base, "faces": faces, "masks": np.zeros(faces.shape[:3], np.uint8), "label": 0, "manipulation": "real"})
-            domain, part = ("EyeBlend", 0) if window == 0 else ("LipBlend", 2)
-            fake, masks = tamper(faces, boxes, part, 0.4)
-            rows.append({**base, "faces": fake, "masks": masks, "label": 1, "manipulation": domain})
+    for name, window, out in processed_windows(carphone, 2, 24, FRAMES, SIZE):
+        faces, boxes = out["faces"][0], out["roi_boxes"][0]
+        base = {"roi_boxes": boxes.astype(np.float32), "video_id": f"{name}_{window}"}
+        rows.append({**base, "faces": faces, "masks": np.zeros(faces.shape[:3], np.uint8), "label": 0, "manipulation": "real"})
+        domain, part = ("EyeBlend", 0) if window == 0 else ("LipBlend", 2)
+        fake, masks = tamper(faces, boxes, part, 0.4)
+        rows.append({**base, "faces": fake, "masks": masks, "label": 1, "manipulation": domain})
     features = datasets.Features({
         "faces": datasets.Array4D((FRAMES, SIZE, SIZE, 3), "uint8"),
         "roi_boxes": datasets.Array3D((FRAMES, 3, 4), "float32"),

@@ -134,8 +134,8 @@ def plot_learning_curve(points: list[dict], path: Path, title: str = "") -> Path
         iou_axis.set(ylabel="fake-mask IoU", ylim=(0.0, 1.02))
         h2, l2 = iou_axis.get_legend_handles_labels()
         handles, labels = handles + h2, labels + l2
-    ax.legend(handles, labels, loc="lower right", fontsize=7)
-    fig.tight_layout()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     fig.savefig(path)
     plt.close(fig)
     return path
