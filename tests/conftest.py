@@ -67,3 +67,20 @@ def processed_windows(carphone: Path, windows: int, spacing: int, frames: int = 
         for window in range(windows):
             clip = every[window * spacing: window * spacing + 16: 4]
             yield name, window, processor(clip, return_faces=True, return_tensors="np")
+
+
+def save_clip_rows(rows: list[dict], folder: Path, frames: int = 4, size: int = 64) -> Path:
+    """Saves face-clip rows (`faces`, `roi_boxes`, `masks`, `label`, `manipulation`, `video_id`) as a
+    `datasets` folder that `load_face_clips` reads."""
+    import datasets
+
+    features = datasets.Features({
+        "faces": datasets.Array4D((frames, size, size, 3), "uint8"),
+        "roi_boxes": datasets.Array3D((frames, 3, 4), "float32"),
+        "masks": datasets.Array3D((frames, size, size), "uint8"),
+        "label": datasets.Value("int64"),
+        "manipulation": datasets.Value("string"),
+        "video_id": datasets.Value("string"),
+    })
+    datasets.Dataset.from_list(rows, features=features).save_to_disk(str(folder))
+    return folder

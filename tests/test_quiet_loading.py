@@ -4,7 +4,6 @@ a resume that says which checkpoint and step it resumed from. Real stages on a t
 
 import logging
 
-import datasets
 import numpy as np
 import pytest
 import torch
@@ -13,6 +12,8 @@ from delocate_hf.training import assemble, finetune_classifier, pretrain_recover
 from delocate_hf.utils.quiet import LOAD_REPORT_LOGGER, QUIET_BARS, is_quiet, quiet_loading, summarize_load_report
 from modeling import DelocateConfig, DelocateForForgeryLocalization, DelocateForVideoClassification
 from processing import DelocateFaceProcessor, read_video
+
+from conftest import save_clip_rows
 
 FRAMES, SIZE = 4, 64
 
@@ -79,17 +80,7 @@ def face_clip_cache(tmp_path_factory, carphone):
         rows.append({**base, "faces": faces, "masks": np.zeros_like(masks), "label": 0, "manipulation": "real"})
         rows.append({**base, "faces": fake.clip(0, 255).astype(np.uint8), "masks": masks, "label": 1,
                      "manipulation": "LipBlend"})
-    features = datasets.Features({
-        "faces": datasets.Array4D((FRAMES, SIZE, SIZE, 3), "uint8"),
-        "roi_boxes": datasets.Array3D((FRAMES, 3, 4), "float32"),
-        "masks": datasets.Array3D((FRAMES, SIZE, SIZE), "uint8"),
-        "label": datasets.Value("int64"),
-        "manipulation": datasets.Value("string"),
-        "video_id": datasets.Value("string"),
-    })
-    folder = tmp_path_factory.mktemp("quiet_cache") / "clips"
-    datasets.Dataset.from_list(rows, features=features).save_to_disk(str(folder))
-    return folder
+    return save_clip_rows(rows, tmp_path_factory.mktemp("quiet_cache") / "clips", FRAMES, SIZE)
 
 
 def common(cache, out, steps, *extra):

@@ -2,7 +2,6 @@
 
 import json
 
-import datasets
 import numpy as np
 import pytest
 import torch
@@ -11,7 +10,7 @@ from safetensors.torch import load_file
 from delocate_hf.training import finetune_classifier, pretrain_recovery, train_localization
 from processing import DelocateFaceProcessor
 
-from conftest import processed_windows
+from conftest import processed_windows, save_clip_rows
 
 FRAMES, SIZE = 4, 64
 
@@ -38,17 +37,7 @@ def face_clip_cache(tmp_path_factory, carphone):
         domain, part = ("EyeBlend", 0) if window == 0 else ("LipBlend", 2)
         fake, masks = tamper(faces, boxes, part, 0.4)
         rows.append({**base, "faces": fake, "masks": masks, "label": 1, "manipulation": domain})
-    features = datasets.Features({
-        "faces": datasets.Array4D((FRAMES, SIZE, SIZE, 3), "uint8"),
-        "roi_boxes": datasets.Array3D((FRAMES, 3, 4), "float32"),
-        "masks": datasets.Array3D((FRAMES, SIZE, SIZE), "uint8"),
-        "label": datasets.Value("int64"),
-        "manipulation": datasets.Value("string"),
-        "video_id": datasets.Value("string"),
-    })
-    folder = tmp_path_factory.mktemp("cache") / "clips"
-    datasets.Dataset.from_list(rows, features=features).save_to_disk(str(folder))
-    return folder
+    return save_clip_rows(rows, tmp_path_factory.mktemp("cache") / "clips", FRAMES, SIZE)
 
 
 def common(cache, out, steps=2, *extra):
