@@ -25,12 +25,12 @@ from accelerate import Accelerator
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from delocate_hf.data.degradations import DEGRADATIONS
 from delocate_hf.metrics import functional as M
 from modeling import DelocateForDeepfakeDetection
 
-from delocate_hf.data.degradations import DEGRADATIONS
-
 from .data import FaceClipDataset, collate, load_face_clips
+from .learning_curve import clip_mask_metrics
 from .pseudo_fake_dataset import PseudoFakeClipDataset, parse_families
 
 SCORES = ("fused", "recovery", "localization")
@@ -72,11 +72,7 @@ def collect(model, loader, accelerator, mask_threshold: float = 0.5) -> dict:
     for batch in tqdm(loader, desc="evaluate", disable=not accelerator.is_local_main_process):
         with torch.inference_mode():
             out = model(batch["pixel_values"])
-        size = out.masks.shape[-1]
-        predicted = out.masks.float().reshape(len(out.masks), -1, size).cpu().numpy()  # (B, T*S, S): frames stacked
-        truth = batch["mask_labels"].float().reshape(len(out.masks), -1, size).cpu().numpy()
-        iou = M.iou(predicted, truth, threshold=mask_threshold, reduction="none")
-        pbca = M.pbca(predicted, truth, threshold=mask_threshold, reduction="none")
+        iou, pbca = clip_mask_metrics(out.masks, batch["mask_labels"], mask_threshold)
         device = out.probabilities.device
         values = {
             "index": batch["index"], "label": batch["labels"], "fused": out.probabilities,

@@ -19,7 +19,18 @@ from delocate_hf.metrics import functional as M
 
 from .data import collate
 
-__all__ = ["LearningCurve", "score_clips"]
+__all__ = ["LearningCurve", "clip_mask_metrics", "score_clips"]
+
+
+def clip_mask_metrics(masks: torch.Tensor, mask_labels: torch.Tensor, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-clip IoU and PBCA `(B,)` over all frames of predicted masks in [0, 1] and ground truth, both
+    `(B, T, S, S)` (any shape with the clip first and a square frame last), binarised at `threshold`
+    (`metrics.functional`; frames stacked, so a clip counts as one image)."""
+    size = masks.shape[-1]
+    predicted = masks.detach().float().reshape(len(masks), -1, size).cpu().numpy()  # (B, T*S, S)
+    truth = mask_labels.detach().float().reshape(len(masks), -1, size).cpu().numpy()
+    return (M.iou(predicted, truth, threshold=threshold, reduction="none"),
+            M.pbca(predicted, truth, threshold=threshold, reduction="none"))
 
 
 @torch.no_grad()
@@ -36,10 +47,7 @@ def score_clips(model: torch.nn.Module, dataset, batch_size: int = 8, mask_thres
         labels.append(batch["labels"].numpy())
         mask_logits = getattr(out, "mask_logits", None)
         if mask_logits is not None:
-            size = mask_logits.shape[-1]
-            pred = torch.sigmoid(mask_logits.float()).reshape(len(mask_logits), -1, size).cpu().numpy()
-            truth = batch["mask_labels"].float().reshape(len(mask_logits), -1, size).numpy()
-            ious.append(M.iou(pred, truth, threshold=mask_threshold, reduction="none"))
+            ious.append(clip_mask_metrics(torch.sigmoid(mask_logits.float()), batch["mask_labels"], mask_threshold)[0])
     model.train(was_training)
     result = {"scores": np.concatenate(scores), "labels": np.concatenate(labels)}
     if ious:
