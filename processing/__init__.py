@@ -4,9 +4,9 @@ Importing this package registers `DelocateFaceProcessor` with `AutoImageProcesso
 (model_type "delocate"), so `AutoImageProcessor.from_pretrained(folder)` works in-process.
 """
 
-from .alignment import AlignedFaces, align_faces, paste_back, square_crop_boxes
+from .alignment import AlignedFaces, align_faces, paste_back
 from .errors import DelocateInputError, NoFaceDetectedError, VideoDecodeError, VideoTooShortError
-from .face_parts import PART_GROUPS, PARTS, box_iou, part_boxes, part_masks
+from .face_parts import PARTS, part_boxes
 from .image_processing_delocate import DelocateFaceProcessor
 from .landmarks import (
     Dlib68Landmarker,
@@ -46,24 +46,20 @@ __all__ = [
     "LandmarkBackend",
     "MediaPipeLandmarker",
     "NoFaceDetectedError",
-    "PART_GROUPS",
     "PARTS",
     "VideoClip",
     "VideoDecodeError",
     "VideoTooShortError",
     "align_faces",
-    "box_iou",
     "draw_roi_boxes",
     "draw_token_mask",
     "get_landmarker",
     "iter_video_frames",
     "paste_back",
     "part_boxes",
-    "part_masks",
     "read_video",
     "register_auto_classes",
     "save_roi_figure",
-    "square_crop_boxes",
     "track_faces",
     "VideoWriter",
     "write_video",

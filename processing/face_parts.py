@@ -142,15 +142,6 @@ def part_boxes(landmarks: np.ndarray, backend_name: str, image_size: int | tuple
     return boxes[0] if single else boxes
 
 
-def part_masks(boxes: np.ndarray, image_size: int) -> np.ndarray:
-    """Filled boxes as masks: `(T, 3, 4)` -> `(T, 3, S, S)` bool (pixel centres inside the box)."""
-    boxes = np.asarray(boxes, dtype=np.float32)
-    c = np.arange(image_size, dtype=np.float32) + 0.5
-    inside_x = (c[None, None, :] >= boxes[..., 0:1]) & (c[None, None, :] <= boxes[..., 2:3])  # (T, 3, S)
-    inside_y = (c[None, None, :] >= boxes[..., 1:2]) & (c[None, None, :] <= boxes[..., 3:4])
-    return inside_y[..., :, None] & inside_x[..., None, :]
-
-
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU of boxes `(..., 4)` and `(..., 4)` (broadcast)."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)

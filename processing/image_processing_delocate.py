@@ -327,26 +327,21 @@ class DelocateFaceProcessor(BaseImageProcessor):
         **kwargs,
     ):
         """Token masks `(batch, num_tokens)` bool for ROI boxes `(batch, frames, 3, 4)`, every sample with the same
-        number of masked tokens (`roi_masking.equalize_mask_counts`). With `return_parts`, also the masked part
-        index per sample `(batch,)` int64 (index into `parts`, -1 for strategies without a part)."""
-        from .roi_masking import equalize_mask_counts, generate_token_mask
+        number of masked tokens, from the one token masker `roi_masking.batch_token_masks` (training masks with it
+        too). With `return_parts`, also the masked part index per sample `(batch,)` int64 (index into `parts`, -1
+        for strategies without a part)."""
+        from .roi_masking import batch_token_masks
 
-        rng = rng if rng is not None else np.random.default_rng(seed)
-        boxes = np.asarray(roi_boxes)
-        if boxes.ndim == 3:
-            boxes = boxes[None]
-        opts = dict(
+        masks, parts = batch_token_masks(
+            roi_boxes,
             strategy=kwargs.get("mask_strategy", self.mask_strategy),
             ratio=kwargs.get("mask_ratio", self.mask_ratio),
             image_size=int(kwargs.get("size", self.size)),
             patch_size=int(kwargs.get("patch_size", self.patch_size)),
             tubelet_size=int(kwargs.get("tubelet_size", self.tubelet_size)),
+            rng=rng if rng is not None else np.random.default_rng(seed),
         )
-        results = [generate_token_mask(b, rng=rng, **opts) for b in boxes]
-        masks = equalize_mask_counts(np.stack([m for m, _ in results]), rng)
-        if return_parts:
-            return masks, np.array([part for _, part in results], dtype=np.int64)
-        return masks
+        return (masks, parts) if return_parts else masks
 
     def paste_back(self, masks, face_affines, frame_size) -> np.ndarray:
         """Warp crop-space maps `(..., S, S)` back to frame space `(..., H, W)` float32 (zeros outside the crop).

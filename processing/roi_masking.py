@@ -47,26 +47,27 @@ sample is at most its nominal ratio. ``mae`` and ``tube`` masks already have equ
 clips have the same shape, and are left unchanged. A sample with no masked token makes the batch
 unusable and raises ``ValueError``.
 
+One masker
+----------
+:func:`batch_token_masks` is the one token masker: the processor (``DelocateFaceProcessor.generate_mask``,
+``return_bool_masked_pos=True``) and training (``delocate_hf.training.data.batch_token_masks``, stages 1 and 2)
+both call it, so a batch gets the same masks from either for the same boxes, settings and generator.
+
 Randomness
 ----------
 Every function takes ``rng``: ``None`` (fresh entropy), an ``int`` seed or a ``numpy.random.Generator``.
-:class:`RoiMaskingCollator` owns one generator seeded with ``seed``, so a sequence of calls is
-reproducible; inside ``torch.utils.data.DataLoader`` workers it re-seeds from ``(seed, worker seed)`` so
-that workers do not produce identical masks.
+One generator drives a whole batch (each clip's mask in batch order, then the equalisation), so a seeded
+generator reproduces the batch.
 """
 
 from __future__ import annotations
 
 import math
-import os
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-try:  # the face processor owns the part order; fall back to an identical definition
-    from .face_parts import PARTS  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - depends on which files exist in the tree
-    PARTS = ("eyes", "cheek_nose", "lips")
+from .face_parts import PARTS  # the part order of the ROI boxes
 
 MASKING_STRATEGIES = ("roi", "eyes", "cheek_nose", "lips", "no_roi", "mae", "tube")
 DEFAULT_RATIOS = {"tube": 0.9}
@@ -77,11 +78,10 @@ __all__ = [
     "DEFAULT_RATIOS",
     "MASKING_STRATEGIES",
     "PARTS",
-    "RoiMaskingCollator",
+    "batch_token_masks",
     "equalize_mask_counts",
     "generate_token_mask",
     "num_to_mask",
-    "num_tokens",
     "part_token_sets",
     "resolve_ratio",
 ]
@@ -147,14 +147,6 @@ def num_to_mask(n: int, ratio: float) -> int:
     if n <= 0:
         return 0
     return int(min(max(math.floor(ratio * n + 0.5), 1), n))
-
-
-def num_tokens(num_frames: int, image_size: int = 224, patch_size: int = 16, tubelet_size: int = 2) -> int:
-    """Sequence length of VideoMAE for a clip of ``num_frames`` frames."""
-    g = _check_geometry(image_size, patch_size, tubelet_size)
-    if num_frames % tubelet_size:
-        raise ValueError(f"number of frames T={num_frames} is not divisible by tubelet_size={tubelet_size}")
-    return (num_frames // tubelet_size) * g * g
 
 
 # --------------------------------------------------------------------------------------- public API
@@ -278,111 +270,29 @@ def equalize_mask_counts(masks: Any, rng: Any = None):
     return out
 
 
-class RoiMaskingCollator:
-    """Data collator for VideoMAE pre-training with facial-part ROI masks.
+def batch_token_masks(
+    roi_boxes: Any,
+    strategy: str = "roi",
+    ratio: float | None = None,
+    image_size: int = 224,
+    patch_size: int = 16,
+    tubelet_size: int = 2,
+    rng: Any = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The token masks of a batch: ``roi_boxes`` ``(B, T, 3, 4)`` (or one clip ``(T, 3, 4)``; numpy or torch)
+    -> ``(bool_masked_pos (B, N) bool, masked_part (B,) int64)``.
 
-    Each feature is a mapping with ``pixel_values`` ``(T, 3, S, S)`` (tensor or array) and ``roi_boxes``
-    ``(T, 3, 4)``, plus optional extra keys (``labels``, ...). Returns a dict of stacked torch tensors
-    (non-numeric values are returned as lists) plus ``bool_masked_pos`` ``(B, N)`` bool with equal counts
-    per sample (:func:`equalize_mask_counts`) and ``masked_part`` ``(B,)`` long (-1 when no part).
+    One :func:`generate_token_mask` per clip, in batch order, then :func:`equalize_mask_counts` (every sample
+    masks the same number of tokens, as VideoMAE needs), all drawn from the one generator ``rng``.
+    ``masked_part`` is the index into :data:`PARTS` of each clip's masked part (-1 for ``no_roi`` / ``mae`` /
+    ``tube``). ``ratio=None`` is the strategy default.
     """
-
-    def __init__(
-        self,
-        strategy: str = "roi",
-        ratio: float | None = None,
-        image_size: int = 224,
-        patch_size: int = 16,
-        tubelet_size: int = 2,
-        seed: int | None = None,
-    ) -> None:
-        self.ratio = resolve_ratio(strategy, ratio)
-        self.strategy = strategy
-        _check_geometry(image_size, patch_size, tubelet_size)
-        self.image_size = image_size
-        self.patch_size = patch_size
-        self.tubelet_size = tubelet_size
-        self.seed = seed
-        self._rng = np.random.default_rng(seed)
-        self._worker_key: tuple | None = None
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(strategy={self.strategy!r}, ratio={self.ratio}, image_size={self.image_size}, "
-            f"patch_size={self.patch_size}, tubelet_size={self.tubelet_size}, seed={self.seed})"
-        )
-
-    def _generator(self) -> np.random.Generator:
-        try:
-            from torch.utils.data import get_worker_info
-
-            info = get_worker_info()
-        except ImportError:  # pragma: no cover
-            info = None
-        if info is not None:
-            key = (os.getpid(), info.id, info.seed)
-            if key != self._worker_key:
-                entropy = [info.seed] if self.seed is None else [self.seed, info.seed]
-                self._rng = np.random.default_rng(entropy)
-                self._worker_key = key
-        return self._rng
-
-    @staticmethod
-    def _stack(values: Sequence[Any]):
-        import torch
-
-        first = values[0]
-        if isinstance(first, torch.Tensor):
-            return torch.stack([torch.as_tensor(v) for v in values])
-        if isinstance(first, np.ndarray) or (isinstance(first, (list, tuple)) and not isinstance(first, str)):
-            try:
-                arr = np.stack([np.asarray(v) for v in values])
-            except ValueError:
-                return list(values)
-            if arr.dtype.kind in "biuf":
-                return torch.from_numpy(np.ascontiguousarray(arr))
-            return list(values)
-        if isinstance(first, (bool, np.bool_)):
-            return torch.tensor([bool(v) for v in values])
-        if isinstance(first, (int, np.integer)):
-            return torch.tensor([int(v) for v in values], dtype=torch.long)
-        if isinstance(first, (float, np.floating)):
-            return torch.tensor([float(v) for v in values], dtype=torch.float32)
-        return list(values)
-
-    def __call__(self, features: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-        import torch
-
-        if not features:
-            raise ValueError("RoiMaskingCollator got an empty batch")
-        rng = self._generator()
-        masks, parts = [], []
-        for i, feat in enumerate(features):
-            if "pixel_values" not in feat or "roi_boxes" not in feat:
-                raise ValueError(f"feature {i} needs 'pixel_values' and 'roi_boxes', has {sorted(feat)}")
-            shape = tuple(feat["pixel_values"].shape)
-            boxes = _to_numpy(feat["roi_boxes"])
-            if len(shape) != 4 or shape[-1] != self.image_size or shape[-2] != self.image_size:
-                raise ValueError(
-                    f"feature {i}: pixel_values must be (T, C, {self.image_size}, {self.image_size}), got {shape}"
-                )
-            if boxes.ndim >= 1 and boxes.shape[0] != shape[0]:
-                raise ValueError(f"feature {i}: roi_boxes has {boxes.shape[0]} frames, pixel_values has {shape[0]}")
-            mask, part = generate_token_mask(
-                boxes, self.strategy, self.ratio, self.image_size, self.patch_size, self.tubelet_size, rng=rng
-            )
-            masks.append(mask)
-            parts.append(part)
-        if len({m.shape[0] for m in masks}) != 1:
-            raise ValueError("all clips of a batch must have the same number of frames")
-        bool_masked_pos = equalize_mask_counts(np.stack(masks), rng=rng)
-
-        batch: dict[str, Any] = {}
-        for key in features[0]:
-            values = [f[key] for f in features]
-            batch[key] = self._stack(values)
-        if isinstance(batch.get("roi_boxes"), torch.Tensor):
-            batch["roi_boxes"] = batch["roi_boxes"].float()
-        batch["bool_masked_pos"] = torch.from_numpy(bool_masked_pos)
-        batch["masked_part"] = torch.tensor(parts, dtype=torch.long)
-        return batch
+    rng = _as_rng(rng)
+    boxes = _to_numpy(roi_boxes)
+    if boxes.ndim == 3:
+        boxes = boxes[None]
+    if boxes.ndim != 4 or boxes.shape[0] == 0:
+        raise ValueError(f"roi_boxes must have shape (B, T, {len(PARTS)}, 4) with B >= 1, got {boxes.shape}")
+    results = [generate_token_mask(b, strategy, ratio, image_size, patch_size, tubelet_size, rng=rng) for b in boxes]
+    masks = equalize_mask_counts(np.stack([mask for mask, _ in results]), rng)
+    return masks, np.array([part for _, part in results], dtype=np.int64)

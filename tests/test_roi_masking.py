@@ -9,7 +9,7 @@ import torch
 from processing.roi_masking import (
     MASKING_STRATEGIES,
     PARTS,
-    RoiMaskingCollator,
+    batch_token_masks,
     equalize_mask_counts,
     generate_token_mask,
     num_to_mask,
@@ -239,45 +239,30 @@ def test_equalize_rejects_empty_row():
         equalize_mask_counts(np.zeros(8, dtype=bool))
 
 
-# ------------------------------------------------------------------ collator
-def make_features(batch=4, frames=4):
-    feats = []
-    for i in range(batch):
-        feats.append(
-            {
-                "pixel_values": torch.randn(frames, 3, S, S) if i % 2 else np.random.rand(frames, 3, S, S).astype("f4"),
-                "roi_boxes": make_boxes(frames, jitter=4.0, seed=i),
-                "labels": i % 2,
-            }
-        )
-    return feats
+# ------------------------------------------------------------------ the one batch masker
+def make_batch(batch=4, frames=4):
+    """`roi_boxes (B, T, 3, 4)` of `batch` differently jittered clips."""
+    return np.stack([make_boxes(frames, jitter=4.0, seed=i) for i in range(batch)])
 
 
-def test_collator_roi():
-    feats = make_features()
-    batch = RoiMaskingCollator("roi", image_size=S, patch_size=P, tubelet_size=TUB, seed=0)(feats)
-    assert batch["pixel_values"].shape == (4, 4, 3, S, S)
-    assert batch["labels"].dtype == torch.long and batch["labels"].tolist() == [0, 1, 0, 1]
-    assert batch["roi_boxes"].shape == (4, 4, 3, 4) and batch["roi_boxes"].dtype == torch.float32
-    pos = batch["bool_masked_pos"]
-    assert pos.dtype == torch.bool and pos.shape == (4, 2 * G * G)
-    assert len(set(pos.sum(dim=1).tolist())) == 1
-    assert batch["masked_part"].dtype == torch.long and batch["masked_part"].shape == (4,)
-    for f, m, part in zip(feats, pos.numpy(), batch["masked_part"].tolist()):
-        assert not (m & ~part_token_sets(f["roi_boxes"], S, P, TUB)[part]).any()
+def test_batch_masks_equal_counts_inside_each_clips_part():
+    boxes = make_batch()
+    masks, parts = batch_token_masks(boxes, "roi", image_size=S, patch_size=P, tubelet_size=TUB, rng=0)
+    assert masks.dtype == bool and masks.shape == (4, 2 * G * G)
+    assert len(set(masks.sum(axis=1).tolist())) == 1 and masks.sum(axis=1)[0] > 0
+    assert parts.dtype == np.int64 and parts.shape == (4,)
+    for clip_boxes, mask, part in zip(boxes, masks, parts.tolist()):
+        assert not (mask & ~part_token_sets(clip_boxes, S, P, TUB)[part]).any()
 
 
-def test_collator_deterministic_and_feeds_videomae():
+def test_batch_masks_deterministic_and_feed_videomae():
     from transformers import VideoMAEConfig, VideoMAEForPreTraining
 
-    feats = make_features()
-    a = RoiMaskingCollator("roi", image_size=S, patch_size=P, tubelet_size=TUB, seed=7)
-    b = RoiMaskingCollator("roi", image_size=S, patch_size=P, tubelet_size=TUB, seed=7)
-    for _ in range(2):
-        ba, bb = a(feats), b(feats)
-        assert torch.equal(ba["bool_masked_pos"], bb["bool_masked_pos"])
-        assert torch.equal(ba["masked_part"], bb["masked_part"])
-
+    boxes = make_batch()
+    a = batch_token_masks(boxes, "roi", image_size=S, patch_size=P, tubelet_size=TUB, rng=np.random.default_rng(7))
+    b = batch_token_masks(torch.from_numpy(boxes), "roi", image_size=S, patch_size=P, tubelet_size=TUB,
+                          rng=np.random.default_rng(7))
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])  # numpy or torch boxes, same generator
     cfg = VideoMAEConfig(
         image_size=S, patch_size=P, num_frames=4, tubelet_size=TUB, hidden_size=32, num_hidden_layers=1,
         num_attention_heads=2, intermediate_size=64, decoder_hidden_size=32, decoder_num_hidden_layers=1,
@@ -285,29 +270,46 @@ def test_collator_deterministic_and_feeds_videomae():
     )
     model = VideoMAEForPreTraining(cfg).eval()
     with torch.no_grad():
-        out = model(pixel_values=ba["pixel_values"], bool_masked_pos=ba["bool_masked_pos"])
+        out = model(pixel_values=torch.randn(4, 4, 3, S, S), bool_masked_pos=torch.from_numpy(a[0]))
     assert torch.isfinite(out.loss)
 
 
 @pytest.mark.parametrize("strategy", ["mae", "tube", "no_roi", "lips"])
-def test_collator_strategies(strategy):
-    batch = RoiMaskingCollator(strategy, image_size=S, patch_size=P, tubelet_size=TUB, seed=0)(make_features())
-    counts = batch["bool_masked_pos"].sum(dim=1)
+def test_batch_masks_strategies(strategy):
+    masks, parts = batch_token_masks(make_batch(), strategy, image_size=S, patch_size=P, tubelet_size=TUB, rng=0)
+    counts = masks.sum(axis=1)
     assert (counts == counts[0]).all() and counts[0] > 0
-    expected_part = PARTS.index(strategy) if strategy in PARTS else -1
-    assert (batch["masked_part"] == expected_part).all()
+    assert (parts == (PARTS.index(strategy) if strategy in PARTS else -1)).all()
 
 
-def test_collator_bad_input():
+def test_batch_masks_bad_input():
     with pytest.raises(ValueError, match="valid strategies"):
-        RoiMaskingCollator("bogus")
-    col = RoiMaskingCollator(image_size=S, patch_size=P, tubelet_size=TUB, seed=0)
-    feats = make_features()
-    feats[1]["pixel_values"] = torch.randn(4, 3, 32, 32)
-    with pytest.raises(ValueError, match="pixel_values"):
-        col(feats)
+        batch_token_masks(make_batch(), "bogus", image_size=S, patch_size=P, tubelet_size=TUB)
+    with pytest.raises(ValueError, match=r"\(B, T, 3, 4\)"):
+        batch_token_masks(np.zeros((0, 4, 3, 4)), image_size=S, patch_size=P, tubelet_size=TUB)
     with pytest.raises(ValueError, match="roi_boxes"):
-        col([{"pixel_values": torch.randn(4, 3, S, S)}])
+        batch_token_masks(np.zeros((2, 4, 2, 4)), image_size=S, patch_size=P, tubelet_size=TUB)
+
+
+@pytest.mark.parametrize("strategy", ["roi", "tube", "no_roi"])
+def test_processor_and_training_use_the_one_masker(strategy):
+    """`DelocateFaceProcessor.generate_mask` and `training.data.batch_token_masks` (stages 1 and 2) give the very
+    masks of `roi_masking.batch_token_masks` for the same boxes, settings and generator."""
+    from delocate_hf.training.data import batch_token_masks as training_masks
+    from processing import DelocateFaceProcessor
+
+    boxes = make_batch()
+    expected, parts = batch_token_masks(boxes, strategy, 0.6, S, P, TUB, rng=np.random.default_rng([3, 5]))
+    processor = DelocateFaceProcessor(size=S, num_frames=4, patch_size=P, tubelet_size=TUB, mask_strategy=strategy,
+                                      mask_ratio=0.6)
+    by_processor, by_processor_parts = processor.generate_mask(boxes, rng=np.random.default_rng([3, 5]),
+                                                               return_parts=True)
+    by_training = training_masks(torch.from_numpy(boxes), strategy, 0.6, S, P, TUB, seed=3, step=5)
+    assert by_training.dtype == torch.bool and by_training.device == torch.device("cpu")
+    assert np.array_equal(by_processor, expected) and np.array_equal(by_processor_parts, parts)
+    assert np.array_equal(by_training.numpy(), expected)
+    other = training_masks(torch.from_numpy(boxes), strategy, 0.6, S, P, TUB, seed=3, step=6)
+    assert not torch.equal(other, by_training)  # a new step draws new masks
 
 
 def test_whole_crop_part_keeps_a_visible_token():

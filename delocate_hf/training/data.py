@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset, Sampler
 
-from processing.roi_masking import equalize_mask_counts, generate_token_mask
+from processing.roi_masking import batch_token_masks as token_masks
 from processing.video_io import sample_frame_indices
 
 
@@ -199,12 +199,8 @@ def collate(features: list[dict]) -> dict:
 def batch_token_masks(roi_boxes: torch.Tensor, strategy: str, ratio: float | None, image_size: int, patch_size: int,
                       tubelet_size: int, seed: int, step: int) -> torch.Tensor:
     """`bool_masked_pos (B, N)` for `roi_boxes (B, T, 3, 4)`, drawn from `(seed, step)` so a resumed run gets the same
-    masks; counts equalised across the batch (see `processing.roi_masking`)."""
-    rng = np.random.default_rng([seed, step])
-    boxes = roi_boxes.detach().cpu().numpy()
-    masks = np.stack([
-        generate_token_mask(b, strategy=strategy, ratio=ratio, image_size=image_size, patch_size=patch_size,
-                            tubelet_size=tubelet_size, rng=rng)[0]
-        for b in boxes
-    ])
-    return torch.from_numpy(equalize_mask_counts(masks, rng)).to(roi_boxes.device)
+    masks: the processor's token masker (`processing.roi_masking.batch_token_masks`, counts equalised across the
+    batch) with the generator `numpy.random.default_rng([seed, step])`, on the boxes' device."""
+    masks, _ = token_masks(roi_boxes, strategy, ratio, image_size, patch_size, tubelet_size,
+                           rng=np.random.default_rng([seed, step]))
+    return torch.from_numpy(masks).to(roi_boxes.device)
