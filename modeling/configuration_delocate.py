@@ -16,6 +16,9 @@ IMAGENET_DEFAULT_STD = (0.229, 0.224, 0.225)
 MASK_STRATEGIES = ("roi", "eyes", "cheek_nose", "lips", "no_roi", "mae", "tube")
 SCORE_FUSIONS = ("mean_prob", "recovery_only", "localization_only")
 LOCALIZATION_LOSSES = ("mse", "bce_dice")
+# How the stage-2 frame classifier pools its feature maps: "mean" (global average, the paper) or "mean_max"
+# (average and maximum side by side: a blend trace in a small part of the face is not averaged away).
+FRAME_POOLINGS = ("mean", "mean_max")
 LOCALIZATION_AUTO_POS_WEIGHT_RANGE = (1.0, 100.0)  # clamp of the automatic positive weight of "bce_dice"
 # Held-out AUC below which front ends say, beside every verdict, that the model is near chance.
 NEAR_CHANCE_AUC = 0.65
@@ -97,6 +100,10 @@ class DelocateConfig(PretrainedConfig):
     localization_pos_weight (`float` or `None`, defaults to `None`):
         The positive weight `w` of `"bce_dice"`. `None`: from each batch, `w = (1 - f) / f` with `f = mean(y)`,
         clamped to `LOCALIZATION_AUTO_POS_WEIGHT_RANGE` = [1, 100] (a batch with no positive pixel gets 100).
+    frame_pooling (`str`, defaults to `"mean"`):
+        How the stage-2 frame classifier pools the mapping and deepest encoder features, one of `FRAME_POOLINGS`:
+        `"mean"` (global average pooling) or `"mean_max"` (global average and global maximum, concatenated: a
+        local blending trace is not averaged away over the whole face).
     score_fusion (`str`, defaults to `"mean_prob"`):
         How the detector combines stages: `mean_prob` averages the two stages' fake probabilities
         (weight `fusion_weight` on stage 1), as the paper's "average the output".
@@ -174,6 +181,7 @@ class DelocateConfig(PretrainedConfig):
     loc_loss_weight: float | int = 1.0
     localization_loss: str = "mse"
     localization_pos_weight: float | int | None = None
+    frame_pooling: str = "mean"
     # Detector
     score_fusion: str = "mean_prob"
     fusion_weight: float | int = 0.5
@@ -250,6 +258,8 @@ class DelocateConfig(PretrainedConfig):
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.localization_loss not in LOCALIZATION_LOSSES:
             raise ValueError(f"localization_loss must be one of {LOCALIZATION_LOSSES}, got {self.localization_loss!r}")
+        if self.frame_pooling not in FRAME_POOLINGS:
+            raise ValueError(f"frame_pooling must be one of {FRAME_POOLINGS}, got {self.frame_pooling!r}")
         if self.localization_pos_weight is not None and not 0.0 < self.localization_pos_weight < float("inf"):
             raise ValueError(f"localization_pos_weight must be > 0 or None, got {self.localization_pos_weight}")
         for name in ("localization_frames", "localization_chunk_size"):
@@ -339,5 +349,5 @@ class DelocateConfig(PretrainedConfig):
         return cls(**values)
 
 
-__all__ = ["DelocateConfig", "LOCALIZATION_AUTO_POS_WEIGHT_RANGE", "LOCALIZATION_LOSSES", "MASK_STRATEGIES",
+__all__ = ["DelocateConfig", "FRAME_POOLINGS", "LOCALIZATION_AUTO_POS_WEIGHT_RANGE", "LOCALIZATION_LOSSES", "MASK_STRATEGIES",
            "NEAR_CHANCE_AUC", "SCORE_FUSIONS", "check_verdict_settings"]

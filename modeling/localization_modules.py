@@ -190,7 +190,8 @@ class DelocateLocalizationNetwork(nn.Module):
     """Per-frame stage-2 network: mapping module, SE encoder / UNet-scSE decoder, frame classifier.
 
     The encoder sees the face and its mapped face (upsampled), 6 channels; the classifier sees pooled mapping
-    features and pooled deepest encoder features ("classification uses both", paper §3.2).
+    features and pooled deepest encoder features ("classification uses both", paper §3.2): global average pooling, or
+    average and maximum side by side (`config.frame_pooling`).
     """
 
     def __init__(self, config: DelocateConfig):
@@ -200,7 +201,9 @@ class DelocateLocalizationNetwork(nn.Module):
         self.decoder = DelocateUNetDecoder(
             list(config.loc_encoder_channels), list(config.loc_decoder_channels), config.use_scse, config.se_reduction
         )
-        self.classifier = nn.Linear(config.mapping_hidden_channels + config.loc_encoder_channels[-1], 1)
+        self.frame_pooling = config.frame_pooling
+        pooled = (config.mapping_hidden_channels + config.loc_encoder_channels[-1]) * (2 if self.frame_pooling == "mean_max" else 1)
+        self.classifier = nn.Linear(pooled, 1)
         self.chunk_size = config.localization_chunk_size
 
     @property
@@ -228,7 +231,10 @@ class DelocateLocalizationNetwork(nn.Module):
         mapped_up = F.interpolate(mapped, size=pixel_values.shape[-2:], mode="bilinear", align_corners=False)
         skips = self.encoder([pixel_values, mapped_up])  # the encoder sees face and mapped face, 6 channels
         mask_logits = self.segmentation_head(self.decoder(skips))  # (N, 1, H, W)
-        pooled = torch.cat([map_features.mean(dim=(2, 3)), skips[-1].mean(dim=(2, 3))], dim=1)
+        features = [map_features.mean(dim=(2, 3)), skips[-1].mean(dim=(2, 3))]  # (N, C_map), (N, C_enc)
+        if self.frame_pooling == "mean_max":
+            features += [map_features.amax(dim=(2, 3)), skips[-1].amax(dim=(2, 3))]
+        pooled = torch.cat(features, dim=1)  # (N, pooled channels)
         frame_logits = self.classifier(pooled).squeeze(-1)
         return {"frame_logits": frame_logits, "mask_logits": mask_logits.contiguous(), "mapped_faces": mapped.contiguous()}
 
