@@ -287,6 +287,11 @@ class DetectorHandle:
 
 
 # ---------------------------------------------------------------------------------------------------- outputs
+def clip_series(k: int) -> str:
+    """The per-frame plot's series name of the k-th clip (0-based): its number, under the legend title "clip"."""
+    return str(k + 1)
+
+
 def scores_table(result, clip_len: int):
     """Per-frame scores as a DataFrame: one row per analysed frame (frame index, time, score, clip)."""
     import pandas as pd
@@ -298,7 +303,7 @@ def scores_table(result, clip_len: int):
             "frame": int(f.index),
             "time_s": round(f.index / fps, 3) if fps > 0 else float(f.index),
             "score": round(float(f.score), 4),
-            "clip": f"clip {i // max(1, clip_len) + 1}",
+            "clip": clip_series(i // max(1, clip_len)),
         })
     return pd.DataFrame(rows, columns=["frame", "time_s", "score", "clip"])
 

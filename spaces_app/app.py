@@ -24,16 +24,17 @@ if __package__ in (None, ""):  # run as a script (`python app.py` on Spaces): ma
         if str(_p) not in sys.path:
             sys.path.insert(0, str(_p))
     from analysis import (  # type: ignore[no-redef]
-        ENV_MODEL, Analysis, DetectorHandle, Limits, WorkArea, run_analysis,
+        ENV_MODEL, Analysis, DetectorHandle, Limits, WorkArea, clip_series, run_analysis,
     )
 else:
-    from .analysis import ENV_MODEL, Analysis, DetectorHandle, Limits, WorkArea, run_analysis
+    from .analysis import ENV_MODEL, Analysis, DetectorHandle, Limits, WorkArea, clip_series, run_analysis
 
 import gradio as gr  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
 TITLE = "Delocate deepfake detector"
+PLOT_TITLE = "Per-frame probability of manipulation"
 # Per-frame plot colours, one per clip (the frames slider allows up to 8 clips).
 CLIP_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 API_NAME = "analyze"
@@ -126,14 +127,16 @@ def build_demo(
                 overlay = gr.Video(label="Localised regions (heat-map overlay)", interactive=False,
                                    elem_id="overlay-video")
         gr.Markdown("## Per-frame scores")
-        # one fixed colour per clip of the slider's range (spelled out under the plot)
-        plot = gr.LinePlot(x="frame", y="score", color="clip", x_title="frame index", y_title="P(fake)",
-                           y_lim=[0, 1], tooltip=["frame", "time_s", "score", "clip"], height=360,
-                           color_map={f"clip {k + 1}": c for k, c in enumerate(CLIP_COLORS)},
-                           color_title="clip", label="Per-frame probability of manipulation", elem_id="score-plot")
-        # the plot's own colour legend renders empty in Gradio 6: the colours of the clips, spelled out
-        gr.Markdown("Line colours: " + " ".join(f'<span style="color:{c}">■</span> clip {k + 1}'
-                                                 for k, c in enumerate(CLIP_COLORS)), elem_id="score-legend")
+        # One fixed colour per clip of the slider's range, named in Vega's own legend under the axes. The block's
+        # label (show_label) and caption sit outside the chart, which Gradio sizes to the whole `height`: either
+        # pushes the legend out of the block, where it is cut off. So no label or caption: the title is drawn
+        # inside the chart. Series names are the clip numbers (legend title "clip"), short enough for the 8
+        # entries of the slider's maximum to fit in one row on a narrow screen.
+        plot = gr.LinePlot(x="frame", y="score", color="clip", title=PLOT_TITLE, x_title="frame index",
+                           y_title="P(fake)", color_title="clip", y_lim=[0, 1],
+                           color_map={clip_series(k): c for k, c in enumerate(CLIP_COLORS)},
+                           tooltip=["frame", "time_s", "score", "clip"], height=360, show_label=False,
+                           label=PLOT_TITLE, elem_id="score-plot")
         gr.Markdown("## Why the model thinks so")
         with gr.Row():
             face = gr.Image(label="Face crop", type="filepath", interactive=False, elem_id="why-face")

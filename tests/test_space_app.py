@@ -12,14 +12,14 @@ pytest.importorskip("gradio")
 pytest.importorskip("gradio_client")
 
 import torch  # noqa: E402
-from conftest import SHARED_MEDIA  # noqa: E402
+from conftest import SHARED_MEDIA, carphone_path  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
 
 from delocate_hf.assets import default_video_path  # noqa: E402
 from modeling import DelocateConfig, DelocateForDeepfakeDetection  # noqa: E402
 from processing import DelocateFaceProcessor, write_video  # noqa: E402
 from spaces_app import analysis  # noqa: E402
-from spaces_app.app import API_NAME, build_demo, launch_options  # noqa: E402
+from spaces_app.app import API_NAME, CLIP_COLORS, build_demo, launch_options  # noqa: E402
 
 REAL_VIDEO = default_video_path()  # 640x360, 72 frames, 2.4 s, 208 kB
 ENDPOINT = f"/{API_NAME}"
@@ -107,8 +107,36 @@ def test_real_video_plot_has_one_point_per_frame(real_outputs):
     assert len(rows) == FRAMES == len(details["frames"])
     assert [r[0] for r in rows] == [f["index"] for f in details["frames"]]
     assert [r[2] for r in rows] == pytest.approx([f["score"] for f in details["frames"]], abs=1e-4)
-    assert {r[3] for r in rows} == {"clip 1", "clip 2"}
+    assert {r[3] for r in rows} == {"1", "2"}  # series of the legend titled "clip"
     assert all(0.0 <= r[2] <= 1.0 for r in rows)
+
+
+def plot_props(client) -> dict:
+    """The per-frame plot's settings as the running Space serves them to the page."""
+    (component,) = [c for c in client.config["components"] if c.get("props", {}).get("elem_id") == "score-plot"]
+    assert component["type"] == "nativeplot" and component["props"]["name"] == "lineplot"
+    return component["props"]
+
+
+def test_small_video_plot_has_a_legend_of_its_clips(space):
+    """A 176x144 video in 4 clips: the plot's value has one nominal series per clip and its served settings show
+    every series in the legend with a colour of its own. Gradio sizes the chart to the block's whole `height` and
+    puts a shown label or a caption outside it, which pushes the legend under the axes out of the block: neither is
+    set (the title is drawn inside the chart). The browser test checks the legend as drawn."""
+    _, client = space
+    outputs = client.predict(handle_file(str(carphone_path())), 16, api_name=ENDPOINT)
+    plot, details = outputs[2], outputs[-1]
+    assert "176×144" in outputs[0] and len(details["frames"]) == 16
+    assert plot["datatypes"]["clip"] == "nominal"  # Gradio draws a colour legend for a nominal column only
+    series = sorted({r[3] for r in plot["data"]}, key=int)
+    assert series == ["1", "2", "3", "4"]
+    assert [r[3] for r in plot["data"]] == [s for s in series for _ in range(4)]  # 4 frames a clip, in order
+    props = plot_props(client)
+    assert props["color"] == "clip" and props["color_title"] == "clip"
+    assert props.get("colors_in_legend") is None  # every series in the legend ([] would hide it)
+    assert [props["color_map"][s] for s in series] == list(CLIP_COLORS[:4])
+    assert props["height"] and props["show_label"] is False and not props.get("caption")
+    assert props["title"] == props["label"] == "Per-frame probability of manipulation"
 
 
 def test_real_video_overlay_decodes(real_outputs):
@@ -147,7 +175,7 @@ def test_runs_stay_in_the_work_folder(space, real_outputs):
     work = demo.delocate_work
     runs = sorted(work.root.glob("run-*"))
     assert runs and all(work.contains(p) for r in runs for p in r.rglob("*"))
-    assert (runs[-1] / "overlay.mp4").is_file() and (runs[-1] / "single_face.mp4").is_file()
+    assert any((r / "overlay.mp4").is_file() and (r / "single_face.mp4").is_file() for r in runs)  # real_outputs
 
 
 # ---------------------------------------------------------------------------------------------------- bad inputs

@@ -1,6 +1,8 @@
 """The Space's page in headless Chromium: the main components render, and an analysis run from the page (upload,
-click) shows every output. Screenshots are saved as test artefacts: outputs/test-artifacts/space_page.png (empty
-page) and space_result.png (after an analysis). Needs Debian's `chromium` (installed by .ci/run and the Makefile)."""
+click) shows every output, the per-frame plot with its legend (every clip's name in its line colour, inside the
+plot's block). Screenshots are saved as test artefacts: outputs/test-artifacts/space_page.png (empty page),
+space_result.png (after an analysis) and space_plot_small_video.png (the plot of a 176x144 video on a narrow
+screen). Needs Debian's `chromium` (installed by .ci/run and the Makefile)."""
 
 import base64
 import json
@@ -25,7 +27,8 @@ import torch  # noqa: E402
 
 from modeling import DelocateConfig, DelocateForDeepfakeDetection  # noqa: E402
 from processing import DelocateFaceProcessor  # noqa: E402
-from spaces_app.app import TITLE, build_demo, launch_options  # noqa: E402
+from conftest import carphone_path  # noqa: E402
+from spaces_app.app import CLIP_COLORS, TITLE, build_demo, launch_options  # noqa: E402
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "outputs" / "test-artifacts"
 CHROME_FLAGS = [
@@ -182,6 +185,55 @@ class DevTools:
         shutil.rmtree(self.profile, ignore_errors=True)
 
 
+# The per-frame plot's legend as drawn (Vega's SVG): title, entries (label text, symbol colour) and whether each
+# entry lies inside both the chart and the plot's block (which cuts off whatever overflows it).
+LEGEND_JS = """(() => {
+  const block = document.querySelector('#score-plot');
+  const svg = block && block.querySelector('svg.marks');
+  const legend = svg && svg.querySelector('.role-legend');
+  if (!legend) return null;
+  const inside = (r, o) => r.left >= o.left - 0.5 && r.right <= o.right + 0.5 && r.top >= o.top - 0.5
+                           && r.bottom <= o.bottom + 0.5;
+  const b = block.getBoundingClientRect(), s = svg.getBoundingClientRect();
+  const entries = [...legend.querySelectorAll('.role-legend-entry .role-scope > g')].map(g => {
+    const label = g.querySelector('.role-legend-label text'), symbol = g.querySelector('.role-legend-symbol path');
+    const boxes = [label.getBoundingClientRect(), symbol.getBoundingClientRect()];
+    return {label: label.textContent, colour: symbol.getAttribute('stroke') || symbol.getAttribute('fill'),
+            visible: boxes.every(r => r.width > 0 && inside(r, b) && inside(r, s))};
+  });
+  const title = legend.querySelector('.role-legend-title text');
+  return {title: title ? title.textContent : null, entries: entries};
+})()"""
+
+
+def assert_full_legend(browser: DevTools, clips: int) -> None:
+    """The plot's legend names clips 1..`clips`, each in its line colour, all of them visible (not cut off)."""
+    legend = browser.wait_for(f"(l => l && l.entries.length >= {clips} ? l : null)({LEGEND_JS})")
+    assert legend["title"] == "clip"
+    assert [e["label"] for e in legend["entries"]] == [str(k + 1) for k in range(clips)]
+    assert [e["colour"] for e in legend["entries"]] == list(CLIP_COLORS[:clips])
+    assert [e["label"] for e in legend["entries"] if not e["visible"]] == [], legend
+
+
+def upload_and_analyze(browser: DevTools, url: str, video: Path, frames: int | None = None) -> str:
+    """Opens the page, uploads `video`, (sets the frames slider,) presses Analyze; returns the verdict text."""
+    browser.send("Page.navigate", url=url)
+    browser.wait_for("!!document.querySelector('#run-button')")
+    browser.send("DOM.enable")
+    root = browser.send("DOM.getDocument", depth=-1, pierce=True)["root"]["nodeId"]
+    node = browser.send("DOM.querySelector", nodeId=root, selector="#video-input input[type=file]")["nodeId"]
+    browser.send("DOM.setFileInputFiles", nodeId=node, files=[str(video)])
+    browser.wait_for("!!document.querySelector('#video-input video')")
+    if frames is not None:
+        browser.js("(e => { e.value = %d; e.dispatchEvent(new Event('input', {bubbles: true}));"
+                   " e.dispatchEvent(new Event('change', {bubbles: true})); })"
+                   "(document.querySelector('#frames input[type=number]'))" % frames)
+        browser.wait_for(f"document.querySelector('#frames input[type=range]').value == '{frames}'")
+    browser.js("document.querySelector('#run-button').click()")
+    return browser.wait_for(
+        "(t => t.includes('P(fake)') ? t : '')(document.querySelector('#verdict').innerText)", timeout=300)
+
+
 def test_analysis_renders_in_browser(page_url):
     """Upload the real clip in the page, press the button, check every output renders; screenshot artefact."""
     from delocate_hf.assets import default_video_path
@@ -189,21 +241,10 @@ def test_analysis_renders_in_browser(page_url):
 
     browser = DevTools()
     try:
-        browser.send("Page.navigate", url=page_url)
-        browser.wait_for("!!document.querySelector('#run-button')")
-        browser.send("DOM.enable")
-        root = browser.send("DOM.getDocument", depth=-1, pierce=True)["root"]["nodeId"]
-        node = browser.send("DOM.querySelector", nodeId=root, selector="#video-input input[type=file]")["nodeId"]
-        browser.send("DOM.setFileInputFiles", nodeId=node, files=[str(default_video_path())])
-        browser.wait_for("!!document.querySelector('#video-input video')")
-        browser.js("document.querySelector('#run-button').click()")
-        verdict = browser.wait_for(
-            "(t => t.includes('P(fake)') ? t : '')(document.querySelector('#verdict').innerText)", timeout=60)
+        verdict = upload_and_analyze(browser, page_url, default_video_path())
         assert verdict.startswith(("Fake — P(fake)", "Real — P(fake)")) and "8 frames analysed in 2 clips" in verdict
         assert "Not calibrated" in verdict, verdict  # a random model says so under its verdict
-        # the per-frame plot's colours are spelled out under it (Gradio's own colour legend renders empty)
-        legend = browser.js("document.querySelector('#score-legend').innerText")
-        assert "■ clip 1" in legend and "■ clip 2" in legend
+        assert_full_legend(browser, clips=2)
         side = display_size(64)
         sizes = browser.wait_for(
             "(a => a.every(x => x > 0) ? a : null)([...document.querySelectorAll("
@@ -217,5 +258,26 @@ def test_analysis_renders_in_browser(page_url):
         png = ARTIFACTS / "space_result.png"
         png.write_bytes(base64.b64decode(browser.send("Page.captureScreenshot", format="png")["data"]))
         assert png.stat().st_size > 50_000
+    finally:
+        browser.close()
+
+
+def test_plot_legend_of_a_small_video_on_a_narrow_screen(page_url):
+    """A 176x144 video analysed in the slider's maximum of 8 clips, on a 420 px wide screen: the legend still shows
+    all 8 clips with their colours inside the plot (screenshot artefact of the plot)."""
+    browser = DevTools(width=420, height=2400)
+    try:
+        verdict = upload_and_analyze(browser, page_url, carphone_path(), frames=32)  # 8 clips of the tiny model's 4
+        assert "176×144" in verdict and "32 frames analysed in 8 clips" in verdict, verdict
+        assert_full_legend(browser, clips=8)
+        time.sleep(1.0)  # let the plot paint
+        rect = browser.js("(r => ({x: r.x, y: r.y + window.scrollY, width: r.width, height: r.height}))"
+                          "(document.querySelector('#score-plot').getBoundingClientRect())")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        png = ARTIFACTS / "space_plot_small_video.png"
+        shot = browser.send("Page.captureScreenshot", format="png", captureBeyondViewport=True,
+                            clip={**rect, "scale": 1})
+        png.write_bytes(base64.b64decode(shot["data"]))
+        assert png.stat().st_size > 5_000
     finally:
         browser.close()
