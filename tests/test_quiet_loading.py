@@ -1,16 +1,25 @@
-"""What a training run prints: the expected stage-1 -> classifier load report of transformers in one line, no
-per-load "Loading weights" / "Writing model shards" bars (all of it back under --debug / DELOCATE_DEBUG=1), and
-a resume that says which checkpoint and step it resumed from. Real stages on a tiny config, real video faces."""
+"""What a training run prints: nothing of the expected stage-1 -> classifier load report of transformers, but every
+row of a report that the two architectures do not explain; no per-load "Loading weights" / "Writing model
+shards" bars (all of it back under --debug / DELOCATE_DEBUG=1 / transformers' info verbosity), and a resume that
+says which checkpoint and step it resumed from. Real stages on a tiny config, real video faces."""
 
+import json
 import logging
+import re
+import shutil
 
 import numpy as np
 import pytest
 import torch
 
 from delocate_hf.training import assemble, finetune_classifier, pretrain_recovery
-from delocate_hf.utils.quiet import LOAD_REPORT_LOGGER, QUIET_BARS, is_quiet, quiet_loading, summarize_load_report
-from modeling import DelocateConfig, DelocateForForgeryLocalization, DelocateForVideoClassification
+from delocate_hf.utils.quiet import (
+    LOAD_REPORT_LOGGER, MODEL_PARTS, QUIET_BARS, is_quiet, quiet_load_report, quiet_loading,
+)
+from modeling import (
+    DelocateConfig, DelocateForDeepfakeDetection, DelocateForForgeryLocalization, DelocateForMaskedRecovery,
+    DelocateForVideoClassification,
+)
 from processing import DelocateFaceProcessor, read_video
 
 from conftest import save_clip_rows
@@ -118,8 +127,8 @@ def expected_counts(stage1_dir) -> tuple[int, int]:
     return len(info["unexpected_keys"]), len(info["missing_keys"])
 
 
-def test_stage1b_load_report_is_one_line_and_bars_are_off(stage1, face_clip_cache, tmp_path, load_log, capsys,
-                                                          monkeypatch):
+def test_stage1b_expected_load_report_is_silent_and_bars_are_off(stage1, face_clip_cache, tmp_path, load_log,
+                                                                   capsys, monkeypatch):
     monkeypatch.delenv("DELOCATE_DEBUG", raising=False)
     monkeypatch.delenv("TRANSFORMERS_VERBOSITY", raising=False)
     unused, fresh = expected_counts(stage1["model_dir"])
@@ -130,10 +139,8 @@ def test_stage1b_load_report_is_one_line_and_bars_are_off(stage1, face_clip_cach
                                              "--recovery_checkpoint", stage1["model_dir"]))
     assert result["step"] == 1
     err = capsys.readouterr().err
-    reports = [m for m in load_log if stage1["model_dir"] in m]
-    assert reports == [f"DelocateForVideoClassification from {stage1['model_dir']}: {unused} checkpoint weights "
-                       f"not used, {fresh} newly initialised (full load report: --debug or DELOCATE_DEBUG=1)"]
-    assert not [m for m in load_log if "LOAD REPORT" in m]
+    assert [m for m in load_log if stage1["model_dir"] in m or "LOAD REPORT" in m] == []
+    assert "LOAD REPORT" not in err and "UNEXPECTED" not in err and "MISSING" not in err
     for bar in QUIET_BARS:
         assert bar not in err
     assert "stage 1b classifier" in err  # the training bar itself is kept
@@ -148,16 +155,110 @@ def test_debug_environment_keeps_the_full_report_and_bars(stage1, face_clip_cach
     (report,) = [m for m in load_log if "LOAD REPORT" in m]
     assert stage1["model_dir"] in report and "UNEXPECTED" in report and "MISSING" in report
     assert "Loading weights" in err and "Writing model shards" in err
-    # the summary of that very report is the one line quiet mode prints
-    unused, fresh = expected_counts(stage1["model_dir"])
-    assert f": {unused} checkpoint weights not used, {fresh} newly initialised" in summarize_load_report(report)
+    # every row of that very report is one quiet mode leaves out
+    assert quiet_load_report(report) is None
 
 
-def test_summary_only_for_unexpected_and_missing_reports():
-    assert summarize_load_report("Some other warning") is None
-    report = ("\x1b[1mM LOAD REPORT\x1b[0m from: /x\nKey | Status     | \n----+------------+-\n"
-              "a.weight | MISMATCH | Reinit due to size mismatch\n")
-    assert summarize_load_report(report) is None  # a size mismatch is shown whole
+def full_report(checkpoint, model_class=DelocateForVideoClassification, **kwargs) -> str:
+    """transformers' whole LOAD REPORT of loading `checkpoint` into `model_class` (quiet mode off)."""
+    handler, logger = Records(), logging.getLogger(LOAD_REPORT_LOGGER)
+    logger.addHandler(handler)
+    try:
+        with quiet_loading(debug=True):
+            model_class.from_pretrained(checkpoint, **kwargs)
+    finally:
+        logger.removeHandler(handler)
+    (report,) = [m for m in handler.messages if "LOAD REPORT" in m]
+    return report
+
+
+def report_rows(report: str) -> list[str]:
+    """The key rows of a LOAD REPORT table."""
+    return [line for line in report.splitlines() if re.match(r"^\S[^|]*\|\s*(UNEXPECTED|MISSING|MISMATCH)\s*\|", line)]
+
+
+def test_a_key_the_architectures_do_not_explain_is_still_shown(stage1, tmp_path, load_log, monkeypatch):
+    """A stage-1 checkpoint that lacks one encoder weight, loaded into the classifier in quiet mode: the report
+    is printed with that MISSING row and none of the expected ones (decoder UNEXPECTED, head MISSING), and says how
+    many it left out."""
+    from safetensors.torch import load_file, save_file
+
+    monkeypatch.delenv("DELOCATE_DEBUG", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_VERBOSITY", raising=False)
+    broken = tmp_path / "stage1_broken"
+    shutil.copytree(stage1["model_dir"], broken)
+    weights = load_file(broken / "model.safetensors")
+    lost = "videomae.embeddings.patch_embeddings.projection.bias"
+    del weights[lost]
+    save_file(weights, broken / "model.safetensors", metadata={"format": "pt"})
+    expected_rows = len(report_rows(full_report(stage1["model_dir"])))
+    whole = full_report(broken)
+    assert len(report_rows(whole)) == expected_rows + 1  # the transformers report of it: one row more
+
+    load_log.clear()
+    with quiet_loading():
+        DelocateForVideoClassification.from_pretrained(broken)
+    (shown,) = [m for m in load_log if str(broken) in m]
+    assert shown.splitlines()[0] == whole.splitlines()[0]  # "<Class> LOAD REPORT from: <path>"
+    (row,) = report_rows(shown)
+    assert row.startswith(lost) and "| MISSING" in row
+    assert "UNEXPECTED" not in shown  # neither a row nor its note: all of them were expected
+    assert "- MISSING:" in shown  # the note of the row that is shown
+    assert shown.splitlines()[-1] == (
+        f"({expected_rows} expected rows of a DelocateForMaskedRecovery checkpoint loaded into "
+        f"DelocateForVideoClassification not shown; full load report: --debug or DELOCATE_DEBUG=1)")
+
+
+def test_a_checkpoint_of_no_known_head_keeps_its_whole_report(stage1, tmp_path, load_log, monkeypatch):
+    """Without `architectures` in its config.json, nothing says which rows to expect: the report is shown whole."""
+    monkeypatch.delenv("DELOCATE_DEBUG", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_VERBOSITY", raising=False)
+    anonymous = tmp_path / "stage1_anonymous"
+    shutil.copytree(stage1["model_dir"], anonymous)
+    config = json.loads((anonymous / "config.json").read_text())
+    del config["architectures"]
+    (anonymous / "config.json").write_text(json.dumps(config))
+    whole = full_report(anonymous)
+    load_log.clear()
+    with quiet_loading():
+        DelocateForVideoClassification.from_pretrained(anonymous)
+    assert [m for m in load_log if "LOAD REPORT" in m] == [whole]
+
+
+def test_a_size_mismatch_is_shown_without_the_expected_rows(stage1, tmp_path):
+    """transformers' own report of a stage-1 -> classifier load with a MISMATCH row too (its log function, a real
+    classifier): quiet mode keeps the MISMATCH row and its note, and only that."""
+    from transformers.utils.loading_report import LoadStateDictInfo, log_state_dict_report
+
+    info = LoadStateDictInfo(missing_keys={"classifier.weight", "classifier.bias"},
+                             unexpected_keys={"decoder.norm.weight", "mask_token", "encoder_to_decoder.weight"},
+                             mismatched_keys={("videomae.embeddings.patch_embeddings.projection.weight",
+                                               (32, 3, 2, 16, 16), (32, 3, 2, 8, 8))},
+                             error_msgs=[], conversion_errors={}, skipped_pp_keys=set())
+    logger, handler = logging.getLogger("delocate.test.report"), Records()
+    logger.addHandler(handler)
+    try:
+        log_state_dict_report(DelocateForVideoClassification(DelocateConfig.tiny()), stage1["model_dir"], True,
+                              info, logger=logger)
+    finally:
+        logger.removeHandler(handler)
+    (report,) = handler.messages
+    shown = quiet_load_report(report).splitlines()
+    assert shown[0] == report.splitlines()[0]
+    rows = report_rows("\n".join(shown))
+    assert len(rows) == 1 and rows[0].startswith("videomae.embeddings.patch_embeddings.projection.weight")
+    assert "MISMATCH" in rows[0] and "UNEXPECTED" not in "\n".join(shown) and "- MISSING" not in "\n".join(shown)
+    assert "- MISMATCH:" in "\n".join(shown)
+    assert shown[-1].startswith("(5 expected rows of a DelocateForMaskedRecovery checkpoint loaded into ")
+    assert quiet_load_report("Some other warning") == "Some other warning"
+
+
+def test_model_parts_are_the_heads_state_dict_parts():
+    """`MODEL_PARTS`, which says which rows of a report between two heads are expected, names each head's parts."""
+    config = DelocateConfig.tiny(detector_include_recovery=True)
+    for cls in (DelocateForMaskedRecovery, DelocateForVideoClassification, DelocateForForgeryLocalization,
+                DelocateForDeepfakeDetection):
+        assert {key.split(".")[0] for key in cls(config).state_dict()} == MODEL_PARTS[cls.__name__], cls.__name__
 
 
 def _save_stages(folder):
@@ -200,3 +301,11 @@ def test_quiet_block_is_scoped(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("DELOCATE_DEBUG", "1")
     with quiet_loading() as quiet:
         assert not quiet
+    monkeypatch.delenv("DELOCATE_DEBUG")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_info()  # transformers' own switch (the fixture restores the verbosity)
+    with quiet_loading() as quiet:
+        assert not quiet
+        DelocateForVideoClassification.from_pretrained(tmp_path / "cls")
+        assert "Loading weights" in capsys.readouterr().err

@@ -9,25 +9,43 @@ transformers 5 prints, on every `from_pretrained` / `save_pretrained`:
 - "Loading weights" (`core_model_loading`) and "Writing model shards" (`modeling_utils`) tqdm bars, made through
   `transformers.utils.logging.tqdm`, which passes every bar through the hook of `set_tqdm_hook`.
 
-Quiet mode replaces a report that lists only UNEXPECTED / MISSING keys by one line with the counts (a report with
-MISMATCH or CONVERSION entries is kept whole), and turns off those two bars only; every other log record and bar
-is untouched. `--debug`, `DELOCATE_DEBUG=1` or `TRANSFORMERS_VERBOSITY=info|debug|detail` keep everything.
+Quiet mode drops the rows of a report that the two architectures explain — a checkpoint of one Delocate head
+(its `config.json` `architectures`) loaded into another: UNEXPECTED keys of the parts only the checkpoint's class
+has, MISSING keys of the parts only the loading class has (`MODEL_PARTS`). A report with only such rows is not
+printed at all; any other row (a MISSING key of a part both classes share, a MISMATCH, a CONVERSION error, any
+load from a checkpoint that is not a Delocate head) is printed, with a line saying how many expected rows were
+left out. Quiet mode also turns off those two bars; every other log record and bar is untouched. `--debug`,
+`DELOCATE_DEBUG=1`, `TRANSFORMERS_VERBOSITY=info|debug|detail` or a transformers verbosity of INFO or lower
+(`transformers.logging.set_verbosity_info()`) keep everything.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from transformers.utils import logging as hf_logging
 
 LOAD_REPORT_LOGGER = "transformers.modeling_utils"
 QUIET_BARS = ("Loading weights", "Writing model shards")
 DEBUG_ENV = "DELOCATE_DEBUG"
+# The top-level parts of each Delocate head's state dict (first component of its keys; `recovery` only with
+# `detector_include_recovery`). tests/test_quiet_loading.py checks them against the classes.
+MODEL_PARTS = {
+    "DelocateForMaskedRecovery": frozenset({"videomae", "encoder_to_decoder", "mask_token", "decoder"}),
+    "DelocateForVideoClassification": frozenset({"videomae", "fc_norm", "classifier"}),
+    "DelocateForForgeryLocalization": frozenset({"localizer"}),
+    "DelocateForDeepfakeDetection": frozenset({"videomae", "fc_norm", "classifier", "localizer", "recovery"}),
+}
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_ROW = re.compile(r"^(\S[^|]*?)\s*\|\s*([A-Z]+)\s*\|")
+_NOTE = re.compile(r"^- ([A-Z]+):")
+_HEAD = " LOAD REPORT from: "
 
 
 def debug_enabled(debug: bool | None = None) -> bool:
@@ -40,19 +58,68 @@ def debug_enabled(debug: bool | None = None) -> bool:
     return os.environ.get("TRANSFORMERS_VERBOSITY", "").strip().lower() in ("info", "debug", "detail")
 
 
-def summarize_load_report(message: str) -> str | None:
-    """One line for a LOAD REPORT that lists only UNEXPECTED / MISSING keys; None for any other message."""
-    text = _ANSI.sub("", message)
-    if "LOAD REPORT" not in text:
+def checkpoint_architecture(source: str) -> str | None:
+    """The Delocate head a checkpoint was saved from (`architectures` of its `config.json`: a local folder, or a
+    Hub repository already in the local cache; nothing is downloaded), else None."""
+    config = Path(source) / "config.json"
+    if not config.is_file():
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            cached = try_to_load_from_cache(source, "config.json")
+        except Exception:  # not a repository id
+            cached = None
+        if not isinstance(cached, str):
+            return None
+        config = Path(cached)
+    try:
+        architectures = json.loads(config.read_text()).get("architectures") or []
+    except (OSError, ValueError, AttributeError):
         return None
-    statuses = re.findall(r"^[^|\n]+\|\s*([A-Z]+)\s*\|", text, flags=re.MULTILINE)
-    rows = [s for s in statuses if s != "Status"]
-    if not rows or set(rows) - {"UNEXPECTED", "MISSING"}:
+    return next((a for a in architectures if a in MODEL_PARTS), None)
+
+
+def _expected(status: str, part: str, model: str, source_arch: str | None) -> bool:
+    """Whether a report row is explained by loading a `source_arch` checkpoint into a `model`."""
+    if source_arch is None or model not in MODEL_PARTS or source_arch == model:
+        return False
+    source, target = MODEL_PARTS[source_arch], MODEL_PARTS[model]
+    if status == "UNEXPECTED":
+        return part in source - target
+    if status == "MISSING":
+        return part in target - source
+    return False
+
+
+def quiet_load_report(message: str) -> str | None:
+    """What quiet mode prints for a log message: None for a LOAD REPORT whose rows are all expected (see the
+    module docstring), the report without its expected rows (and a line saying how many were left out) when some
+    are not, and any other message unchanged."""
+    lines = message.splitlines()
+    plain = [_ANSI.sub("", line) for line in lines]
+    if not plain or _HEAD not in plain[0]:
+        return message
+    model, _, source = plain[0].strip().partition(_HEAD)
+    source_arch = checkpoint_architecture(source.strip())
+    rows = {i: m for i, m in ((i, _ROW.match(text)) for i, text in enumerate(plain)) if i > 0 and m is not None}
+    if not rows:
+        return message  # not a table this parser knows: shown whole
+    expected = {i for i, m in rows.items() if _expected(m.group(2), m.group(1).split(".")[0], model, source_arch)}
+    shown = {m.group(2) for i, m in rows.items() if i not in expected}  # statuses with a row left to show
+    if not shown:
         return None
-    head = text.splitlines()[0].strip()  # "<Class> LOAD REPORT from: <path>"
-    model, _, source = head.partition(" LOAD REPORT from: ")
-    return (f"{model} from {source}: {rows.count('UNEXPECTED')} checkpoint weights not used, "
-            f"{rows.count('MISSING')} newly initialised (full load report: --debug or {DEBUG_ENV}=1)")
+    if not expected:
+        return message
+    kept = []
+    for i, line in enumerate(lines):
+        note = _NOTE.match(plain[i])
+        if i in expected or (note is not None and note.group(1) not in shown):
+            continue  # an expected row, or the note of a status whose rows were all expected
+        kept.append(line)
+    dropped = len(expected)
+    kept.append(f"({dropped} expected row{'s' if dropped != 1 else ''} of a {source_arch} checkpoint loaded into "
+                f"{model} not shown; full load report: --debug or {DEBUG_ENV}=1)")
+    return "\n".join(kept)
 
 
 # Quiet mode: the innermost `quiet_loading` block decides, else the process-wide setting; the environment's debug
@@ -63,23 +130,27 @@ _blocks: list[bool] = []
 
 def is_quiet() -> bool:
     """Whether expected load reports and per-load bars are silenced right now."""
-    if debug_enabled():
+    if debug_enabled() or hf_logging.get_verbosity() <= logging.INFO:
         return False
     return _blocks[-1] if _blocks else _process_quiet
 
 
 class _LoadReportFilter(logging.Filter):
-    """Rewrites an UNEXPECTED / MISSING-only LOAD REPORT record into its one-line summary (in quiet mode)."""
+    """In quiet mode: drops a LOAD REPORT record whose rows are all expected, and the expected rows of one that has
+    others (`quiet_load_report`)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not is_quiet():
             return True
         try:
-            summary = summarize_load_report(record.getMessage())
+            message = record.getMessage()
+            kept = quiet_load_report(message)
         except Exception:  # never lose a record to the filter itself
             return True
-        if summary is not None:
-            record.msg, record.args = summary, ()
+        if kept is None:
+            return False
+        if kept != message:
+            record.msg, record.args = kept, ()
         return True
 
 
