@@ -66,7 +66,10 @@ class DelocateConfig(PretrainedConfig):
     mask_ratio (`float`, defaults to 0.75):
         Ratio of masked tokens inside the chosen facial-part ROI (paper §4.4).
     mask_strategy (`str`, defaults to `"roi"`):
-        Default token-masking strategy, one of `MASK_STRATEGIES`.
+        Token-masking strategy, one of `MASK_STRATEGIES`. These two record the masking the recovery model was
+        pretrained with; the processor owns it (`mask_strategy` / `mask_ratio` in `preprocessor_config.json`, what
+        training masks with and saves, `delocate_hf.training.processors`); a folder without a processor falls back
+        to them.
     classifier_dropout (`float`):
         Dropout before the stage-1b classification head.
     mapped_size (`int`, defaults to 56):

@@ -317,3 +317,10 @@ def test_whole_crop_part_keeps_a_visible_token():
     boxes[:] = [0, 0, S, S]
     mask, part = generate_token_mask(boxes, "eyes", ratio=0.99, image_size=S, patch_size=P, tubelet_size=TUB, rng=0)
     assert part == 0 and mask.sum() == G * G - 1
+
+
+def test_the_model_config_knows_the_same_strategies():
+    """The config (shipped alone as remote code, it imports only transformers) keeps its own copy of the list."""
+    from modeling import MASK_STRATEGIES
+
+    assert MASK_STRATEGIES == MASKING_STRATEGIES

@@ -54,7 +54,8 @@ Ground-truth masks, aligned to the crop:
 Resumable cache (``cache_dir``)::
 
     cache_dir/
-      manifest.json            settings, number of records / shards, schema
+      manifest.json            settings (``preprocessor_config``: the processor's saved settings, what
+                               ``save_pretrained`` writes), number of records / shards, schema
       errors.jsonl             every failed video, one JSON object a line (all shards)
       shards/00000/            one finished shard of ``shard_size`` consecutive records:
         data/                  Dataset.save_to_disk of its successful rows (absent if all failed)
@@ -70,6 +71,12 @@ normalisation and token-masking ones, which do not change the cache --, mask opt
 and records) and computes only the rest; a shard whose key differs is rebuilt. One cache folder is
 for one run at a time. Files changed on disk under the same paths are not noticed: delete the
 cache folder then.
+
+The processor that made a cache comes back with :func:`load_cache_processor` (from the manifest's
+``preprocessor_config``; a cache written before it was recorded gives the processor of its cache-key
+settings, the normalisation and token-masking ones at their defaults). Training builds the processor it
+saves beside every checkpoint from it (``delocate_hf.training.processors``), so a detector preprocesses
+videos as its training clips were preprocessed.
 
 Example::
 
@@ -116,6 +123,8 @@ __all__ = [
     "face_clip_features",
     "preprocess_dataset",
     "load_preprocessed",
+    "load_cache_processor",
+    "crop_settings",
     "process_record",
     "dataset_mask_to_crop",
     "difference_mask",
@@ -149,6 +158,7 @@ _SETTINGS_NOT_CACHED = {
     "mask_ratio",
     "patch_size",
     "tubelet_size",
+    "auto_map",  # added by save_pretrained: a loaded processor caches what a fresh one does
 }
 
 ERROR_FEATURES = Features(
@@ -493,6 +503,20 @@ def _processor_settings(processor) -> dict:
     return settings
 
 
+def _saved_settings(processor) -> dict:
+    """What ``processor.save_pretrained`` writes to preprocessor_config.json (less ``auto_map``)."""
+    settings = json.loads(processor.to_json_string())
+    settings.pop("auto_map", None)
+    return settings
+
+
+def crop_settings(processor) -> dict:
+    """The settings of a processor (or of its ``to_dict()``) that decide the cached clips: everything but the
+    normalisation, the token masking and the class name (the cache key's processor settings)."""
+    settings = processor if isinstance(processor, Mapping) else processor.to_dict()
+    return {k: v for k, v in settings.items() if k not in _SETTINGS_NOT_CACHED and k != "image_processor_type"}
+
+
 def _hash(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode("utf-8")).hexdigest()[:32]
 
@@ -678,6 +702,7 @@ def preprocess_dataset(
             shutil.rmtree(stale, ignore_errors=True)
         manifest = {
             **common_key,
+            "preprocessor_config": _saved_settings(processor),
             "num_records": n,
             "num_shards": num_shards,
             "features": features.to_dict(),
@@ -792,3 +817,23 @@ def load_preprocessed(cache_dir: str | os.PathLike) -> PreprocessResult:
         )
     features = Features.from_dict(manifest["features"])
     return PreprocessResult(_concatenate(parts, features), _errors_dataset(error_rows), cache, [], list(range(len(parts))))
+
+
+def load_cache_processor(cache_dir: str | os.PathLike):
+    """The :class:`processing.DelocateFaceProcessor` that wrote a cache: its saved settings from the manifest's
+    ``preprocessor_config`` (caches written before it was recorded: the manifest's cache-key settings, which are
+    every setting that changes the crops, with the normalisation and token-masking ones at the processor's
+    defaults). ``None`` for a folder without ``manifest.json`` (e.g. a plain ``Dataset.save_to_disk`` folder).
+    Settings the processor does not know (a subclass's own) are left out."""
+    import inspect
+
+    from processing import DelocateFaceProcessor
+
+    manifest = _read_json(Path(cache_dir).expanduser() / "manifest.json")
+    if manifest is None:
+        return None
+    settings = manifest.get("preprocessor_config") or manifest.get("processor")
+    if not isinstance(settings, dict):
+        raise ValueError(f"{cache_dir}/manifest.json records no processor settings")
+    known = set(inspect.signature(DelocateFaceProcessor.__init__).parameters) - {"self", "kwargs"}
+    return DelocateFaceProcessor(**{k: v for k, v in settings.items() if k in known})

@@ -269,18 +269,20 @@ def _load_model(model_dir: Path):
 
 
 def _save_processor(model_dir: Path, model, out_dir: Path) -> None:
-    from processing import DelocateFaceProcessor
+    """Copies the trained processor (the folder's preprocessor_config.json, what training saved: the processor of its
+    training clips); a folder without one gets the processor of its config (`training.processors.model_processor`),
+    with a note."""
+    from delocate_hf.training.processors import PROCESSOR_FILE, folder_processor, model_processor
 
-    if (model_dir / "preprocessor_config.json").is_file():
-        processor = DelocateFaceProcessor.from_pretrained(model_dir)
-    else:  # same defaults as delocate_hf.training.common.save_processor
-        config = model.config
-        processor = DelocateFaceProcessor(num_frames=config.num_frames, size=config.image_size,
-                                          patch_size=config.patch_size, tubelet_size=config.tubelet_size,
-                                          image_mean=list(config.image_mean), image_std=list(config.image_std),
-                                          mask_ratio=config.mask_ratio, mask_strategy=config.mask_strategy)
-        print(f"note: {model_dir} has no preprocessor_config.json; exporting the processor matching its config",
+    processor = folder_processor(model_dir)
+    if processor is None:
+        processor = model_processor(model.config)
+        print(f"note: {model_dir} has no {PROCESSOR_FILE}; exporting the processor matching its config",
               file=sys.stderr)
+    config = model.config
+    if (processor.size, processor.num_frames) != (config.image_size, config.num_frames):
+        raise HubExportError(f"{model_dir}: {PROCESSOR_FILE} gives {processor.num_frames} frames of {processor.size} "
+                             f"px, the model takes {config.num_frames} of {config.image_size}")
     processor.save_pretrained(out_dir)
 
 

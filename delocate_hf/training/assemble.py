@@ -1,6 +1,8 @@
 """Assemble `DelocateForDeepfakeDetection` from the stage checkpoints, with its processor, into one folder that
-loads with `from_pretrained` (and `AutoModel` / `pipeline("deepfake-detection")`). Loading and saving are quiet (no
-per-load progress bars, expected load reports in one line) unless `--debug` or `DELOCATE_DEBUG=1`."""
+loads with `from_pretrained` (and `AutoModel` / `pipeline("deepfake-detection")`). The processor is the one the stages
+were trained with (the localizer's, else the classifier's or the recovery model's; stages whose processors crop
+differently are refused; folders without one get the config's, `processors.detector_processor`). Loading and saving
+are quiet (no per-load progress bars, expected load reports in one line) unless `--debug` or `DELOCATE_DEBUG=1`."""
 
 import argparse
 from pathlib import Path
@@ -14,6 +16,7 @@ from modeling import (
 
 from ..utils.quiet import quiet_loading
 from .common import save_processor
+from .processors import detector_processor, record_masking
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,9 +41,11 @@ def assemble(classifier_dir, localizer_dir, output_dir: Path, recovery_dir=None,
         if fusion_weight is not None:
             detector.config.fusion_weight = fusion_weight
             detector.config.check_values()
+        processor = detector_processor(detector.config, localizer_dir, classifier_dir, recovery_dir)
+        record_masking(detector.config, processor)
         output_dir = Path(output_dir)
         detector.save_pretrained(output_dir, safe_serialization=True)
-        save_processor(detector.config, output_dir)
+        save_processor(detector.config, output_dir, processor)
     return output_dir
 
 

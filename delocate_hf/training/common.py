@@ -1,4 +1,5 @@
-"""Helpers shared by the stage entry points: optimizers with the usual no-decay groups, data loaders, processors."""
+"""Helpers shared by the stage entry points: optimizers with the usual no-decay groups, data loaders, the processor
+saved beside each model (`processors`)."""
 
 import torch
 from torch.utils.data import DataLoader
@@ -7,6 +8,7 @@ from delocate_hf.data.degradations import DegradationSettings
 
 from .learning_curve import LearningCurve
 from .data import BalancedBatchSampler, EpochSampler, FaceClipDataset, collate, load_face_clips
+from .processors import model_processor
 from .pseudo_fake_dataset import PseudoFakeClipDataset, parse_families
 
 
@@ -81,11 +83,12 @@ def balanced_loader(dataset: FaceClipDataset, args) -> DataLoader:
     return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=args.dataloader_num_workers)
 
 
-def save_processor(config, folder) -> None:
-    """Saves the `DelocateFaceProcessor` matching the model's clip shape beside the model."""
-    from processing import DelocateFaceProcessor
-
-    DelocateFaceProcessor(num_frames=config.num_frames, size=config.image_size, patch_size=config.patch_size,
-                          tubelet_size=config.tubelet_size, image_mean=list(config.image_mean),
-                          image_std=list(config.image_std), mask_ratio=config.mask_ratio,
-                          mask_strategy=config.mask_strategy).save_pretrained(folder)
+def save_processor(config, folder, processor=None) -> None:
+    """Saves `processor` (what `stage_processor` gives: the training caches' processor in the model's shape) beside
+    the model; without one, the processor of `config` with the processor defaults (`processors.model_processor`)."""
+    if processor is None:
+        processor = model_processor(config)
+    elif (processor.size, processor.num_frames) != (config.image_size, config.num_frames):
+        raise ValueError(f"the processor gives {processor.num_frames} frames of {processor.size} px, the model takes "
+                         f"{config.num_frames} of {config.image_size}")
+    processor.save_pretrained(folder)

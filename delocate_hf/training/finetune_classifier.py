@@ -1,6 +1,7 @@
 """Stage 1b: fine-tune the recovery encoder real (0) vs fake (1) with BCE on balanced batches (paper §3.1, §4.1).
 
-AdamW lr 1e-3 (the paper's value), weight decay 0.05; the encoder comes from the stage-1 checkpoint.
+AdamW lr 1e-3 (the paper's value), weight decay 0.05; the encoder comes from the stage-1 checkpoint. The processor saved
+with the model is the training caches' processor with the stage-1 checkpoint's masking (`processors`).
 """
 
 import torch
@@ -10,6 +11,7 @@ from modeling import DelocateForVideoClassification
 from .arguments import add_pseudo_fake_arguments, common_parser, load_model_config, parse_with_config
 from .common import learning_curve, balanced_loader, face_clip_dataset, parameter_groups, save_processor
 from .loop import build_accelerator, save_final, train
+from .processors import record_masking, save_with_checkpoints, stage_processor
 
 
 def build_parser():
@@ -28,6 +30,9 @@ def main(argv: list[str] | None = None) -> dict:
         accelerator.print("warning: no --recovery_checkpoint, the encoder starts from random initialisation")
         model = DelocateForVideoClassification(load_model_config(args.model_config))
     config = model.config
+    processor = stage_processor(args.train_data, config, masking_from=args.recovery_checkpoint)
+    record_masking(config, processor)
+    save_with_checkpoints(accelerator, processor)
     dataset = face_clip_dataset(args, config)
     accelerator.print(f"stage 1b: {len(dataset)} clips ({int((dataset.labels == 1).sum())} fake), {args.max_train_steps} steps")
     optimizer = torch.optim.AdamW(parameter_groups(model, 0.05 if args.weight_decay is None else args.weight_decay),
@@ -41,7 +46,8 @@ def main(argv: list[str] | None = None) -> dict:
                    on_step=curve)
     if curve is not None and accelerator.is_main_process:
         accelerator.print(f"learning curve -> {curve.finish(result['step'], model, title='stage 1b classifier')}")
-    final = save_final(accelerator, model, args.output_dir, extra=lambda folder: save_processor(config, folder))
+    final = save_final(accelerator, model, args.output_dir,
+                       extra=lambda folder: save_processor(config, folder, processor))
     accelerator.print(f"stage 1b done: step {result['step']}, loss {result.get('loss', float('nan')):.4f} -> {final}")
     return {**result, "model_dir": str(final)}
 

@@ -4,7 +4,9 @@ The frozen stage-1 recovery model supplies the reconstructions the mapping modul
 masks drive `L_mse_loc`; `L_cls` is BCE. SGD lr 0.1, momentum 0.9, weight decay 5e-4; balanced real/fake batches.
 With `--meta_learning mldg` each batch is split into meta-train / meta-test by manipulation domain (7:3 of the
 fake samples when one domain is present) and the loss is `L(theta)` on meta-train + `L(theta')` on meta-test after
-one inner step (see `delocate_hf.training.meta_learning`).
+one inner step (see `delocate_hf.training.meta_learning`). The recovery model's inputs are masked as in its stage-1
+run: with the `mask_strategy` / `mask_ratio` of the processor saved in `--recovery_checkpoint` (a folder without one:
+its config's), and that processor, in the training caches' preprocessing, is saved with the model (`processors`).
 """
 
 import numpy as np
@@ -17,6 +19,7 @@ from .common import balanced_loader, face_clip_dataset, learning_curve, paramete
 from .data import batch_token_masks
 from .loop import build_accelerator, save_final, train
 from .meta_learning import mldg_step, select, split_meta_domains
+from .processors import record_masking, save_with_checkpoints, stage_processor
 
 
 def build_parser():
@@ -60,11 +63,15 @@ def main(argv: list[str] | None = None) -> dict:
     if args.localization_pos_weight is not None:
         config.localization_pos_weight = args.localization_pos_weight
     config.check_values()
+    processor = stage_processor(args.train_data, config, masking_from=args.recovery_checkpoint)
+    record_masking(config, processor)
+    save_with_checkpoints(accelerator, processor)
     dataset = face_clip_dataset(args, config)
     lr = args.learning_rate or (0.1 if args.optimizer == "sgd" else 1e-3)
     inner_lr = args.inner_lr if args.inner_lr is not None else lr
     accelerator.print(
-        f"stage 2: {len(dataset)} clips, domains {dataset.domains}, meta-learning {args.meta_learning}"
+        f"stage 2: {len(dataset)} clips, domains {dataset.domains}, recovery inputs {processor.mask_strategy}-masked, "
+        f"meta-learning {args.meta_learning}"
         f"{' (first order)' if args.first_order else ''}, {args.max_train_steps} steps"
     )
     if args.optimizer == "sgd":
@@ -77,7 +84,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     def compute_loss(model, batch, index):
         seed = args.seed + 7919 * rank
-        mask = batch_token_masks(batch["roi_boxes"], config.mask_strategy, config.mask_ratio, config.image_size,
+        mask = batch_token_masks(batch["roi_boxes"], processor.mask_strategy, processor.mask_ratio, config.image_size,
                                  config.patch_size, config.tubelet_size, seed=seed, step=index)
         with torch.no_grad():
             recovered = recovery(batch["pixel_values"], bool_masked_pos=mask).reconstruction
@@ -103,7 +110,8 @@ def main(argv: list[str] | None = None) -> dict:
                    on_step=curve)
     if curve is not None and accelerator.is_main_process:
         accelerator.print(f"learning curve -> {curve.finish(result['step'], model, title='stage 2 localization')}")
-    final = save_final(accelerator, model, args.output_dir, extra=lambda folder: save_processor(config, folder))
+    final = save_final(accelerator, model, args.output_dir,
+                       extra=lambda folder: save_processor(config, folder, processor))
     accelerator.print(f"stage 2 done: step {result['step']}, loss {result.get('loss', float('nan')):.4f} -> {final}")
     return {**result, "model_dir": str(final)}
 
