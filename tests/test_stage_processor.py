@@ -194,3 +194,22 @@ def test_export_ships_the_trained_processor(stages, tmp_path):
     folder = export_model_folder(stages["detector"], tmp_path / "export")
     assert saved(folder) == saved(stages["detector"])
     assert DelocateFaceProcessor.from_pretrained(folder).crop_scale == CROP_SCALE
+
+
+def test_a_larger_cache_gives_a_processor_in_the_models_shape():
+    """The demo caches at 2x the model size (and a cache may hold more frames, or all of them): the saved processor
+    keeps the cache's cropping and takes the model's size, frames and normalisation, sampling as training does."""
+    from delocate_hf.training.processors import model_processor
+    from modeling import DelocateConfig
+
+    config = DelocateConfig.tiny(image_mean=[0.5, 0.5, 0.5], image_std=[0.25, 0.25, 0.25])
+    cache = DelocateFaceProcessor(size=2 * SIZE, num_frames=4 * FRAMES, sampling="all", **{
+        k: v for k, v in CACHE_PROCESSOR.items() if k not in ("size", "num_frames")})
+    processor = model_processor(config, cache, "lips", 0.6)
+    assert (processor.size, processor.num_frames, processor.sampling) == (SIZE, FRAMES, "uniform")
+    assert (processor.image_mean, processor.image_std) == ([0.5] * 3, [0.25] * 3)
+    assert (processor.mask_strategy, processor.mask_ratio) == ("lips", 0.6)
+    kept = {k: v for k, v in crop_settings(cache).items() if k not in ("size", "num_frames", "sampling")}
+    assert {k: crop_settings(processor)[k] for k in kept} == kept
+    assert model_processor(config).to_dict() == DelocateFaceProcessor(  # no cache: the processor defaults
+        size=SIZE, num_frames=FRAMES, image_mean=[0.5] * 3, image_std=[0.25] * 3).to_dict()
