@@ -13,6 +13,15 @@ from transformers import pipeline
 detector = pipeline("deepfake-detection", model="outputs/demo/detector")
 ```
 
+So a folder saved by this package, an exported Hub folder included, loads without `trust_remote_code`:
+`AutoConfig` / `AutoModel` / `AutoImageProcessor.from_pretrained(folder)` use the installed classes (the
+`model_type` is registered), and `pipeline("deepfake-detection", model=folder)` the installed pipeline. An exported
+config.json declares that task in `custom_pipelines` (for machines without the package), which transformers would
+otherwise serve from the folder's code only, with `trust_remote_code=True`: the installed `DelocateConfig` reads
+`custom_pipelines` without the tasks this process serves with the package's own pipeline class, and still saves
+it whole (`to_dict`), so a re-saved folder keeps working elsewhere. With `trust_remote_code=True` everything comes
+from the folder's code, as without the package.
+
 How: a meta-path finder watches the import of `transformers.models.auto.*` and `transformers.pipelines`; when an
 import chain that loaded one of them has finished (no module of transformers, torch, accelerate or this project is
 still half-initialised), it imports `modeling` + `processing` (Auto classes) and, once `transformers.pipelines` is
@@ -93,8 +102,9 @@ def register(pipeline: bool = True) -> None:
         _state["busy"] = True
         try:
             if not _state["auto"]:
-                importlib.import_module("modeling")  # registers the Auto classes on import
+                modeling = importlib.import_module("modeling")  # registers the Auto classes on import
                 importlib.import_module("processing")  # AutoImageProcessor
+                _serve_declared_pipelines_here(modeling.DelocateConfig)
                 _state["auto"] = True
             if pipeline and not _state["pipeline"]:
                 importlib.import_module("delocate_hf.inference")  # registers the task on its import (once)
@@ -103,6 +113,50 @@ def register(pipeline: bool = True) -> None:
             _state["busy"] = False
         if _state["auto"] and _state["pipeline"]:
             _remove_finder()
+
+
+def _tasks_served_here(tasks) -> set:
+    """Those of `tasks` that transformers' pipeline registry serves with a pipeline class of this package."""
+    registry = getattr(sys.modules.get("transformers.pipelines"), "PIPELINE_REGISTRY", None)
+    if registry is None:
+        return set()
+    served = set()
+    for task in tasks:
+        impl = (registry.supported_tasks.get(task) or {}).get("impl")
+        if getattr(impl, "__module__", "").startswith(f"{__name__}."):
+            served.add(task)
+    return served
+
+
+class _DeclaredPipelines:
+    """`custom_pipelines` of the installed `DelocateConfig`: stored as any config attribute (in the instance's
+    `__dict__`, which `to_dict` / `save_pretrained` write out whole), read without the tasks this process serves
+    with the package's own pipeline, so that `pipeline(task, model=folder)` does not ask for remote code."""
+
+    def __get__(self, config, owner=None):
+        if config is None:
+            return self
+        try:
+            declared = config.__dict__["custom_pipelines"]
+        except KeyError:
+            raise AttributeError("custom_pipelines") from None
+        if not isinstance(declared, dict):
+            return declared
+        served = _tasks_served_here(declared)
+        return {task: entry for task, entry in declared.items() if task not in served} if served else declared
+
+    def __set__(self, config, value):
+        config.__dict__["custom_pipelines"] = value
+
+    def __delete__(self, config):
+        if "custom_pipelines" not in config.__dict__:
+            raise AttributeError("custom_pipelines")
+        del config.__dict__["custom_pipelines"]
+
+
+def _serve_declared_pipelines_here(config_class) -> None:
+    if not isinstance(config_class.__dict__.get("custom_pipelines"), _DeclaredPipelines):
+        config_class.custom_pipelines = _DeclaredPipelines()
 
 
 def _half_initialised(exclude: str) -> bool:

@@ -98,15 +98,15 @@ def test_pipeline_from_remote_code_without_the_package(exported, tmp_path):
 
 
 def test_with_the_package_the_exported_folder_needs_no_remote_code(exported):
-    """transformers insists on `trust_remote_code` for a folder's custom pipeline; with the package installed,
-    `pipeline_class=DeepfakeDetectionPipeline` runs the package's own code on the exported folder."""
+    """With the package imported, the folder's declared custom pipeline is served by the package's own
+    `DeepfakeDetectionPipeline` without `trust_remote_code` (fresh processes: tests/test_hub_installed_package.py);
+    `pipeline_class=` names it explicitly."""
     from transformers import pipeline
 
     from delocate_hf.inference import DeepfakeDetectionPipeline
 
     folder, _ = exported
-    with pytest.raises(ValueError, match="trust_remote_code=True"):
-        pipeline("deepfake-detection", model=str(folder))
-    detector = pipeline("deepfake-detection", model=str(folder), pipeline_class=DeepfakeDetectionPipeline)
-    assert type(detector) is DeepfakeDetectionPipeline and type(detector.model).__module__.startswith("modeling.")
-    assert detector(str(SINGLE_FACE))["inconclusive_band"] == [0.3, 0.6]
+    for detector in (pipeline("deepfake-detection", model=str(folder)),
+                     pipeline("deepfake-detection", model=str(folder), pipeline_class=DeepfakeDetectionPipeline)):
+        assert type(detector) is DeepfakeDetectionPipeline and type(detector.model).__module__.startswith("modeling.")
+        assert detector(str(SINGLE_FACE))["inconclusive_band"] == [0.3, 0.6]
