@@ -250,9 +250,10 @@ detector(["a.mp4", "b.mp4"])       # one result, or one {{"video", "error", "err
 ```python
 # pip install delocate-hf
 from transformers import pipeline
-from delocate_hf.inference import DeepfakeDetectionPipeline, detect_video, load_detector
+import delocate_hf  # registers the classes and the "deepfake-detection" task: no remote code
+from delocate_hf.inference import detect_video, load_detector
 
-detector = pipeline("deepfake-detection", model="{repo_id}", pipeline_class=DeepfakeDetectionPipeline)
+detector = pipeline("deepfake-detection", model="{repo_id}")
 
 model, processor = load_detector("{repo_id}")
 result = detect_video("video.mp4", model, processor, num_frames={4 * num_frames})

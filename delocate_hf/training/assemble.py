@@ -2,7 +2,7 @@
 loads with `from_pretrained` (and `AutoModel` / `pipeline("deepfake-detection")`). The processor is the one the stages
 were trained with (the localizer's, else the classifier's or the recovery model's; stages whose processors crop
 differently are refused; folders without one get the config's, `processors.detector_processor`). Loading and saving
-are quiet (no per-load progress bars, expected load reports in one line) unless `--debug` or `DELOCATE_DEBUG=1`."""
+are quiet (no per-load progress bars; expected load-report rows silenced, only rows the architectures do not explain shown) unless `--debug` or `DELOCATE_DEBUG=1`."""
 
 import argparse
 from pathlib import Path

@@ -6,7 +6,8 @@ holding the step), and resume at the same step and data position (`skip_first_ba
 reshuffle from `(seed, epoch)`). Multi-GPU / multi-node runs come from `accelerate launch` alone.
 
 Model loading is quiet in a training process (`build_accelerator` turns it on, see `delocate_hf.utils.quiet`):
-transformers' expected load report shrinks to one line and its weight-loading / shard-writing bars are off, unless
+transformers' expected load-report rows are silenced (only rows the architectures do not explain are shown) and its
+weight-loading / shard-writing bars are off, unless
 `--debug` (an `args.debug`) or `DELOCATE_DEBUG=1`.
 """
 
