@@ -17,6 +17,7 @@ import yaml
 
 import delocate_hf
 from delocate_hf.hub import export as hub_export
+from delocate_hf.hub import space_folder
 from delocate_hf.hub.export import HubExportError, export_space_folder, push_to_hub, verify_remote_code
 from delocate_hf.hub.model_card import eval_results, parse_card_metadata
 from modeling import DelocateConfig, DelocateForDeepfakeDetection
@@ -298,7 +299,7 @@ def _check_space(space: Path) -> dict:
 
 
 def test_space_dry_run_folder(detector_dir, tmp_path, monkeypatch):
-    monkeypatch.setattr(hub_export, "spaces_app_dir", lambda: _fake_spaces_app(tmp_path / "spaces_app"))
+    monkeypatch.setattr(space_folder, "spaces_app_dir", lambda: _fake_spaces_app(tmp_path / "spaces_app"))
     space = export_space_folder(detector_dir, tmp_path / "space", metrics=METRICS, repo_id="test/space",
                                 model_repo_id="test/x")
     header = _check_space(space)
