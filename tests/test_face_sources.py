@@ -17,6 +17,10 @@ import numpy as np
 import pytest
 
 from delocate_hf.data import face_sources as fs
+from delocate_hf.data import face_sources_catalogue as catalogue
+from delocate_hf.data import face_sources_crops as crops
+from delocate_hf.data import face_sources_fetch as fetch
+from delocate_hf.data import face_sources_identities as identities
 from delocate_hf.data.face_sources import (
     FACE_SOURCES,
     FaceIdentity,
@@ -50,8 +54,8 @@ def test_reserved_packages_are_refused_before_any_download(tmp_path):
         with pytest.raises(ForbiddenSourceError):
             face_library(tmp_path, sources=[source], progress=False)
     assert not (tmp_path / "packages").exists()
-    assert not any(fs._forbidden(s.package) for s in FACE_SOURCES)
-    assert fs._forbidden("feather") is None and fs._forbidden("face_recognition") is None
+    assert not any(catalogue._forbidden(s.package) for s in FACE_SOURCES)
+    assert catalogue._forbidden("feather") is None and catalogue._forbidden("face_recognition") is None
 
 
 def test_bad_source_fields_are_one_line_errors():
@@ -122,7 +126,7 @@ def test_manifest_round_trip_and_no_second_download(fetched):
 def test_same_person_without_name_hints_by_face_descriptor(fetched):
     cache, _ = fetched
     faces = [dict(f, hint=None) for f in load_manifest(cache)["faces"]]
-    labels = fs._group(faces, same_person=0.5)
+    labels = identities._group(faces, same_person=0.5)
     obama = {labels[i] for i, f in enumerate(faces) if "obama" in f["member"]}
     biden = {labels[i] for i, f in enumerate(faces) if "biden" in f["member"]}
     assert len(obama) == 1 and len(biden) == 1 and obama != biden
@@ -166,15 +170,15 @@ def test_local_assets_are_identities(tmp_path):
 def test_drawings_and_rotated_faces_are_recognised():
     flat = np.full((160, 160, 3), 200, np.uint8)
     cv2.circle(flat, (80, 80), 50, (230, 190, 160), -1)
-    assert fs._is_drawing(flat)
+    assert crops._is_drawing(flat)
     rng = np.random.default_rng(0)
-    assert not fs._is_drawing(np.clip(flat + rng.normal(0, 4, flat.shape), 0, 255).astype(np.uint8))
+    assert not crops._is_drawing(np.clip(flat + rng.normal(0, 4, flat.shape), 0, 255).astype(np.uint8))
     pts = np.zeros((68, 2), np.float32)
     pts[36:42] = (40, 50)
     pts[42:48] = (80, 50)
-    assert abs(fs._roll(pts)) < 1
+    assert abs(crops._roll(pts)) < 1
     pts[42:48] = (40, 90)
-    assert abs(fs._roll(pts)) == pytest.approx(90)
+    assert abs(crops._roll(pts)) == pytest.approx(90)
 
 
 
@@ -182,7 +186,7 @@ def test_debian_package_members_are_read(tmp_path):
     """A real .deb built by dpkg-deb (the format `apt-get download` fetches): its face photo is found inside."""
     if shutil.which("dpkg-deb") is None:
         pytest.skip("dpkg-deb is not installed")
-    photo = fs.ASSETS / "faces" / "sample1_0.jpg"
+    photo = catalogue.ASSETS / "faces" / "sample1_0.jpg"
     root = tmp_path / "pkg"
     (root / "DEBIAN").mkdir(parents=True)
     (root / "DEBIAN" / "control").write_text("Package: faces-test\nVersion: 1.0\nArchitecture: all\n"
@@ -193,7 +197,7 @@ def test_debian_package_members_are_read(tmp_path):
     subprocess.run(["dpkg-deb", "--root-owner-group", "--build", str(root), str(deb)], check=True,
                    capture_output=True)
     source = FaceSource("deb-test", "debian", "faces-test", "1.0", ("usr/share/faces/*.jpg",), "MIT", "")
-    found = fs._extract(source, deb, tmp_path / "media")
+    found = fetch._extract(source, deb, tmp_path / "media")
     assert [m for m, _ in found] == ["usr/share/faces/face.jpg"]
     assert found[0][1].read_bytes() == photo.read_bytes()
 
