@@ -10,9 +10,11 @@ mediapipe 0.10.14 wheel, no download):
 
 Both see the frame at 192 (full range) or 128 (short range) pixels, so a face must cover ~15 model pixels: on a
 1280x720 frame seen whole, that is a ~100 px face. Frames larger than `1.25 * tile_size` are therefore also seen as
-overlapping tiles of `tile_size` pixels (and `2 * tile_size`, ... while smaller than the frame), which brings the
-smallest face found down to ~30-50 px (`scripts/benchmark.py face-sizes` measures it). Detections of all views are
-merged (the highest score wins among overlapping boxes; boxes cut by an inner tile edge are dropped).
+overlapping tiles of `tile_size` pixels (and `2 * tile_size`, ... while smaller than the frame): with FaceMesh fit
+on crops (`processing.landmarks.MediaPipeLandmarker`) every test face of 64 px and more in a 1280x720 frame is found,
+2/3 of those of 24-48 px; `tile_size=320` finds them from 32 px at 1.8x the time (`scripts/benchmark.py
+face-sizes`). Detections of all views are merged (the highest score wins among overlapping boxes; boxes cut by an
+inner tile edge are dropped).
 
 Helpers for hard frames: `normalize_contrast` (CLAHE on the lightness of dark / low-contrast / grayscale frames) and
 `rotate_frame` (in-plane rotation with the affine that maps points back), used by

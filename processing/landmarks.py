@@ -3,7 +3,8 @@
 Backends (all take RGB uint8 `(H, W, 3)` frames and return every face found):
 
 - `MediaPipeLandmarker` ("mediapipe"): MediaPipe FaceMesh, 468 points; fast, works offline. Distant and small
-  faces (down to ~32-48 px in a 1280x720 frame) come from the bundled full-range face detector
+  faces (every test face from 64 px up in a 1280x720 frame, 2/3 of them at 24-32 px; `scripts/benchmark.py
+  face-sizes`) come from the bundled full-range face detector
   (`processing.face_detection`) with FaceMesh fit on an upscaled crop around each detection; dark, flat, grayscale
   and rolled frames are searched again when nothing is found.
 - `Dlib68Landmarker` ("dlib68"): dlib HOG face detector + 68-point shape predictor (the paper's setup);
@@ -704,8 +705,8 @@ def _unfitted_note(unfitted: np.ndarray) -> str:
     """What the error adds when the face detector saw faces that no landmarks could be fit to."""
     if not unfitted.any():
         return ""
-    return (f"; a face was detected in {int(unfitted.sum())} of these frames but no landmarks could be fit to it "
-            "(a face turned to profile, too small or too blurred)")
+    return (f"; the face detector fired in {int(unfitted.sum())} of these frames but no landmarks could be fit "
+            "there (a face in profile, too small or too blurred, or no face at all)")
 
 
 def _count_distinct(faces: list[FaceLandmarks], overlap: float = 0.5) -> int:
