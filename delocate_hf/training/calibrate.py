@@ -52,6 +52,8 @@ SCORE_KEYS = ("fused", "recovery", "localization")
 DEFAULT_BOOTSTRAP = 1000
 DEFAULT_COVERAGE = 0.9
 DEFAULT_MAX_ERROR = 0.1
+# Candidate weights of the recovery stage in the fused score `w * P_recovery + (1 - w) * P_localization`.
+FUSION_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 BAND_RULE = "bootstrap+max_error"
 
 
@@ -227,6 +229,38 @@ def calibrate_detector(model_dir, scores, method: str = "eer", score_key: str = 
     return calibration
 
 
+def choose_fusion_weight(records, weights=FUSION_WEIGHTS) -> tuple[float, dict[float, float]]:
+    """The recovery-stage weight `w` of the fused score `w * recovery + (1 - w) * localization`
+    (`DelocateConfig.fusion_weight`, `score_fusion="mean_prob"`) with the highest AUC on `records` (scores.json rows
+    with `label`, `recovery` and `localization`; use a *validation* split, never the split you report). Ties go to
+    the weight closest to 0.5, the paper's mean of both stages. Returns `(w, {weight: auc})`."""
+    labels, recovery = _labels_scores(records, "recovery")
+    _, localization = _labels_scores(records, "localization")
+    aucs = {float(w): float(roc_auc(labels, w * recovery + (1 - w) * localization)) for w in weights}
+    best = max(aucs, key=lambda w: (round(aucs[w], 9), -abs(w - 0.5)))
+    return best, aucs
+
+
+def fuse_records(records, weight: float) -> list[dict]:
+    """`records` with `fused` recomputed at recovery weight `weight` (as `DelocateForDeepfakeDetection.fuse`)."""
+    return [{**r, "fused": weight * float(r["recovery"]) + (1 - weight) * float(r["localization"])} for r in records]
+
+
+def write_fusion_weight(model_dir, weight: float) -> Path:
+    """Sets `score_fusion="mean_prob"` and `fusion_weight=weight` in `model_dir/config.json`. Returns its path."""
+    if not 0.0 <= float(weight) <= 1.0:
+        raise CalibrationError(f"fusion weight must be in [0, 1], got {weight}")
+    path = Path(model_dir) / "config.json"
+    if not path.is_file():
+        raise CalibrationError(f"{model_dir} is not a model folder (no config.json)")
+    config = json.loads(path.read_text())
+    config.update({"score_fusion": "mean_prob", "fusion_weight": float(weight)})
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)
+    return path
+
+
 def describe(calibration: Calibration) -> str:
     lo, hi = calibration.inconclusive_band
     from delocate_hf.inference.results import NEAR_CHANCE_AUC
@@ -270,5 +304,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["BAND_RULE", "Calibration", "CalibrationError", "METHODS", "calibrate_detector", "calibrate_scores",
+__all__ = ["BAND_RULE", "Calibration", "CalibrationError", "FUSION_WEIGHTS", "METHODS", "calibrate_detector",
+           "calibrate_scores", "choose_fusion_weight", "fuse_records", "write_fusion_weight",
            "choose_threshold", "describe", "error_band", "main", "write_calibration"]

@@ -1,0 +1,136 @@
+"""Probe: how fast does the stage-2 localizer learn fresh pseudo-fakes, and does it generalise to unseen people?
+
+An experiment script (docs/experiments.md), not a training entry point: it trains `DelocateForForgeryLocalization`
+alone (no mapping loss, no MLDG) on a face-clip cache with pseudo-fakes drawn afresh at every step
+(`PseudoFakeClipDataset`), and every `--eval_every` steps scores a held-out cache (other people) with one fixed
+strength-1 fake of each of the five families per real clip, and blurred copies of its real clips.
+
+    python scripts/probe_localizer.py --train outputs/demo/cache/train --heldout outputs/demo/cache/heldout \
+        --image_size 64 --steps 300 --log outputs/probe/run.jsonl
+"""
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    from delocate_hf.metrics.functional import roc_auc
+
+    return float(roc_auc(labels, scores))
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--train", required=True)
+    parser.add_argument("--heldout", required=True)
+    parser.add_argument("--image_size", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--batch", type=int, default=16, help="clips per step (half real, half fresh fakes)")
+    parser.add_argument("--frames", type=int, default=2, help="random frames of each clip per step")
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--families", default="self_blend")
+    parser.add_argument("--strength", default="1,3")
+    parser.add_argument("--degrade", type=float, default=0.25)
+    parser.add_argument("--eval_every", type=int, default=100)
+    parser.add_argument("--eval_clips", type=int, default=40, help="held-out real clips (each with 5 fakes + 1 blurred)")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--config", default="{}", help="JSON overrides of DelocateConfig.small()")
+    parser.add_argument("--loss", default="bce_dice")
+    parser.add_argument("--log", required=True)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+
+    from delocate_hf.data.degradations import DegradationSettings
+    from delocate_hf.data.pseudo_fakes import FAMILIES
+    from delocate_hf.training.common import parse_strength
+    from delocate_hf.training.data import collate, load_face_clips
+    from delocate_hf.training.learning_curve import clip_mask_metrics
+    from delocate_hf.training.pseudo_fake_dataset import PseudoFakeClipDataset
+    from modeling import DelocateConfig, DelocateForForgeryLocalization
+
+    config = DelocateConfig.small(image_size=args.image_size, localization_loss=args.loss, **json.loads(args.config))
+    model = DelocateForForgeryLocalization(config)
+    shape = (config.num_frames, config.image_size, config.image_mean, config.image_std)
+    train = PseudoFakeClipDataset(load_face_clips(args.train), *shape, families=args.families.split(","),
+                                  strength=parse_strength(args.strength), seed=args.seed,
+                                  degradations=DegradationSettings(args.degrade) if args.degrade > 0 else None)
+    held_clips = load_face_clips(args.heldout)
+    held_clips = held_clips.select(range(min(args.eval_clips, len(held_clips))))
+    held = PseudoFakeClipDataset(held_clips, *shape, families=FAMILIES[:5], family_order="cycle", degradations=None,
+                                 augment=False, seed=args.seed + 202, degraded_reals=("blur",))
+    seen_clips = load_face_clips(args.train)  # the same measure on training people (strength-1 fakes)
+    seen_clips = seen_clips.select(np.linspace(0, len(seen_clips) - 1, min(args.eval_clips, len(seen_clips))).astype(int))
+    seen_people = PseudoFakeClipDataset(seen_clips, *shape, families=FAMILIES[:5], family_order="cycle",
+                                        degradations=None, augment=False, seed=args.seed + 101)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.05)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / max(1, args.warmup)) * 0.5 * (1 + np.cos(np.pi * min(1.0, s / args.steps))))
+    reals, fakes = train.real_rows, np.arange(train.num_rows, train.num_rows + train.pseudo_count)
+    rng = np.random.default_rng(args.seed)
+    log = Path(args.log)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text(json.dumps({"args": vars(args)}) + "\n")
+    start, seen = time.perf_counter(), []
+
+    def score(dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        scores, labels, ious = [], [], []
+        with torch.no_grad():
+            for begin in range(0, len(dataset), 16):
+                items = [dataset[i] for i in range(begin, min(len(dataset), begin + 16))]
+                batch = collate(items)
+                out = model(batch["pixel_values"])
+                scores.append(torch.sigmoid(out.logits).numpy())
+                labels.append(batch["labels"].numpy())
+                ious.append(clip_mask_metrics(torch.sigmoid(out.mask_logits), batch["mask_labels"], 0.5)[0])
+        return np.concatenate(scores), np.concatenate(labels), np.concatenate(ious)
+
+    def evaluate(step: int) -> None:
+        model.eval()
+        train_scores, train_labels, train_ious = score(seen_people)
+        scores, labels, ious = score(held)
+        model.train()
+        names = np.asarray(held.manipulations)
+        clean = np.array([not n.startswith("real+") for n in names])
+        fake = labels == 1
+        row = {"step": step, "seconds": round(time.perf_counter() - start, 1),
+               "batch_auc": round(auc(np.array([s for s, _ in seen]), np.array([l for _, l in seen])), 3) if seen else None,
+               "train_auc": round(auc(train_scores, train_labels), 3),
+               "train_iou": round(float(train_ious[train_labels == 1].mean()), 3),
+               "auc": round(auc(scores[clean], labels[clean]), 3), "iou": round(float(ious[fake].mean()), 3)}
+        for family in FAMILIES[:5]:
+            pick = (names == family) | ((labels == 0) & clean)
+            row[family] = round(auc(scores[pick], labels[pick]), 3)
+        blurred = (names == "real+blur") | fake
+        row["auc_vs_blurred_reals"] = round(auc(scores[blurred], labels[blurred]), 3)
+        print(json.dumps(row), flush=True)
+        with log.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+        seen.clear()
+
+    for step in range(args.steps):
+        train.set_epoch(step)
+        half = args.batch // 2
+        indices = [*rng.choice(reals, half), *rng.choice(fakes, half)]
+        batch = collate([train[int(i)] for i in indices])
+        keep = torch.as_tensor(np.sort(rng.choice(config.num_frames, args.frames, replace=False)))
+        out = model(pixel_values=batch["pixel_values"][:, keep], labels=batch["labels"],
+                    mask_labels=batch["mask_labels"][:, keep])
+        optimizer.zero_grad()
+        out.loss.backward()
+        optimizer.step()
+        schedule.step()
+        seen.extend(zip(torch.sigmoid(out.logits.detach()).tolist(), batch["labels"].tolist()))
+        if (step + 1) % args.eval_every == 0 or step + 1 == args.steps:
+            evaluate(step + 1)
+
+
+if __name__ == "__main__":
+    main()
