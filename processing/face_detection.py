@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import DelocateInputError
+from .native_logs import filtered_native_stderr, quiet_mediapipe_logs
 
 MODEL_SELECTION = {"short_range": 0, "full_range": 1}
 # MediaPipe's keypoint order: the subject's right eye (image left in an unmirrored photo), left eye, nose tip, mouth
@@ -185,18 +186,16 @@ class MediaPipeFaceDetector:
         tile_size: int | None = 640,
         tile_overlap: float = 0.25,
     ):
-        from .landmarks import _filtered_native_stderr, _quiet_mediapipe_logs
-
         names = (models,) if isinstance(models, str) else tuple(models)
         unknown = [m for m in names if m not in MODEL_SELECTION]
         if unknown or not names:
             raise ValueError(f"unknown face detector model {unknown or names!r}; choose from {sorted(MODEL_SELECTION)}")
-        _quiet_mediapipe_logs()
+        quiet_mediapipe_logs()
         try:
             import mediapipe as mp
         except ImportError as exc:  # pragma: no cover
             raise ImportError("MediaPipe is needed for face detection: pip install mediapipe") from exc
-        self._quiet = _filtered_native_stderr
+        self._quiet = filtered_native_stderr
         self._cls = mp.solutions.face_detection.FaceDetection
         self.models = names
         self.min_confidence = float(min_confidence)

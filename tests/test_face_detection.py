@@ -16,7 +16,7 @@ from processing.errors import DelocateInputError, NoFaceDetectedError
 from processing.face_detection import MediaPipeFaceDetector, rotate_frame, tile_views, transform_points
 from processing.landmarks import (
     MediaPipeLandmarker,
-    _count_distinct,
+    count_distinct_faces,
     crop_reference_points,
     get_landmarker,
     track_faces,
@@ -107,7 +107,7 @@ def test_group_photo_every_person_found_once(still, short_range, name):
     for scale in (1.0, 0.25):  # 1920 px wide (faces ~180-330 px high) and 480 px wide (faces ~45-80 px)
         frame = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         faces = still.detect(frame)
-        assert len(faces) == PEOPLE[name] == _count_distinct(faces, overlap=0.2), (scale, [f.source for f in faces])
+        assert len(faces) == PEOPLE[name] == count_distinct_faces(faces, overlap=0.2), (scale, [f.source for f in faces])
         for face in faces:  # each a whole, upright face: eyes above the nose tip above the mouth, inside the frame
             ref = crop_reference_points(face.points, "mediapipe")
             eyes_y, nose_y, mouth_y = ref[36:48, 1].mean(), ref[30, 1], ref[48:60, 1].mean()

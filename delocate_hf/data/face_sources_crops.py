@@ -20,12 +20,12 @@ class _FaceTools:
 
     def __init__(self) -> None:
         from processing import get_landmarker
-        from processing.landmarks import _filtered_native_stderr, _quiet_mediapipe_logs
+        from processing.native_logs import filtered_native_stderr, quiet_mediapipe_logs
 
-        _quiet_mediapipe_logs()
+        quiet_mediapipe_logs()
         import mediapipe as mp
 
-        self._quiet = _filtered_native_stderr
+        self._quiet = filtered_native_stderr
         with self._quiet():
             self.detectors = [mp.solutions.face_detection.FaceDetection(model_selection=m,
                                                                         min_detection_confidence=0.6) for m in (1, 0)]
