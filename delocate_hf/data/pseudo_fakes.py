@@ -20,6 +20,14 @@ nothing outside the mask changes. Inside the mask, a pixel whose blended value r
 transform, saturated pixel, weight just above the threshold) is moved by one grey level in the channel where the
 source differs most (``params["nudged_fraction"]`` records how many). Hence ``masks`` is *exactly* the set of pixels
 that changed (``|fake - real| > 0`` in any channel).
+
+The work is split by job, and this module re-exports the public names of each file:
+
+- ``pseudo_fakes_regions.py``: where to blend (``region_hard_masks``, ``face_size``, the soft blend weights).
+- ``pseudo_fakes_blend.py``: what to blend in and how (SBI source transforms, the similarity transform of part swaps,
+  compositing with exact masks).
+- here: the families (``FAMILIES``, ``make_pseudo_fake`` -> ``PseudoFake``) and the fixtures hook
+  (``PseudoFakeVideoMaker``, ``pseudo_fake_video_maker``).
 """
 
 from __future__ import annotations
@@ -30,7 +38,10 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from processing.face_parts import PARTS, part_indices
+from processing.face_parts import PARTS
+
+from .pseudo_fakes_blend import _blend_clip, _draw_sbi, _sbi_source, _similarity, _work_box
+from .pseudo_fakes_regions import _backend_key, _region_centres, _soft_weights, face_size, region_hard_masks
 
 __all__ = [
     "FAMILIES",
@@ -38,6 +49,7 @@ __all__ = [
     "FF_METHOD_FAMILIES",
     "PseudoFake",
     "PseudoFakeVideoMaker",
+    "face_size",
     "make_pseudo_fake",
     "pseudo_fake_video_maker",
     "region_hard_masks",
@@ -55,12 +67,6 @@ FF_METHOD_FAMILIES = {
 }
 DEFAULT_THRESHOLD = 0.1
 
-# Face outline: MediaPipe FACEMESH_FACE_OVAL (36 points, forehead included); dlib 68: jaw 0-16 + brows 17-26.
-_FACE_OVAL = {
-    "mediapipe": [10, 21, 54, 58, 67, 93, 103, 109, 127, 132, 136, 148, 149, 150, 152, 162, 172, 176, 234, 251, 284,
-                  288, 297, 323, 332, 338, 356, 361, 365, 377, 378, 379, 389, 397, 400, 454],
-    "dlib68": list(range(27)),
-}  # fmt: skip
 _PART_FAMILIES = {f"part_{p}": p for p in PARTS}
 _BLEND_FAMILIES = ("self_blend",) + tuple(_PART_FAMILIES)
 
@@ -82,197 +88,6 @@ class PseudoFake:
     blend: np.ndarray
     family: str
     params: dict = field(default_factory=dict)
-
-
-# --------------------------------------------------------------------------- regions
-def _backend_key(backend_name: str, num_points: int) -> str:
-    name = str(backend_name).lower()
-    if name in ("mediapipe", "mp", "facemesh"):
-        return "mediapipe"
-    if name in ("dlib68", "dlib"):
-        return "dlib68"
-    if num_points in (468, 478):
-        return "mediapipe"
-    if num_points == 68:
-        return "dlib68"
-    raise ValueError(f"unknown landmark layout: backend {backend_name!r} with {num_points} points")
-
-
-def _fill_hull(canvas: np.ndarray, points: np.ndarray, value: int = 1) -> None:
-    hull = cv2.convexHull(np.round(points * 16).astype(np.int32))  # 4 fractional bits (sub-pixel)
-    cv2.fillConvexPoly(canvas, hull, value, lineType=cv2.LINE_8, shift=4)
-
-
-def _disk(radius: int) -> np.ndarray:
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-
-
-def face_size(landmarks: np.ndarray, backend_name: str) -> float:
-    """Median (over frames) of the larger side of the face-outline box, in pixels. `landmarks` `(T, K, 2)`."""
-    key = _backend_key(backend_name, landmarks.shape[1])
-    oval = landmarks[:, _FACE_OVAL[key]]
-    side = np.maximum(np.ptp(oval[..., 0], axis=-1), np.ptp(oval[..., 1], axis=-1))
-    return float(max(np.median(side), 1.0))
-
-
-def region_hard_masks(landmarks: np.ndarray, backend_name: str, region: str, image_size: tuple[int, int]) -> np.ndarray:
-    """Binary region masks `(T, H, W)` uint8 {0, 1} from landmarks `(T, K, 2)`.
-
-    `region`: "face" (outline hull), "eyes" / "lips" (hull of the part's landmarks), or "cheek_nose" (hull of the
-    nose and cheek landmarks minus the eyes and lips hulls, grown by 3% of the face size).
-    """
-    landmarks = np.asarray(landmarks, dtype=np.float32)
-    key = _backend_key(backend_name, landmarks.shape[1])
-    h, w = image_size
-    parts = part_indices(key)
-    include = _FACE_OVAL[key] if region == "face" else parts[region]
-    exclude = [parts["eyes"], parts["lips"]] if region == "cheek_nose" else []
-    grow = max(1, int(round(0.03 * face_size(landmarks, key))))
-    out = np.zeros((len(landmarks), h, w), dtype=np.uint8)
-    for t, pts in enumerate(landmarks):
-        _fill_hull(out[t], pts[include])
-        if exclude:
-            cut = np.zeros((h, w), dtype=np.uint8)
-            for idx in exclude:
-                _fill_hull(cut, pts[idx])
-            out[t][cv2.dilate(cut, _disk(grow)) > 0] = 0
-    return out
-
-
-def _soft_weights(
-    hard: np.ndarray, size: float, rng: np.random.Generator, region: str, alpha_range=(0.6, 1.0)
-) -> tuple[np.ndarray, dict]:
-    """Deform (dilate/erode), feather (Gaussian) and scale the hard masks: `(T, H, W)` float32 blend weights."""
-    whole = region == "face"
-    grow = float(rng.uniform(-0.03, 0.03) if whole else rng.uniform(-0.005, 0.015))
-    sigma = float(rng.uniform(0.012, 0.03) if whole else rng.uniform(0.006, 0.015))
-    alpha = float(rng.uniform(*alpha_range))
-    radius = int(round(abs(grow) * size))
-    sigma_px = max(0.5, sigma * size)
-    out = np.empty(hard.shape, dtype=np.float32)
-    for t, m in enumerate(hard):
-        if radius:
-            m = cv2.dilate(m, _disk(radius)) if grow > 0 else cv2.erode(m, _disk(radius))
-        out[t] = cv2.GaussianBlur(m.astype(np.float32), (0, 0), sigma_px, borderType=cv2.BORDER_CONSTANT)
-    out *= alpha
-    return np.clip(out, 0.0, 1.0), {"grow": grow, "blur_sigma": sigma, "alpha": alpha}
-
-
-# --------------------------------------------------------------------------- sources
-def _draw_sbi(rng: np.random.Generator, strength: float = 1.0) -> dict:
-    """SBI-like source transform parameters (magnitudes close to SBI's albumentations settings at `strength` 1;
-    `strength` scales every colour, frequency and geometry deviation, e.g. 2 for twice as visible blends)."""
-    k = float(strength)
-    shift = rng.uniform(-12, 12, size=3)
-    c = int(rng.integers(3))
-    shift[c] = np.sign(shift[c] or 1.0) * max(abs(shift[c]), 6.0)  # at least one clearly visible channel shift
-    p = {  # drawn in this order (same seed -> same fake)
-        "hue_deg": float(rng.uniform(-5, 5)) * k,
-        "saturation": 1.0 + (float(rng.uniform(0.85, 1.15)) - 1.0) * k,
-        "value": 1.0 + (float(rng.uniform(0.9, 1.1)) - 1.0) * k,
-        "rgb_shift": [float(s) * k for s in shift],
-        "contrast": 1.0 + (float(rng.uniform(0.9, 1.1)) - 1.0) * k,
-        "brightness": float(rng.uniform(-10, 10)) * k,
-        "frequency": str(rng.choice(["sharpen", "blur", "none"])),
-        "frequency_amount": float(rng.uniform(0.4, 1.2)) * k,
-        "downscale": float(rng.uniform(0.35, 0.8)) if rng.random() < 0.5 else 1.0,
-        "translate": [float(v) * k for v in rng.uniform(-0.025, 0.025, size=2)],
-        "scale": 1.0 + (float(rng.uniform(0.96, 1.04)) - 1.0) * k,
-        "rotate_deg": float(rng.uniform(-2.5, 2.5)) * k,
-    }
-    if p["downscale"] < 1.0:
-        p["downscale"] = max(0.1, 1.0 - (1.0 - p["downscale"]) * k)
-    return {**p, "strength": k}
-
-
-def _sbi_source(frame: np.ndarray, centre: np.ndarray, size: float, p: dict) -> np.ndarray:
-    """Self-blend source of one frame `(H, W, 3)` uint8 -> float32 RGB in [0, 255]."""
-    h, w = frame.shape[:2]
-    hsv = cv2.cvtColor(frame.astype(np.float32) / 255.0, cv2.COLOR_RGB2HSV)  # H in degrees, S and V in [0, 1]
-    hsv[..., 0] = np.mod(hsv[..., 0] + p["hue_deg"], 360.0)
-    hsv[..., 1] = np.clip(hsv[..., 1] * p["saturation"], 0, 1)
-    hsv[..., 2] = np.clip(hsv[..., 2] * p["value"], 0, 1)
-    x = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB) * 255.0
-    x = (x - 128.0) * p["contrast"] + 128.0 + p["brightness"] + np.asarray(p["rgb_shift"], np.float32)
-    x = np.clip(x, 0, 255).astype(np.float32)
-    if p["frequency"] == "sharpen":
-        x = x + p["frequency_amount"] * (x - cv2.GaussianBlur(x, (0, 0), 1.0))
-    elif p["frequency"] == "blur":
-        x = cv2.GaussianBlur(x, (0, 0), 0.5 + p["frequency_amount"])
-    if p["downscale"] < 1.0:
-        small = (max(1, round(w * p["downscale"])), max(1, round(h * p["downscale"])))
-        x = cv2.resize(cv2.resize(x, small, interpolation=cv2.INTER_AREA), (w, h), interpolation=cv2.INTER_LINEAR)
-    m = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), p["rotate_deg"], p["scale"])
-    m[:, 2] += np.asarray(p["translate"]) * size
-    x = cv2.warpAffine(x, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
-    return np.clip(x, 0, 255)
-
-
-def _similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Least-squares similarity transform `(2, 3)` mapping points `src` `(N, 2)` onto `dst` (Umeyama)."""
-    src, dst = src.astype(np.float64), dst.astype(np.float64)
-    mu_s, mu_d = src.mean(0), dst.mean(0)
-    s, d = src - mu_s, dst - mu_d
-    u, sv, vt = np.linalg.svd(d.T @ s / len(src))
-    sign = np.diag([1.0, np.sign(np.linalg.det(u) * np.linalg.det(vt)) or 1.0])
-    rot = u @ sign @ vt
-    scale = float(np.trace(np.diag(sv) @ sign) / max(s.var(0).sum(), 1e-12))
-    return np.concatenate([scale * rot, (mu_d - scale * rot @ mu_s)[:, None]], axis=1)
-
-
-# --------------------------------------------------------------------------- blending
-def _composite(real: np.ndarray, source: np.ndarray, blend: np.ndarray, threshold: float):
-    """Blend one frame; returns (fake uint8 (H, W, 3), mask uint8 (H, W), nudged pixel count)."""
-    mask = blend > threshold
-    if not mask.any():
-        return real.copy(), mask.astype(np.uint8), 0
-    w = np.clip((blend - threshold) / (1.0 - threshold), 0.0, 1.0)[..., None]
-    r = real.astype(np.float32)
-    fake = np.clip(np.rint(r + w * (source - r)), 0, 255).astype(np.uint8)
-    stuck = mask & (fake == real).all(-1)
-    nudged = int(stuck.sum())
-    if nudged:
-        ys, xs = np.nonzero(stuck)
-        diff = source[ys, xs] - r[ys, xs]  # (N, 3)
-        c = np.abs(diff).argmax(-1)
-        step = np.where(diff[np.arange(len(c)), c] < 0, -1, 1)
-        value = real[ys, xs, c].astype(np.int16)
-        step = np.where((value + step < 0) | (value + step > 255), -step, step)
-        fake[ys, xs, c] = (value + step).astype(np.uint8)
-    return fake, mask.astype(np.uint8), nudged
-
-
-def _work_box(blend: np.ndarray, threshold: float, margin: int) -> tuple[int, int, int, int]:
-    """Union box (y0, y1, x0, x1) of `blend > threshold` over frames, grown by `margin` and clipped."""
-    h, w = blend.shape[1:]
-    any_t = (blend > threshold).any(0)
-    ys, xs = np.nonzero(any_t.any(1))[0], np.nonzero(any_t.any(0))[0]
-    if not len(ys):
-        return 0, 0, 0, 0
-    return (max(0, ys[0] - margin), min(h, ys[-1] + 1 + margin), max(0, xs[0] - margin), min(w, xs[-1] + 1 + margin))
-
-
-def _blend_clip(frames, source_fn, blend, threshold, active, size):
-    """Composite the `active` frames inside the clip's work box; `source_fn(i, box)` gives the source crop."""
-    out, masks, nudged = frames.copy(), np.zeros(blend.shape, np.uint8), 0
-    box = _work_box(blend, threshold, margin=int(np.ceil(0.12 * size)) + 8)
-    y0, y1, x0, x1 = box
-    if y1 <= y0 or x1 <= x0:
-        return out, masks, nudged
-    for i in active:
-        out[i, y0:y1, x0:x1], masks[i, y0:y1, x0:x1], n = _composite(
-            frames[i, y0:y1, x0:x1], source_fn(i, box), blend[i, y0:y1, x0:x1], threshold
-        )
-        nudged += n
-    return out, masks, nudged
-
-
-def _region_centres(hard: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    centres = np.empty((len(hard), 2), dtype=np.float32)
-    for t, m in enumerate(hard):
-        ys, xs = np.nonzero(m)
-        centres[t] = (xs.mean(), ys.mean()) if len(xs) else landmarks[t].mean(0)
-    return centres
 
 
 def _self_blend(frames, landmarks, key, region, rng, threshold, active, strength=1.0):
