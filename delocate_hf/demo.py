@@ -261,6 +261,11 @@ def run_demo(video: Path | None = None, output_dir: Path = Path("outputs/demo"),
                               pseudo_fakes=TRAIN_FAMILIES + HELDOUT_FAMILIES, seed=seed + 1234)
     print((output_dir / "eval" / "metrics.md").read_text())
     summary["metrics"] = table
+    from delocate_hf.training.calibrate import write_test_auc
+
+    fused = table["all"]["fused"]
+    write_test_auc(detector_dir, fused["auc"], fused["n"], "held-out people, all five pseudo-fake families")
+    print(f"    verdicts are judged by the held-out AUC {fused['auc']:.3f}, not the validation one")
 
     stage("Detect on a held-out clip (never-seen family), with overlay")
     summary["detection"] = detect_heldout(detector_dir, data / "heldout_fake", output_dir)

@@ -41,9 +41,10 @@ def check_verdict_settings(decision_threshold, inconclusive_band=None, calibrati
     if calibration is not None:
         if not isinstance(calibration, dict):
             raise ValueError(f"calibration must be a dict or None, got {type(calibration).__name__}")
-        auc = calibration.get("auc")
-        if auc is not None and (isinstance(auc, bool) or not isinstance(auc, (int, float)) or not 0.0 <= auc <= 1.0):
-            raise ValueError(f"calibration['auc'] must be a number in [0, 1] or None, got {auc!r}")
+        for key in ("auc", "test_auc"):
+            auc = calibration.get(key)
+            if auc is not None and (isinstance(auc, bool) or not isinstance(auc, (int, float)) or not 0.0 <= auc <= 1.0):
+                raise ValueError(f"calibration['{key}'] must be a number in [0, 1] or None, got {auc!r}")
         n = calibration.get("n")
         if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 0):
             raise ValueError(f"calibration['n'] must be an int >= 0, got {n!r}")

@@ -21,7 +21,7 @@ import delocate_hf  # noqa: F401  (registers the pipeline task)
 from delocate_hf import cli
 from delocate_hf.inference import Verdict, detect_video, load_detector
 from delocate_hf.training.calibrate import (CalibrationError, calibrate_detector, calibrate_scores, choose_fusion_weight,
-                                            fuse_records, write_fusion_weight)
+                                            fuse_records, write_fusion_weight, write_test_auc)
 from modeling import DelocateConfig
 from processing import write_video
 from processing.errors import NoFaceDetectedError
@@ -162,6 +162,27 @@ def test_fusion_weight_follows_the_informative_stage_and_reaches_the_model(tmp_p
     torch.testing.assert_close(out.probabilities, expected)
     with pytest.raises(CalibrationError, match="fusion weight"):
         write_fusion_weight(folder, 1.5)
+
+
+def test_a_recorded_test_auc_judges_the_verdicts_and_the_card(tmp_path):
+    """Calibrated on easy validation fakes (AUC 0.95) but tested at 0.58: verdicts and card say near chance."""
+    from delocate_hf.hub.model_card import verdict_section
+
+    folder = save_detector(tmp_path / "det")
+    with pytest.raises(CalibrationError, match="not calibrated"):
+        write_test_auc(folder, 0.58, 216, "held-out people")
+    calibrate_detector(folder, held_out(0.6))
+    config = DelocateConfig.from_pretrained(folder)
+    assert Verdict.from_config(config).status == "calibrated"
+    write_test_auc(folder, 0.58, 216, "held-out people")
+    config = DelocateConfig.from_pretrained(folder)
+    assert config.calibration["auc"] > 0.95 and config.calibration["test_n"] == 216
+    verdict = Verdict.from_config(config)
+    assert verdict.status == "near_chance" and "(AUC 0.58 on 216 clips)" in verdict.warning
+    card = verdict_section(config.to_dict())
+    assert "test AUC" in card and "58.0 % on 216 clips (held-out people)" in card and "near chance" in card
+    with pytest.raises(ValueError, match="test_auc"):
+        DelocateConfig.tiny(calibration={"auc": 0.9, "test_auc": 1.5})
 
 
 def test_calibrate_script_writes_the_config(tmp_path):

@@ -290,6 +290,7 @@ def verdict_section(config: dict) -> str:
     band = config.get("inconclusive_band")
     calibration = config.get("calibration") or {}
     auc = calibration.get("auc")
+    test_auc = calibration.get("test_auc")
     rule = (f"The pipeline and `delocate detect` say **fake** when the probability of fake is >= "
             f"**{threshold:.4f}** (`config.decision_threshold`) and **real** below")
     if band:
@@ -314,8 +315,12 @@ def verdict_section(config: dict) -> str:
             ("error rate of the other held-out clips", "–" if calibration.get("held_out_error_rate") is None
              else f"{100 * float(calibration['held_out_error_rate']):.1f} %"),
             ("calibrated on", str(calibration.get("date", "–")))]
+    if test_auc is not None:  # the figure verdicts are judged by
+        rows.append(("test AUC (people and fakes the calibration never saw)",
+                     f"{100 * float(test_auc):.1f} % on {calibration.get('test_n', '–')} clips "
+                     f"({calibration.get('test_set', '–')})"))
     text = rule + "| calibration | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows) + "\n"
-    if float(auc) < 0.65:
+    if float(auc if test_auc is None else test_auc) < 0.65:
         text += ("\n**This model is near chance on held-out data** (AUC below 65 %): every verdict says so, and "
                  "none should be trusted.\n")
     return text

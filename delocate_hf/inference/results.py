@@ -43,10 +43,12 @@ class Verdict:
         saved = float(getattr(config, "decision_threshold", DEFAULT_THRESHOLD))
         if threshold is not None and float(threshold) != saved:
             saved, band = float(threshold), None
-        auc = calibration.get("auc")
+        # the test split's AUC when one was recorded (`calibrate.write_test_auc`), else the calibration split's
+        tested = calibration.get("test_auc") is not None
+        prefix = "test_" if tested else ""
+        auc, n = calibration.get(prefix + "auc"), calibration.get(prefix + "n")
         return cls(threshold=saved, band=None if band is None else (float(band[0]), float(band[1])),
-                   auc=None if auc is None else float(auc),
-                   n=None if calibration.get("n") is None else int(calibration["n"]), date=calibration.get("date"))
+                   auc=None if auc is None else float(auc), n=None if n is None else int(n), date=calibration.get("date"))
 
     def label(self, score: float) -> str:
         score = float(score)

@@ -261,6 +261,28 @@ def write_fusion_weight(model_dir, weight: float) -> Path:
     return path
 
 
+def write_test_auc(model_dir, auc: float, n: int, test_set: str) -> Path:
+    """Records the AUC of the detector on a *test* split (people and fakes its calibration never saw) in
+    `config.calibration` (`test_auc`, `test_n`, `test_set`). Verdicts then judge the model by it ("near chance on
+    held-out data" when it is below `NEAR_CHANCE_AUC`), not by the calibration split's AUC, which can be higher
+    (e.g. validation fakes of the trained family only). Returns the config path."""
+    from modeling.configuration_delocate import check_verdict_settings
+
+    path = Path(model_dir) / "config.json"
+    if not path.is_file():
+        raise CalibrationError(f"{model_dir} is not a model folder (no config.json)")
+    config = json.loads(path.read_text())
+    if not config.get("calibration"):
+        raise CalibrationError(f"{model_dir} is not calibrated: calibrate it before recording a test AUC")
+    calibration = {**config["calibration"], "test_auc": round(float(auc), 6), "test_n": int(n), "test_set": str(test_set)}
+    check_verdict_settings(config.get("decision_threshold", 0.5), config.get("inconclusive_band"), calibration)
+    config["calibration"] = calibration
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)
+    return path
+
+
 def describe(calibration: Calibration) -> str:
     lo, hi = calibration.inconclusive_band
     from delocate_hf.inference.results import NEAR_CHANCE_AUC
@@ -305,5 +327,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 __all__ = ["BAND_RULE", "Calibration", "CalibrationError", "FUSION_WEIGHTS", "METHODS", "calibrate_detector",
-           "calibrate_scores", "choose_fusion_weight", "fuse_records", "write_fusion_weight",
+           "calibrate_scores", "choose_fusion_weight", "fuse_records", "write_fusion_weight", "write_test_auc",
            "choose_threshold", "describe", "error_band", "main", "write_calibration"]
