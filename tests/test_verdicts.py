@@ -147,6 +147,11 @@ def test_fusion_weight_follows_the_informative_stage_and_reaches_the_model(tmp_p
     assert choose_fusion_weight(records)[0] >= 0.75
     both = [{**r, "recovery": r["fused"], "localization": r["fused"]} for r in records]
     assert choose_fusion_weight(both)[0] == 0.5  # a tie: the paper's mean
+    # gains within the tolerance do not move the paper's 0.5; with no tolerance the best weight wins
+    weight, aucs = choose_fusion_weight(records, tolerance=0.0)
+    assert aucs[weight] == max(aucs.values())
+    loose, _ = choose_fusion_weight(records, tolerance=1.0)
+    assert loose == 0.5
     fused = fuse_records(records, 0.25)
     assert fused[0]["fused"] == pytest.approx(0.25 * records[0]["recovery"] + 0.75 * records[0]["localization"])
     with pytest.raises(CalibrationError, match="recovery"):
