@@ -267,6 +267,24 @@ def test_forgery_localization_with_loss_weights_and_bce_dice():
     assert torch.isfinite(out.loss_loc) and out.loss_loc > 0
 
 
+def test_forgery_localization_with_mean_max_frame_pooling(tmp_path):
+    """`frame_pooling="mean_max"`: same heads and losses; the classifier reads average and maximum features, so its
+    input doubles; the setting survives a save / load and a wrong value is refused."""
+    tester = DelocateModelTester(frame_pooling="mean_max")
+    config, inputs = tester.prepare_config_and_inputs()
+    tester.create_and_check_forgery_localization(config, inputs)
+    model = DelocateForForgeryLocalization(config).eval()
+    mean_only = DelocateForForgeryLocalization(DelocateConfig.tiny()).localizer.classifier.in_features
+    assert model.localizer.classifier.in_features == 2 * mean_only
+    model.save_pretrained(tmp_path)
+    loaded = DelocateForForgeryLocalization.from_pretrained(tmp_path).eval()
+    assert loaded.config.frame_pooling == "mean_max"
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(inputs["pixel_values"]).logits, model(inputs["pixel_values"]).logits)
+    with pytest.raises(ValueError, match="frame_pooling"):
+        DelocateConfig.tiny(frame_pooling="max")
+
+
 def test_deepfake_detection(tester):
     tester.create_and_check_deepfake_detection(*tester.prepare_config_and_inputs())
     other = DelocateModelTester(batch_size=3, fusion_weight=0.2)
