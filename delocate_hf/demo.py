@@ -26,7 +26,7 @@ from .assets import carphone_video_path, default_video_path, face_photos
 # families never trained on.
 TRAIN_FAMILIES = ("self_blend",)
 HELDOUT_FAMILIES = ("part_cheek_nose", "flicker", "part_eyes", "part_lips")
-HELDOUT_PHOTOS_FROM = 10  # face photos 0-9 train, the rest are held-out identities
+HELDOUT_PHOTOS_FROM = 10  # `--faces assets`: photos 0-1 validation, 2-9 train, the rest held-out identities
 VALIDATION_FRACTION = 0.15  # of the training-side people: fusion weight and calibration are chosen on them
 # The stage-2 frame classifier pools average and maximum (docs/experiments.md: probe e2 vs e1).
 DEMO_CONFIG = {"frame_pooling": "mean_max"}
@@ -239,14 +239,13 @@ def run_demo(video: Path | None = None, output_dir: Path = Path("outputs/demo"),
 
     stage("Assemble the detector; fusion weight and verdict calibration on the validation people")
     from delocate_hf.training.calibrate import (calibrate_detector, choose_fusion_weight, describe, fuse_records,
-                                                write_fusion_weight)
+                                                write_fusion_weight, write_test_auc)
 
     detector_dir = output_dir / "detector"
     assemble.assemble(classifier["model_dir"], localizer["model_dir"], detector_dir, recovery_dir=recovery["model_dir"])
     evaluate.evaluate(detector_dir, [caches["validation"]], output_dir / "validation", pseudo_fakes=TRAIN_FAMILIES,
-                      seed=seed + 4321)
-    scores = json.loads((output_dir / "validation" / "scores.json").read_text())
-    clean = [r for r in scores if not str(r["manipulation"]).startswith("real+")]  # degraded copies not counted twice
+                      seed=seed + 4321, degraded_reals=False)
+    clean = json.loads((output_dir / "validation" / "scores.json").read_text())  # real clips and their self-blends
     weight, aucs = choose_fusion_weight(clean)
     write_fusion_weight(detector_dir, weight)
     print("    validation AUC by recovery-stage weight w (fused = w * recovery + (1 - w) * localization): "
@@ -261,8 +260,6 @@ def run_demo(video: Path | None = None, output_dir: Path = Path("outputs/demo"),
                               pseudo_fakes=TRAIN_FAMILIES + HELDOUT_FAMILIES, seed=seed + 1234)
     print((output_dir / "eval" / "metrics.md").read_text())
     summary["metrics"] = table
-    from delocate_hf.training.calibrate import write_test_auc
-
     fused = table["all"]["fused"]
     write_test_auc(detector_dir, fused["auc"], fused["n"], "held-out people, all five pseudo-fake families")
     print(f"    verdicts are judged by the held-out AUC {fused['auc']:.3f}, not the validation one")

@@ -101,6 +101,22 @@ def test_cycle_order_gives_every_family_per_clip(real_cache):
     assert not np.array_equal(blurred["faces"], clean["faces"])
 
 
+def test_evaluation_set_with_and_without_degraded_reals(real_cache):
+    """evaluate's set: one fake of each family per real clip, plus degraded copies of the reals unless asked not to
+    (a validation split); the fakes are the same either way."""
+    from delocate_hf.training.data import load_face_clips
+    from delocate_hf.training.evaluate import evaluation_dataset
+    from modeling import DelocateConfig
+
+    clips, config = load_face_clips(real_cache), DelocateConfig.tiny(num_frames=4)
+    full = evaluation_dataset(clips, config, ("self_blend",), seed=3)
+    plain = evaluation_dataset(clips, config, ("self_blend",), seed=3, degraded_reals=False)
+    assert len(plain) == 12 and sum(m.startswith("real+") for m in full.manipulations) == 6 * 4
+    assert not any(m.startswith("real+") for m in plain.manipulations)
+    assert plain.manipulations == full.manipulations[:len(plain)]
+    np.testing.assert_array_equal(plain.sample(8)["faces"], full.sample(8)["faces"])
+
+
 def test_degradations_are_drawn_alike_for_real_and_fake(real_cache):
     ds = dataset(real_cache, families="self_blend", degradations=DegradationSettings(0.5), augment=False)
     drawn = {0: [], 1: []}

@@ -202,24 +202,35 @@ def calibrate_scores(records, method: str = "eer", score_key: str = "fused", ban
     )
 
 
-def write_calibration(model_dir, calibration: Calibration) -> Path:
-    """Writes the calibration into `model_dir/config.json` (the other keys are kept as they are); the values are
-    checked with `DelocateConfig`'s own rule first. Returns the config path."""
-    from modeling.configuration_delocate import check_verdict_settings
-
+def _read_model_config(model_dir) -> tuple[Path, dict]:
+    """`(path, dict)` of a Delocate checkpoint's `config.json`; CalibrationError if it is not one."""
     path = Path(model_dir) / "config.json"
     if not path.is_file():
         raise CalibrationError(f"{model_dir} is not a model folder (no config.json)")
     config = json.loads(path.read_text())
     if config.get("model_type") != "delocate":
         raise CalibrationError(f"{model_dir} is not a Delocate checkpoint (model_type {config.get('model_type')!r})")
-    values = calibration.config_values()
-    check_verdict_settings(values["decision_threshold"], values["inconclusive_band"], values["calibration"])
-    config.update(values)
+    return path, config
+
+
+def _write_model_config(path: Path, config: dict) -> Path:
+    """Writes `config` to `path` atomically (a temporary file, then a rename)."""
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     tmp.replace(path)
     return path
+
+
+def write_calibration(model_dir, calibration: Calibration) -> Path:
+    """Writes the calibration into `model_dir/config.json` (the other keys are kept as they are); the values are
+    checked with `DelocateConfig`'s own rule first. Returns the config path."""
+    from modeling.configuration_delocate import check_verdict_settings
+
+    path, config = _read_model_config(model_dir)
+    values = calibration.config_values()
+    check_verdict_settings(values["decision_threshold"], values["inconclusive_band"], values["calibration"])
+    config.update(values)
+    return _write_model_config(path, config)
 
 
 def calibrate_detector(model_dir, scores, method: str = "eer", score_key: str = "fused",
@@ -257,15 +268,9 @@ def write_fusion_weight(model_dir, weight: float) -> Path:
     """Sets `score_fusion="mean_prob"` and `fusion_weight=weight` in `model_dir/config.json`. Returns its path."""
     if not 0.0 <= float(weight) <= 1.0:
         raise CalibrationError(f"fusion weight must be in [0, 1], got {weight}")
-    path = Path(model_dir) / "config.json"
-    if not path.is_file():
-        raise CalibrationError(f"{model_dir} is not a model folder (no config.json)")
-    config = json.loads(path.read_text())
+    path, config = _read_model_config(model_dir)
     config.update({"score_fusion": "mean_prob", "fusion_weight": float(weight)})
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
-    return path
+    return _write_model_config(path, config)
 
 
 def write_test_auc(model_dir, auc: float, n: int, test_set: str) -> Path:
@@ -275,19 +280,13 @@ def write_test_auc(model_dir, auc: float, n: int, test_set: str) -> Path:
     (e.g. validation fakes of the trained family only). Returns the config path."""
     from modeling.configuration_delocate import check_verdict_settings
 
-    path = Path(model_dir) / "config.json"
-    if not path.is_file():
-        raise CalibrationError(f"{model_dir} is not a model folder (no config.json)")
-    config = json.loads(path.read_text())
+    path, config = _read_model_config(model_dir)
     if not config.get("calibration"):
         raise CalibrationError(f"{model_dir} is not calibrated: calibrate it before recording a test AUC")
     calibration = {**config["calibration"], "test_auc": round(float(auc), 6), "test_n": int(n), "test_set": str(test_set)}
     check_verdict_settings(config.get("decision_threshold", 0.5), config.get("inconclusive_band"), calibration)
     config["calibration"] = calibration
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
-    return path
+    return _write_model_config(path, config)
 
 
 def describe(calibration: Calibration) -> str:

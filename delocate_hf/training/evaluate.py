@@ -132,15 +132,15 @@ def markdown(table: dict) -> str:
         "degraded globally, against all fakes.\n"
 
 
-def evaluation_dataset(clips, config, pseudo_fakes=(), seed: int = 1234) -> FaceClipDataset:
+def evaluation_dataset(clips, config, pseudo_fakes=(), seed: int = 1234, degraded_reals: bool = True) -> FaceClipDataset:
     """The clips as the detector sees them; with `pseudo_fakes`, plus one fixed fake of each family per real clip
-    and the degraded real clips (no augmentation, the same fakes in every run)."""
+    and (unless `degraded_reals=False`) the degraded real clips (no augmentation, the same fakes in every run)."""
     args = (clips, config.num_frames, config.image_size, config.image_mean, config.image_std)
     families = parse_families(pseudo_fakes)
     if not families:
         return FaceClipDataset(*args, with_index=True)
     return PseudoFakeClipDataset(*args, families=families, family_order="cycle", degradations=None, augment=False,
-                                 degraded_reals=DEGRADATIONS, seed=seed, with_index=True)
+                                 degraded_reals=DEGRADATIONS if degraded_reals else (), seed=seed, with_index=True)
 
 
 def pair_sources(dataset: FaceClipDataset, clips) -> np.ndarray:
@@ -163,16 +163,17 @@ def pair_sources(dataset: FaceClipDataset, clips) -> np.ndarray:
 
 def evaluate(model_dir, data, output_dir: Path, batch_size: int = 4, threshold: float = 0.5,
              accelerator: Accelerator | None = None, localization_frames: int | None = None,
-             pseudo_fakes=(), seed: int = 1234) -> dict:
+             pseudo_fakes=(), seed: int = 1234, degraded_reals: bool = True) -> dict:
     """Metrics of the detector in `model_dir` on face-clip caches `data`. The localizer analyses
     `localization_frames` frames per clip (None: every frame, whatever the model's setting). With `pseudo_fakes`
-    (families), each real clip also gets a fixed fake of each family, and degraded copies (see module docstring)."""
+    (families), each real clip also gets a fixed fake of each family, and degraded copies (see module docstring;
+    `degraded_reals=False`: none, e.g. for a validation split where only the fused ranking is needed)."""
     accelerator = accelerator or Accelerator()
     model = DelocateForDeepfakeDetection.from_pretrained(model_dir)
     model.config.localization_frames = localization_frames
     config = model.config
     clips = load_face_clips(data)
-    dataset = evaluation_dataset(clips, config, pseudo_fakes, seed)
+    dataset = evaluation_dataset(clips, config, pseudo_fakes, seed, degraded_reals)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate)
     model, loader = accelerator.prepare(model, loader)
     results = collect(model, loader, accelerator, config.mask_threshold)
