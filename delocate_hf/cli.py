@@ -44,7 +44,8 @@ def _add_detect(subparsers) -> None:
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object (no masks) per video on stdout (default: text)")
     parser.add_argument("--save-masks", type=Path, default=None, metavar="OUT.npz",
-                        help="write masks + frame_indices to OUT.npz (default: not written)")
+                        help="write masks + frame_indices (of the highest-scoring face; with several faces also "
+                             "trackK_masks + trackK_frame_indices of each face K) to OUT.npz (default: not written)")
     parser.add_argument("--overlay", type=Path, default=None, metavar="OUT.mp4",
                         help="write the heat-map video and the OUT.png contact sheet (default: not written)")
     parser.add_argument("--explain", type=Path, default=None, metavar="OUT.png",
@@ -52,6 +53,9 @@ def _add_detect(subparsers) -> None:
                              "and recovery error (default: not written)")
     parser.add_argument("--frames", type=int, default=None, metavar="N",
                         help="frames to analyse, rounded up to whole clips of the model (default: one clip)")
+    parser.add_argument("--faces", default="all", choices=["all", "largest"],
+                        help="faces to analyse: 'all' = every face as its own track, the video score the highest "
+                             "track score; 'largest' = the largest face only (default: all)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
                         help="where the model runs (default: cpu)")
     parser.add_argument("--localize", default=None, metavar="N|all",

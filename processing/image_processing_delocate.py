@@ -1,6 +1,7 @@
 """Image processor for Delocate: video in, aligned face clip + facial-part ROI boxes (+ ROI token mask) out.
 
-Pipeline per video: decode and sample `num_frames` frames (PyAV) -> track one face (MediaPipe FaceMesh or dlib 68)
+Pipeline per video: decode and sample `num_frames` frames (PyAV) -> track one face (MediaPipe FaceMesh or dlib 68;
+`preprocess_tracks`: every face, each as its own track)
 -> square crop `crop_scale x` the landmark box, resized to `size` -> ROI boxes of eyes / cheek_nose / lips in crop
 pixels -> ImageNet-normalised `pixel_values`. Optionally a facial-part token mask for VideoMAE pre-training
 (`processing.roi_masking`).
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import os
+from dataclasses import dataclass, field
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,6 +27,7 @@ from .alignment import align_faces
 from .alignment import paste_back as _paste_back
 from .errors import DelocateInputError
 from .face_parts import PARTS, part_boxes
+from .face_tracks import track_all_faces
 from .landmarks import DEFAULT_MAX_GAP, LandmarkBackend, get_landmarker, track_faces
 from .video_io import read_video, sample_indices
 
@@ -45,6 +48,15 @@ class DelocateImageProcessorKwargs(ImagesKwargs, total=False):
     mask_ratio: float
     patch_size: int
     tubelet_size: int
+
+
+@dataclass
+class TrackFeatures:
+    """`DelocateFaceProcessor.preprocess_tracks` of one video: `features` (one `BatchFeature` per face track,
+    largest first) and `short_tracks` (`(found, frames)` of the faces found in too few frames to analyse)."""
+
+    features: list
+    short_tracks: list = field(default_factory=list)
 
 
 class DelocateFaceProcessor(BaseImageProcessor):
@@ -199,15 +211,25 @@ class DelocateFaceProcessor(BaseImageProcessor):
                 raise VideoTooShortError(f"video {name} {exc}") from None
         return arr[idx], idx, name
 
+    def _settings(self, kwargs: dict) -> dict:
+        return {k: kwargs.get(k, getattr(self, k)) for k in self.valid_kwargs.__annotations__ if hasattr(self, k)}
+
     def process_video(self, video, **kwargs) -> dict[str, np.ndarray]:
-        """Run the pipeline on one video; numpy outputs without the batch axis (see `preprocess`)."""
-        settings = {k: kwargs.get(k, getattr(self, k)) for k in self.valid_kwargs.__annotations__ if hasattr(self, k)}
-        size = int(settings["size"])
+        """Run the pipeline on one video, following its largest face; numpy outputs without the batch axis (see
+        `preprocess`)."""
+        settings = self._settings(kwargs)
         frames, indices, name = self._load_frames(video, settings)
         backend = self.get_landmarker(settings["landmark_backend"])
         track = track_faces(frames, backend, max_gap=settings["max_gap"], source=name)
+        return self._track_features(frames, indices, track, backend, settings)
+
+    def _track_features(self, frames, indices, track, backend, settings) -> dict[str, np.ndarray]:
+        """The outputs of one followed face (see `preprocess`); padded frames of a track use their `frame_source`."""
+        size = int(settings["size"])
+        source = track.frame_source
+        shown = frames if source is None else frames[np.asarray(source)]
         aligned = align_faces(
-            frames,
+            shown,
             track.landmarks,
             size=size,
             scale=settings["crop_scale"],
@@ -232,7 +254,36 @@ class DelocateFaceProcessor(BaseImageProcessor):
             "faces": aligned.crops,  # (frames, S, S, 3)
             "face_detected": track.detected,  # (frames,)
             "num_faces": track.num_faces,  # (frames,)
+            "padded": track.padded,  # (frames,)
         }
+
+    def preprocess_tracks(self, video, return_tensors: str | None = "pt", return_faces: bool = False,
+                          **kwargs) -> TrackFeatures:
+        """Every face of one video (a path or frames `(T, H, W, 3)` uint8 RGB), each followed as its own track
+        (`processing.face_tracks.track_all_faces`: identities across frames; a face found in at least half of the
+        frames is kept, and the frames of a long run without it repeat its nearest frame with the face).
+
+        Returns `TrackFeatures`: `features`, one `BatchFeature` per track (largest face first), each holding what
+        `preprocess(..., return_num_faces=True)` holds for a batch of one plus `padded` `(1, frames)` bool (True:
+        the frame repeats its nearest frame with this face) and `face_boxes` `(1, frames, 4)` float32 landmark
+        boxes in frame pixels; and `short_tracks`, `(found, frames)` of each face found too rarely to analyse.
+        Raises `NoFaceDetectedError` when no face is found in at least half of the frames."""
+        unknown = set(kwargs) - set(self.valid_kwargs.__annotations__)
+        if unknown:
+            raise TypeError(f"unexpected arguments for {type(self).__name__}: {sorted(unknown)}")
+        settings = self._settings(kwargs)
+        frames, indices, name = self._load_frames(video, settings)
+        backend = self.get_landmarker(settings["landmark_backend"])
+        found = track_all_faces(frames, backend, max_gap=settings["max_gap"], source=name)
+        keys = ["pixel_values", "roi_boxes", "face_affines", "frame_indices", "landmarks", "frame_sizes",
+                "num_faces", "face_detected", "padded"] + (["faces"] if return_faces else [])
+        features = []
+        for track in found.tracks:
+            sample = self._track_features(frames, indices, track, backend, settings)
+            data = {k: sample[k][None] for k in keys}
+            data["face_boxes"] = track.boxes[None]
+            features.append(BatchFeature(data=data, tensor_type=return_tensors))
+        return TrackFeatures(features=features, short_tracks=list(found.short))
 
     # ------------------------------------------------------------------ main entry
     def __call__(self, videos, **kwargs) -> BatchFeature:
@@ -358,4 +409,4 @@ class DelocateFaceProcessor(BaseImageProcessor):
 
 DelocateFaceProcessor.register_for_auto_class("AutoImageProcessor")
 
-__all__ = ["DelocateFaceProcessor", "DelocateImageProcessorKwargs"]
+__all__ = ["DelocateFaceProcessor", "DelocateImageProcessorKwargs", "TrackFeatures"]

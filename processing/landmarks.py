@@ -12,7 +12,8 @@ Backends (all take RGB uint8 `(H, W, 3)` frames and return every face found):
   needs `pip install delocate-hf[dlib]`.
 
 `track_faces` follows one person through a clip: the largest face of the first frame that has one, then the face
-nearest to the previous box in every later (and earlier) frame; short losses are interpolated.
+nearest to the previous box in every later (and earlier) frame; short losses are interpolated. Every face of a clip,
+each as its own track, is `processing.face_tracks.track_all_faces`.
 
 The work is split by job, and this module re-exports the public names of each file:
 
@@ -86,6 +87,9 @@ class FaceTrack:
         num_faces: `(T,)` int64 number of distinct faces the backend found in each frame (overlapping duplicate
             detections of one face, which MediaPipe sometimes returns, count once).
         backend: backend name.
+        frame_source: `(T,)` int64 frame whose pixels and landmarks stand for each frame: the frame itself, or, for a
+            frame of a long run without this face (`processing.face_tracks` pads tracks shorter than the clip), the
+            nearest frame in which it was found. None: every frame is its own (`track_faces`).
     """
 
     landmarks: np.ndarray
@@ -93,6 +97,14 @@ class FaceTrack:
     detected: np.ndarray
     num_faces: np.ndarray
     backend: str
+    frame_source: np.ndarray | None = None
+
+    @property
+    def padded(self) -> np.ndarray:
+        """`(T,)` bool, True where the frame repeats another one (`frame_source`) because this face is gone."""
+        if self.frame_source is None:
+            return np.zeros(len(self.detected), dtype=bool)
+        return np.asarray(self.frame_source) != np.arange(len(self.detected))
 
     @property
     def detection_rate(self) -> float:

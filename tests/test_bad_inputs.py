@@ -14,7 +14,7 @@ with one JSON object on stdout.
 | audio_only   | AAC audio in an `.mp4`, no video stream        | VideoDecodeError      | exit 2, "no video"   |
 | one_frame    | 1-frame H.264 video of a real face             | VideoTooShortError    | exit 2, "1 decod..." |
 | no_face      | face-less second half of `face_noface.mov`     | NoFaceDetectedError   | exit 2, "no face"    |
-| three_faces  | three real faces of different sizes            | ok: largest followed, `max_faces` 3 + a note |
+| three_faces  | three real faces of different sizes            | ok: three face tracks, `max_faces` 3 + a note |
 | frames_4k    | real face frames upscaled to 3840x2160         | ok, masks 2160x3840   | ok                   |
 | gray_yuv     | grayscale frames, H.264 yuv420p                | ok                    | ok                   |
 | gray_pix_fmt | true `gray` pixel format (FFV1 in Matroska)    | ok                    | ok                   |
@@ -197,11 +197,14 @@ def _three_faces(d, x):
 
 
 def _check_three_faces(data, x):
+    """Every face is its own track (the default `faces="all"`): three tracks, the note says so, the video score is
+    the highest track score, the first track follows the largest face (x 10-190)."""
     assert data["max_faces"] == 3, data["max_faces"]
-    assert len(data["notes"]) == 1 and "3 faces" in data["notes"][0] and "largest" in data["notes"][0]
-    assert "three_faces.mp4" in data["notes"][0]
-    largest = x["largest"]  # the followed face is the largest one (x 10-190), not one of the two others
-    for f in data["frames"]:
+    assert len(data["notes"]) == 1 and "3 face tracks" in data["notes"][0] and "three_faces.mp4" in data["notes"][0]
+    assert len(data["tracks"]) == 3 and data["score"] == max(t["score"] for t in data["tracks"])
+    assert data["frames"] == data["tracks"][data["best_track"]]["frames"]
+    largest = x["largest"]
+    for f in data["tracks"][0]["frames"]:
         centre = _box_centre(f["face_box"])
         assert largest[0] <= centre[0] <= largest[2] + 16 and largest[1] <= centre[1] <= largest[3], f
 
@@ -389,7 +392,7 @@ def test_cli(case, media, model_dir, capfd, caplog):
     assert "masks" not in data
     check_success(case, data, extras)
     if case.name == "three_faces":  # also said as a warning (a stderr line outside pytest's log capture)
-        assert any("3 faces" in r.getMessage() and "largest" in r.getMessage() for r in caplog.records)
+        assert any("3 face tracks" in r.getMessage() and "highest track score" in r.getMessage() for r in caplog.records)
 
 
 WRAPPER = """

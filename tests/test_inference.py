@@ -62,7 +62,7 @@ def test_pipeline_output_contract(single_face_result):
     assert all(0 <= i < 72 for i in indices) and indices == sorted(set(indices))
     assert [f["index"] for f in r["frames"]] == indices
     for f in r["frames"]:
-        assert set(f) == {"index", "score", "face_box", "localized", "face_found"}
+        assert set(f) == {"index", "score", "face_box", "localized", "face_found", "padded"}
         assert 0.0 <= f["score"] <= 1.0
         x0, y0, x1, y1 = f["face_box"]
         assert 0 <= x0 < x1 <= 640 and 0 <= y0 < y1 <= 360

@@ -45,10 +45,18 @@ def _print_result(video, result: DetectionResult, args, png, why) -> None:
         print(f"  warning: {result.warning}")
     for note in result.notes:
         print(f"  note: {note}")
+    if len(result.tracks) > 1:
+        for t in result.tracks:
+            box = ", ".join(f"{v:.0f}" for v in t.frames[0].face_box)
+            best = "  (highest: the video score)" if t.track_id == result.tracks[result.best_track].track_id else ""
+            print(f"  face {t.track_id}: {t.label}  P(fake) {t.score:.3f}  ({len(t.frames)} frames, first "
+                  f"face [{box}]){best}")
+        print(f"  frames of face {result.tracks[result.best_track].track_id}:")
     for f in result.frames:
         box = ", ".join(f"{v:.0f}" for v in f.face_box)
         mark = "" if f.localized else "  (mask of nearest analysed frame)"
-        mark += "" if f.face_found else "  (face not found: position interpolated)"
+        mark += "  (face gone: nearest frame with it repeated)" if f.padded else (
+            "" if f.face_found else "  (face not found: position interpolated)")
         print(f"  frame {f.index:>6}  score {f.score:.3f}  face [{box}]{mark}")
     if args.save_masks is not None:
         print(f"masks: {args.save_masks}")
@@ -63,10 +71,13 @@ def _detect_one(video, model, processor, args, progress) -> None:
 
     explain_png = getattr(args, "explain", None)
     result = detect_video(video, model, processor, num_frames=args.frames, device=args.device, progress=progress,
-                          explain=explain_png is not None)
+                          explain=explain_png is not None, faces=getattr(args, "faces", "all"))
     if args.save_masks is not None:
         Path(args.save_masks).parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(args.save_masks, masks=result.masks, frame_indices=result.frame_indices)
+        per_track = {f"track{t.track_id}_{key}": value for t in result.tracks
+                     for key, value in (("masks", t.masks), ("frame_indices", t.frame_indices))
+                     if len(result.tracks) > 1}
+        np.savez_compressed(args.save_masks, masks=result.masks, frame_indices=result.frame_indices, **per_track)
     png = why = None
     if args.overlay is not None:
         from .overlay import write_overlay

@@ -1,26 +1,28 @@
-"""Video-level deepfake detection with forgery masks in original-frame coordinates.
+"""Video-level deepfake detection with forgery masks in original-frame coordinates, for every face of the video.
 
-`detect_video(video, model, processor)` is the one implementation behind both the `"deepfake-detection"` pipeline
-and `delocate detect`. It runs in three steps, which the pipeline maps onto `preprocess` / `_forward` /
-`postprocess`:
+`detect_video(video, model, processor)` is the one implementation behind the `"deepfake-detection"` pipeline,
+`delocate detect` and the Space. Its three steps are the pipeline's `preprocess` / `_forward` / `postprocess`:
 
 1. `iter_clip_inputs`: `processing.video_io.iter_clips` samples `num_clips * clip_len` frames uniformly over the
-   whole video (seeking from keyframe to keyframe) as `num_clips` consecutive clips of
-   `clip_len = model.config.num_frames` frames, and the face processor runs on each clip as soon as its frames are
-   decoded. Only one clip of decoded frames is held at a time.
-2. `forward_clip`: the detector on one clip -> clip probability, per-frame scores, crop-space masks.
-3. `assemble_result`: masks pasted back to the original frame size, per-frame face boxes, and the video score =
-   **mean of the clip probabilities**, and the verdict "real" / "fake" / "inconclusive" from the model config's
-   calibrated rule (`results.Verdict`: `decision_threshold`, `inconclusive_band`, `calibration`).
+   video (seeking) as `num_clips` clips of `clip_len = model.config.num_frames` frames (one clip of decoded frames
+   held at a time), and the face processor finds every face of each clip as its own track
+   (`processor.preprocess_tracks`; `faces="largest"`: the largest only). Tracks of successive clips are linked
+   into one identity per person (`processing.face_tracks.TrackLinker`).
+2. `forward_clip`: the detector on one clip of one face -> clip probability, per-frame scores, crop-space masks.
+3. `assemble_result`: per face track, masks pasted back to the original frame size, face boxes and its score =
+   mean of its clip probabilities; **the video score is the maximum over the tracks** (the top-level frames and
+   masks are the highest-scoring track's), with the verdict from the model config's calibrated rule
+   (`results.Verdict`).
 
-Memory is bounded by the number of analysed frames `N` (one clip of decoded frames + `N` crop-space masks while
-running, then the `(N, H, W)` float32 output masks), never by the duration of the video. With `explain=True` the
-face crops of the most suspicious clip are kept too (`DetectionResult.evidence`, for `inference.explain`).
+Memory is bounded by the number of analysed frames (per face), never by the duration of the video. With
+`explain=True` the face crops of the most suspicious clip are kept (`DetectionResult.evidence`), with
+`keep_frames=True` the decoded analysed frames (`DetectionResult.analysed_frames`, for an overlay without a second
+decoding).
 
-Clips in which no face can be tracked are skipped and reported (`notes`, `skipped_clips`); when no requested clip
-has a face the video is searched with more clips, and it fails with `NoFaceDetectedError` only when no sampled
-clip has a face (`iter_clip_inputs`). When the landmarker finds several faces, the largest one is followed: the result
-says so (`max_faces`, `notes`) and a warning is logged.
+No-face policy: clips without a usable face are skipped and reported (`notes`, `skipped_clips`); when no requested
+clip has one, more clips are searched; `NoFaceDetectedError` only when no sampled clip has a face. A face found in
+fewer than half of a clip's frames is not analysed there (noted); a face gone from some frames of a clip is padded
+with its nearest frame with the face (`padded`, mask 0, noted).
 """
 
 from __future__ import annotations
@@ -32,11 +34,12 @@ from pathlib import Path
 import numpy as np
 
 from processing.errors import BAD_INPUT_ERRORS, DelocateInputError, NoFaceDetectedError, VideoDecodeError
+from processing.face_tracks import TrackLinker, crop_boxes
 from processing.video_io import iter_clips
 
 from .devices import resolve_device
 from .progress import progress_bar
-from .results import DEFAULT_THRESHOLD, ClipEvidence, DetectionResult, FrameResult, Verdict
+from .results import DEFAULT_THRESHOLD, SCORE_RULE, ClipEvidence, DetectionResult, FrameResult, TrackResult, Verdict
 
 logger = logging.getLogger(__name__)
 
@@ -89,12 +92,46 @@ def display_name(name: str | None) -> str:
     return f"'{Path(bare).name}'" if ("/" in bare or "\\" in bare) else str(name)
 
 
-def _face_clips(video, processor, clip_len: int, num_clips: int, progress, scan: dict) -> Iterator[dict]:
-    """Model inputs of the clips of one sampling pass that have a face; the others are added to `scan["skipped"]`
-    as `(clip_index, num_clips, reason)`."""
+FACES = ("all", "largest")
+
+
+def check_faces(faces: str) -> str:
+    """`faces` as given to `detect_video` / the pipeline / `delocate detect --faces`: "all" or "largest"."""
+    if faces not in FACES:
+        raise DelocateInputError(f"faces must be one of {', '.join(FACES)}, got {faces!r}")
+    return faces
+
+
+def _clip_tracks(processor, clip, clip_len: int, faces: str) -> tuple[list[dict], list]:
+    """The processor's features of each analysed face of one clip (largest only, or every track) and the
+    `(found, frames)` of the faces too rarely found to analyse."""
     import torch
 
-    bar = None
+    if faces == "largest" or not hasattr(processor, "preprocess_tracks"):
+        feats = processor(clip.frames, num_frames=clip_len, sampling="uniform", return_tensors="pt",
+                          return_num_faces=True)
+        n = feats["face_detected"].shape[-1]
+        return [{**feats, "padded": torch.zeros((1, n), dtype=torch.bool), "face_boxes": None}], []
+    found = processor.preprocess_tracks(clip.frames, num_frames=clip_len, sampling="uniform", return_tensors="pt")
+    return list(found.features), list(found.short_tracks)
+
+
+def _link_box(feats, affines_size: int, frame_size, first: bool) -> np.ndarray:
+    """The face box of a track's first (or last) frame with the face, for linking tracks across clips."""
+    keep = ~_np(feats["padded"]).reshape(-1)
+    boxes = (_np(feats["face_boxes"]).reshape(-1, 4) if feats.get("face_boxes") is not None
+             else crop_boxes(_np(feats["face_affines"]).reshape(-1, 2, 3), affines_size, frame_size))
+    boxes = boxes[keep] if keep.any() else boxes
+    return boxes[0 if first else -1]
+
+
+def _face_clips(video, processor, clip_len: int, num_clips: int, progress, scan: dict, faces: str = "largest",
+                keep_frames: bool = False) -> Iterator[dict]:
+    """Model inputs of the clips of one sampling pass that have a face, one per analysed face track; the others are
+    added to `scan["skipped"]` as `(clip_index, num_clips, reason)`."""
+    import torch
+
+    bar, linker = None, TrackLinker()
 
     def on_frame(done: int, total: int) -> None:
         nonlocal bar
@@ -111,36 +148,51 @@ def _face_clips(video, processor, clip_len: int, num_clips: int, progress, scan:
             scan.update(seen=scan["seen"] + 1, name=clip.name, total_frames=int(clip.total_frames),
                         num_clips=int(clip.num_clips))
             try:
-                feats = processor(clip.frames, num_frames=clip_len, sampling="uniform", return_tensors="pt",
-                                  return_num_faces=True)
+                tracks, short = _clip_tracks(processor, clip, clip_len, faces)
             except ValueError as exc:  # NoFaceDetectedError (by name: see is_bad_input)
                 if not _is_error(exc, "NoFaceDetectedError"):
                     raise
                 # the processor names the array; keep its reason only
                 scan["skipped"].append((clip.clip_index, clip.num_clips, str(exc).split(": ", 1)[-1]))
                 continue
-            yield {
-                "pixel_values": feats["pixel_values"],
-                "roi_boxes": feats["roi_boxes"],
-                "face_affines": feats["face_affines"],
-                "face_detected": feats["face_detected"],
-                "frame_indices": torch.as_tensor(clip.frame_indices, dtype=torch.long)[None],
-                "frame_size": torch.as_tensor(clip.frames.shape[1:3], dtype=torch.long)[None],
-                "meta": [{"total_frames": clip.total_frames, "fps": clip.fps, "num_clips": clip.num_clips,
-                          "name": clip.name, "max_faces": int(feats["num_faces"].max())}],
-            }
+            linker.next_clip()
+            size, frame_size = int(processor.size), clip.frames.shape[1:3]
+            for k, feats in enumerate(tracks):
+                track_id = linker.link(_link_box(feats, size, frame_size, True), _link_box(feats, size, frame_size,
+                                                                                            False))
+                meta = {"total_frames": clip.total_frames, "fps": clip.fps, "num_clips": clip.num_clips,
+                        "name": clip.name, "max_faces": int(feats["num_faces"].max()), "track_id": track_id,
+                        "clip_index": int(clip.clip_index), "faces": faces, "short_tracks": short if k == 0 else []}
+                if keep_frames and k == 0:
+                    meta["frames"] = clip.frames
+                yield {
+                    "pixel_values": feats["pixel_values"],
+                    "roi_boxes": feats["roi_boxes"],
+                    "face_affines": feats["face_affines"],
+                    "face_detected": feats["face_detected"],
+                    "padded": feats["padded"],
+                    "frame_indices": torch.as_tensor(clip.frame_indices, dtype=torch.long)[None],
+                    "frame_size": torch.as_tensor(clip.frames.shape[1:3], dtype=torch.long)[None],
+                    "meta": [meta],
+                }
     finally:
         if bar is not None:
             bar.close()
 
 
 def iter_clip_inputs(
-    video, processor, clip_len: int, num_frames: int | None = None, progress: bool | None = None
+    video, processor, clip_len: int, num_frames: int | None = None, progress: bool | None = None,
+    faces: str = "all", keep_frames: bool = False,
 ) -> Iterator[dict]:
-    """Model inputs per analysed clip (step 1) for `video` (a path or frames `(T, H, W, 3)`). Each dict holds
-    `pixel_values` `(1, T, 3, S, S)`, `roi_boxes` `(1, T, 3, 4)`, `face_affines` `(1, T, 2, 3)`, `face_detected`
-    `(1, T)`, `frame_indices` `(1, T)`, `frame_size` `(1, 2)`, `meta` and `is_last` (a one-element bool tensor, which
-    transformers' chunk-pipeline iterators accept batched or not).
+    """Model inputs per analysed clip and face track (step 1) for `video` (a path or frames `(T, H, W, 3)`). Each
+    dict holds `pixel_values` `(1, T, 3, S, S)`, `roi_boxes` `(1, T, 3, 4)`, `face_affines` `(1, T, 2, 3)`,
+    `face_detected` `(1, T)`, `padded` `(1, T)`, `frame_indices` `(1, T)`, `frame_size` `(1, 2)`, `meta` (with the
+    video `track_id` of the face, its `clip_index`, and with `keep_frames` the clip's decoded frames on the clip's
+    first track) and `is_last` (a one-element bool tensor, which transformers' chunk-pipeline iterators accept
+    batched or not).
+
+    `faces="all"` (default): every face of a clip is analysed as its own track (`processor.preprocess_tracks`;
+    one identity per person across clips); "largest": the largest face only, as before.
 
     **No-face policy** (the same for the pipeline, `delocate detect` and the Space, which all run this): a clip in
     which the followed face is lost for more than the processor's `max_gap` sampled frames is skipped; shorter
@@ -151,11 +203,12 @@ def iter_clip_inputs(
     (`skipped_clips`, `face_notes`), which `assemble_result` turns into `DetectionResult.notes`."""
     import torch
 
+    check_faces(faces)
     requested = num_clips_for(num_frames, clip_len)
     label = video if isinstance(video, (str, Path)) else "frames"
     scan = {"seen": 0, "name": None, "total_frames": 0, "num_clips": 0, "skipped": [], "label": label}
     pending, searched = None, None
-    for item in _face_clips(video, processor, clip_len, requested, progress, scan):
+    for item in _face_clips(video, processor, clip_len, requested, progress, scan, faces, keep_frames):
         if pending is not None:
             yield {**pending, "is_last": torch.tensor([False])}
         pending = item
@@ -164,7 +217,7 @@ def iter_clip_inputs(
     if pending is None and scan["seen"] and wider > scan["num_clips"]:
         scan.update(seen=0, skipped=[])
         searched = wider
-        for item in _face_clips(video, processor, clip_len, wider, progress, scan):
+        for item in _face_clips(video, processor, clip_len, wider, progress, scan, faces, keep_frames):
             if pending is not None:
                 yield {**pending, "is_last": torch.tensor([False])}
             pending = item
@@ -207,21 +260,6 @@ def forward_clip(model, inputs: dict, keep_pixels: bool = False) -> dict:
     return result
 
 
-def _face_boxes(affines: np.ndarray, crop_size: int, frame_size: tuple[int, int]) -> np.ndarray:
-    """Face crop boxes `(T, 4)` x0, y0, x1, y1 in frame pixels from frame->crop affines `(T, 2, 3)`."""
-    h, w = frame_size
-    corners = np.array([[0, 0], [crop_size, 0], [0, crop_size], [crop_size, crop_size]], dtype=np.float64)
-    boxes = np.empty((len(affines), 4), dtype=np.float64)
-    for i, a in enumerate(np.asarray(affines, dtype=np.float64)):
-        full = np.vstack([a, [0.0, 0.0, 1.0]])
-        inv = np.linalg.inv(full)[:2]
-        pts = corners @ inv[:, :2].T + inv[:, 2]
-        boxes[i] = [pts[:, 0].min(), pts[:, 1].min(), pts[:, 0].max(), pts[:, 1].max()]
-    boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
-    boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
-    return boxes
-
-
 def _np(x) -> np.ndarray:
     return x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
 
@@ -245,24 +283,16 @@ def _evidence(clip_outputs: list[dict]) -> ClipEvidence | None:
                         frame_scores=_np(out["frame_scores"]).reshape(-1).astype(np.float64))
 
 
-def assemble_result(clip_outputs: list[dict], processor, threshold: float | None = None,
-                    config=None) -> DetectionResult:
-    """Video result from the per-clip outputs (step 3): masks pasted back to the original frame size; the
-    `evidence` for `explain` when the outputs kept their `pixel_values`.
-
-    The verdict is `Verdict.from_config(config, threshold)`: the model config's `decision_threshold`,
-    `inconclusive_band` and `calibration` (None: 0.5, no band, not calibrated); an explicit `threshold` replaces
-    the saved threshold and its band."""
+def _track_result(outputs: list[dict], processor, frame_size: tuple[int, int], verdict, track_id: int
+                  ) -> TrackResult:
+    """One face track's result from its clips' outputs: masks pasted back to frame size (0 on padded frames)."""
     import cv2
 
-    if not clip_outputs:
-        raise NoFaceDetectedError("no clip with a face was analysed")
     crop_size = int(processor.size)
-    frame_size = tuple(int(v) for v in _np(clip_outputs[0]["frame_size"]).reshape(-1)[:2])
-    count = sum(int(_np(o["frame_indices"]).size) for o in clip_outputs)
+    count = sum(int(_np(o["frame_indices"]).size) for o in outputs)
     masks = np.empty((count, *frame_size), dtype=np.float32)
     frames, indices, clip_scores, pos = [], [], [], 0
-    for out in clip_outputs:
+    for out in outputs:
         crop_masks = _np(out["masks"]).reshape(-1, *_np(out["masks"]).shape[-2:]).astype(np.float32)
         if crop_masks.shape[-1] != crop_size or crop_masks.shape[-2] != crop_size:
             crop_masks = np.stack([cv2.resize(m, (crop_size, crop_size), interpolation=cv2.INTER_LINEAR)
@@ -270,48 +300,85 @@ def assemble_result(clip_outputs: list[dict], processor, threshold: float | None
         affines = _np(out["face_affines"]).reshape(-1, 2, 3)
         idx = _np(out["frame_indices"]).reshape(-1).astype(np.int64)
         scores = _np(out["frame_scores"]).reshape(-1)
-        localized = _np(out["localized"]).reshape(-1) if "localized" in out else np.ones(len(idx), dtype=bool)
-        found = _np(out["face_detected"]).reshape(-1) if "face_detected" in out else np.ones(len(idx), dtype=bool)
-        pasted = processor.paste_back(crop_masks, affines, frame_size)
-        masks[pos:pos + len(idx)] = np.clip(pasted, 0.0, 1.0)
+        ones = np.ones(len(idx), dtype=bool)
+        localized = _np(out["localized"]).reshape(-1) if "localized" in out else ones
+        found = _np(out["face_detected"]).reshape(-1) if "face_detected" in out else ones
+        padded = _np(out["padded"]).reshape(-1) if out.get("padded") is not None else ~ones
+        pasted = np.clip(processor.paste_back(crop_masks, affines, frame_size), 0.0, 1.0)
+        pasted[padded] = 0.0  # the face is not in these frames
+        masks[pos:pos + len(idx)] = pasted
         pos += len(idx)
-        boxes = _face_boxes(affines, crop_size, frame_size)
+        boxes = crop_boxes(affines, crop_size, frame_size)
         frames += [
-            FrameResult(int(i), float(s), [round(float(v), 2) for v in b], bool(k), bool(f))
-            for i, s, b, k, f in zip(idx, scores, boxes, localized, found)
+            FrameResult(int(i), float(sc), [round(float(v), 2) for v in b], bool(k), bool(f), bool(p))
+            for i, sc, b, k, f, p in zip(idx, scores, boxes, localized, found, padded)
         ]
         indices.append(idx)
         clip_scores.append(float(_np(out["probability"]).reshape(-1)[0]))
-    meta = _first(clip_outputs[-1].get("meta", [{}]))
     score = float(np.mean(clip_scores))
+    return TrackResult(track_id=track_id, label=verdict.label(score), score=score, frames=frames, masks=masks,
+                       frame_indices=np.concatenate(indices), clip_scores=clip_scores,
+                       padded_frames=sum(f.padded for f in frames))
+
+
+def assemble_result(clip_outputs: list[dict], processor, threshold: float | None = None,
+                    config=None) -> DetectionResult:
+    """Video result from the per-clip (per face track) outputs (step 3): each track's masks pasted back to the
+    original frame size, the `evidence` for `explain` when the outputs kept their `pixel_values`.
+
+    Every face track gets its own score (mean of its clip probabilities); the video score is the **maximum over the
+    tracks** (`SCORE_RULE`), and the top-level frames, masks, frame indices and clip scores are those of the
+    highest-scoring track (`best_track`; with one face, that face's, as before). The verdict is
+    `Verdict.from_config(config, threshold)`: the model config's `decision_threshold`, `inconclusive_band` and
+    `calibration` (None: 0.5, no band, not calibrated); an explicit `threshold` replaces the saved threshold and its
+    band."""
+    if not clip_outputs:
+        raise NoFaceDetectedError("no clip with a face was analysed")
+    frame_size = tuple(int(v) for v in _np(clip_outputs[0]["frame_size"]).reshape(-1)[:2])
+    metas = [_first(o.get("meta", [{}])) for o in clip_outputs]
+    meta = metas[-1]
     verdict = Verdict.from_config(config, threshold)
-    max_faces = max(int(_first(o.get("meta", [{}])).get("max_faces", 1)) for o in clip_outputs)
+    by_track: dict[int, list[dict]] = {}
+    for out, m in zip(clip_outputs, metas):
+        by_track.setdefault(int(m.get("track_id", 0)), []).append(out)
+    tracks = [_track_result(outs, processor, frame_size, verdict, t) for t, outs in sorted(by_track.items())]
+    best = max(range(len(tracks)), key=lambda k: tracks[k].score)
+    top = tracks[best]
+    faces = str(meta.get("faces", "largest"))
+    max_faces = max(int(m.get("max_faces", 1)) for m in metas)
     name = display_name(meta.get("name"))  # notes never show folders (the Space shows them)
     notes = list(meta.get("face_notes") or [])  # skipped clips, wider search: logged by iter_clip_inputs
-    if max_faces > 1:
+    if faces == "largest" and max_faces > 1:
         notes.append(f"{max_faces} faces found in {name}: analysed the largest one")
-        logger.warning(notes[-1])
-    missing = sum(not f.face_found for f in frames)
+    elif len(tracks) > 1:
+        notes.append(f"{len(tracks)} face tracks in {name}, each analysed as its own clip: the video score is the "
+                     f"highest track score (track {top.track_id}, P(fake) {top.score:.3f})")
+    for t in tracks:
+        if t.padded_frames:
+            notes.append(f"face track {t.track_id} of {name} is gone from {t.padded_frames} of its {len(t.frames)} "
+                         "analysed frames: the model saw its nearest frame with the face there (padded true, mask 0)")
+    short = sum(len(m.get("short_tracks") or []) for m in metas)
+    if short:
+        notes.append(f"{short} face(s) of {name} found in fewer than half of a clip's frames: not analysed")
+    missing = sum(not f.face_found and not f.padded for f in top.frames)
     if missing:
-        notes.append(f"face not found in {missing} of {len(frames)} analysed frames of {name}"
+        notes.append(f"face not found in {missing} of {len(top.frames)} analysed frames of {name}"
                      ": their face position is interpolated from the neighbouring frames (face_found false)")
-        logger.warning(notes[-1])
+    for note in notes[len(meta.get("face_notes") or []):]:
+        logger.warning(note)
+    kept = [m["frames"] for m in metas if m.get("frames") is not None]
+    analysed = None
+    if kept:
+        analysed = {}
+        for out, m in zip(clip_outputs, metas):
+            if m.get("frames") is not None:
+                analysed.update(zip(_np(out["frame_indices"]).reshape(-1).tolist(), m["frames"]))
     return DetectionResult(
-        label=verdict.label(score),
-        score=score,
-        frames=frames,
-        masks=masks,
-        frame_indices=np.concatenate(indices),
-        clip_scores=clip_scores,
-        frame_size=frame_size,
-        fps=float(meta.get("fps", 0.0)),
-        total_frames=int(meta.get("total_frames", 0)),
-        skipped_clips=int(meta.get("skipped_clips", 0)),
-        threshold=verdict.threshold,
-        verdict=verdict,
-        max_faces=max_faces,
-        notes=notes,
-        evidence=_evidence(clip_outputs),
+        label=top.label, score=top.score, frames=top.frames, masks=top.masks, frame_indices=top.frame_indices,
+        clip_scores=top.clip_scores, frame_size=frame_size, fps=float(meta.get("fps", 0.0)),
+        total_frames=int(meta.get("total_frames", 0)), skipped_clips=int(meta.get("skipped_clips", 0)),
+        threshold=verdict.threshold, verdict=verdict, max_faces=max_faces, notes=notes,
+        evidence=_evidence(clip_outputs), tracks=tracks, best_track=best, faces=faces, analysed_frames=analysed,
     )
 
 
@@ -324,6 +391,8 @@ def detect_video(
     progress: bool | None = True,
     threshold: float | None = None,
     explain: bool = False,
+    faces: str = "all",
+    keep_frames: bool = False,
 ) -> DetectionResult:
     """Detect a deepfake in `video` (a path or frames `(T, H, W, 3)` uint8 RGB).
 
@@ -338,6 +407,10 @@ def detect_video(
             `inconclusive_band` and calibration status); a number replaces the threshold and drops the band.
         explain: keep the face crops of the most suspicious clip (`result.evidence`, one clip of
             `(T, 3, S, S)` float32) so that `inference.explain(result, model, processor)` needs no second decoding.
+        faces: "all" (default): every face analysed as its own track, the video score the highest track score;
+            "largest": the largest face only.
+        keep_frames: keep the decoded analysed frames (`result.analysed_frames`, e.g. for an overlay drawn without
+            decoding the video again: `write_overlay(..., frames=result.analysed_frames)`).
     """
     import torch
 
@@ -347,7 +420,8 @@ def detect_video(
     target = next(model.parameters()).device
     outputs, best = [], None
     with torch.inference_mode():
-        for inputs in iter_clip_inputs(video, processor, clip_length(model), num_frames, progress):
+        for inputs in iter_clip_inputs(video, processor, clip_length(model), num_frames, progress, faces,
+                                       keep_frames):
             inputs = {k: v.to(target) if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
             out = forward_clip(model, inputs, keep_pixels=explain)
             outputs.append({k: v.cpu() if isinstance(v, torch.Tensor) else v for k, v in out.items()})
@@ -366,7 +440,11 @@ __all__ = [
     "DEFAULT_THRESHOLD",
     "DTYPES",
     "DetectionResult",
+    "FACES",
     "NO_FACE_SEARCH_FACTOR",
+    "SCORE_RULE",
+    "TrackResult",
+    "check_faces",
     "FrameResult",
     "ModelLoadError",
     "assemble_result",

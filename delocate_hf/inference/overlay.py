@@ -1,9 +1,12 @@
 """Visual outputs of a detection: heat-map overlay video and PNG contact sheet.
 
 - `write_overlay(video_path, result, out_mp4)`: the original video, every frame, with the forgery mask as a JET
-  heat-map (blended where mask > 0.05), the face box, the video label/score and the per-frame score. The video is
-  streamed frame by frame (decode -> draw -> encode), so memory does not grow with its duration. Between analysed
-  frames the mask, box and score are linearly interpolated; before the first / after the last one they are held.
+  heat-map (blended where mask > 0.05), the face box, the video label/score and the per-frame score; with several
+  faces (`result.tracks`), every face's mask (the highest where they meet) and its box with its own score ("face K
+  0.76"), each face drawn only near the frames where it was analysed. The video is streamed frame by frame
+  (decode -> draw -> encode), so memory does not grow with its duration; `frames=` (the frames detection kept)
+  draws those frames only, without decoding. Between analysed frames the mask, box and score are linearly
+  interpolated; before the first / after the last one they are held.
   Also writes the contact sheet next to the video (`OUT.png`) unless `contact_sheet=False`.
 - `save_contact_sheet(png, result, ...)`: a grid of the analysed frames with their overlays and per-frame scores.
 
@@ -13,7 +16,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -32,41 +35,66 @@ BOX_RGB = (255, 220, 0)
 
 
 @dataclass
+class _Track:
+    track_id: int
+    score: float
+    indices: np.ndarray  # (N,) sorted
+    masks: np.ndarray  # (N, H, W)
+    scores: np.ndarray  # (N,)
+    boxes: np.ndarray  # (N, 4)
+    padded: np.ndarray  # (N,) bool
+
+
+@dataclass
 class _Analysis:
     label: str
     score: float
-    indices: np.ndarray  # (N,) sorted
+    indices: np.ndarray  # (N,) sorted: the best track's analysed frames (the contact sheet: every track's)
     masks: np.ndarray  # (N, H, W)
     scores: np.ndarray  # (N,)
     boxes: np.ndarray  # (N, 4)
     fps: float
     total_frames: int = 0
     threshold: float = 0.5
+    tracks: list[_Track] = field(default_factory=list)
 
 
 def _label_rgb(label: str) -> tuple:
     return {"fake": FAKE_RGB, "real": REAL_RGB}.get(label, INCONCLUSIVE_RGB)
 
 
-def _as_analysis(result) -> _Analysis:
-    data = result.to_dict() if hasattr(result, "to_dict") else dict(result)
-    if "masks" not in data or data["masks"] is None:
-        raise ValueError("the detection result has no masks (use the pipeline dict or DetectionResult)")
+def _as_track(data: dict, track_id: int = 0) -> _Track:
     indices = np.asarray(data["frame_indices"], dtype=np.int64).reshape(-1)
     masks = np.asarray(data["masks"], dtype=np.float32)
     frames = data.get("frames") or [{"index": int(i), "score": float("nan"), "face_box": None} for i in indices]
     scores = np.array([f["score"] for f in frames], dtype=np.float64)
     boxes = np.array([f["face_box"] if f.get("face_box") is not None else [np.nan] * 4 for f in frames], np.float64)
+    padded = np.array([bool(f.get("padded", False)) for f in frames], dtype=bool)
     order = np.argsort(indices, kind="stable")
+    return _Track(track_id=int(data.get("track_id", track_id)), score=float(data.get("score", float("nan"))),
+                  indices=indices[order], masks=masks[order], scores=scores[order], boxes=boxes[order],
+                  padded=padded[order])
+
+
+def _as_analysis(result) -> _Analysis:
+    data = result.to_dict() if hasattr(result, "to_dict") else dict(result)
+    if "masks" not in data or data["masks"] is None:
+        raise ValueError("the detection result has no masks (use the pipeline dict or DetectionResult)")
+    best = _as_track(data)
+    tracks = [_as_track(t, k) for k, t in enumerate(data.get("tracks") or []) if t.get("masks") is not None]
+    if len(tracks) < 2:
+        tracks = [best]
     return _Analysis(
-        label=str(data["label"]), score=float(data["score"]), indices=indices[order], masks=masks[order],
-        scores=scores[order], boxes=boxes[order], fps=float(data.get("fps") or 0.0),
+        label=str(data["label"]), score=float(data["score"]), indices=best.indices, masks=best.masks,
+        scores=best.scores, boxes=best.boxes, fps=float(data.get("fps") or 0.0),
         total_frames=int(data.get("total_frames") or 0), threshold=float(data.get("threshold") or 0.5),
+        tracks=tracks,
     )
 
 
-def _interp_at(a: _Analysis, index: int) -> tuple[np.ndarray, float, np.ndarray, bool]:
-    """Mask, score, box at original frame `index` (interpolated between analysed frames, held at the ends)."""
+def _interp_at(a, index: int) -> tuple[np.ndarray, float, np.ndarray, bool]:
+    """Mask, score, box of one track (or the best track of an `_Analysis`) at original frame `index`
+    (interpolated between analysed frames, held at the ends)."""
     idx = a.indices
     j = int(np.searchsorted(idx, index))
     if j < len(idx) and idx[j] == index:
@@ -79,6 +107,23 @@ def _interp_at(a: _Analysis, index: int) -> tuple[np.ndarray, float, np.ndarray,
     t = float(index - lo) / float(hi - lo)
     mask = (1.0 - t) * a.masks[j - 1] + t * a.masks[j]
     return mask, float((1 - t) * a.scores[j - 1] + t * a.scores[j]), (1 - t) * a.boxes[j - 1] + t * a.boxes[j], False
+
+
+def _visible(track: _Track, index: int) -> bool:
+    """With several faces, a face is drawn only near frames in which it was analysed and present (within 1.5
+    sampling steps of one; a face that left or entered the picture is not drawn where it was not)."""
+    shown = track.indices[~track.padded]
+    if not len(shown):
+        return False
+    step = float(np.median(np.diff(track.indices))) if len(track.indices) > 1 else 1.0
+    return bool(np.min(np.abs(shown - index)) <= 1.5 * max(step, 1.0))
+
+
+def _faces_at(a: _Analysis, index: int) -> list[tuple[_Track, np.ndarray, float, np.ndarray, bool]]:
+    """`(track, mask, score, box, analysed)` of every face drawn at frame `index` (one face: always the best)."""
+    if len(a.tracks) == 1:
+        return [(a.tracks[0], *_interp_at(a.tracks[0], index))]
+    return [(t, *_interp_at(t, index)) for t in a.tracks if _visible(t, index)]
 
 
 def _font_scale(height: int) -> float:
@@ -157,27 +202,84 @@ def _frame_lines(a: _Analysis, index: int, score: float, analysed: bool, width: 
     ]
 
 
+def _draw_faces(image: np.ndarray, faces, threshold: float, scale: float) -> None:
+    """Each face's box and caption ("face K 0.76", red at or above the threshold, green below) on `image`."""
+    import cv2
+
+    for track, _, score, box, _ in faces:
+        if box is None or not np.all(np.isfinite(box)):
+            continue
+        x0, y0, x1, y1 = (int(round(v)) for v in box)
+        color = FAKE_RGB if track.score >= threshold else REAL_RGB
+        cv2.rectangle(image, (x0, y0), (x1 - 1, y1 - 1), color, max(1, int(round(scale * 2))), cv2.LINE_AA)
+        caption = f"face {track.track_id} {track.score:.2f}"
+        size = max(MIN_FONT_SCALE, scale * 0.8)
+        height = cv2.getTextSize(caption, cv2.FONT_HERSHEY_SIMPLEX, size, 1)[0][1]
+        _put_label(image, caption, (max(0, x0), max(0, y0 - height - 2 * max(2, int(4 * size)) - 2)), color, size)
+
+
+def _render(frame: np.ndarray, a: _Analysis, index: int, lines_for=None, scale=None, shrink: float = 1.0
+            ) -> tuple[np.ndarray, np.ndarray | None, float, bool]:
+    """Frame `index` with every face drawn: one face as before (its mask, box, captions); several: the masks
+    combined (maximum), each face's box and score. `shrink`: `frame` is the source frame scaled by this factor
+    (thumbnails; masks are resized, boxes scaled). Returns the image, the combined mask, the frame score (highest
+    face), and whether the frame was analysed."""
+    import cv2
+
+    faces = _faces_at(a, index)
+    if shrink != 1.0:
+        size = (frame.shape[1], frame.shape[0])
+        faces = [(t, cv2.resize(np.asarray(m, np.float32), size, interpolation=cv2.INTER_LINEAR), sc,
+                  None if b is None else np.asarray(b, np.float64) * shrink, an) for t, m, sc, b, an in faces]
+    mask = np.max(np.stack([f[1] for f in faces]), axis=0) if faces else None
+    score = max((f[2] for f in faces), default=float("nan"))
+    analysed = any(f[4] for f in faces)
+    lines = lines_for(score, analysed) if lines_for is not None else []
+    if len(a.tracks) == 1:
+        return render_frame(frame, mask, faces[0][3], lines, scale=scale), mask, score, analysed
+    image = render_frame(frame, mask, None, lines, scale=scale)
+    used = _fit_scale([t for t, _ in lines], frame.shape[1], _font_scale(frame.shape[0]) if scale is None else scale)
+    _draw_faces(image, faces, a.threshold, used)
+    return image, mask, score, analysed
+
+
 def write_overlay(
-    video_path, result, out_mp4, contact_sheet: bool | str | Path = True, progress: bool | None = None
+    video_path, result, out_mp4, contact_sheet: bool | str | Path = True, progress: bool | None = None,
+    frames: dict[int, np.ndarray] | None = None,
 ) -> tuple[Path, Path | None]:
-    """Write the overlay video (every source frame) and, by default, the contact sheet `out_mp4` with `.png`.
+    """Write the overlay video and, by default, the contact sheet `out_mp4` with `.png`: every face's mask (the
+    highest where they meet), box and score.
+
+    The video holds every source frame, decoded again from `video_path` in one streaming pass; with `frames`
+    (original frame index -> RGB frame `(H, W, 3)` uint8, e.g. `detect_video(..., keep_frames=True)`'s
+    `result.analysed_frames`) it holds those frames only, nothing is decoded (`video_path` may be None), and it
+    plays at the rate that keeps the source's duration (at least 1 frame per second).
 
     Returns `(mp4_path, png_path or None)`.
     """
     a = _as_analysis(result)
     out_mp4 = Path(out_mp4)
-    fps = a.fps or probe_video(video_path).fps or 25.0
-    wanted = set(int(i) for i in a.indices)
+    if frames is not None:
+        if not frames:
+            raise ValueError("no frames to draw the overlay on")
+        duration = a.total_frames / a.fps if a.fps and a.total_frames else 0.0
+        fps = max(1.0, len(frames) / duration) if duration else (a.fps or 25.0)
+        source = ((int(i), frames[i]) for i in sorted(frames))
+    else:
+        fps = a.fps or probe_video(video_path).fps or 25.0
+        source = iter_video_frames(video_path)
+    wanted = set(int(i) for t in a.tracks for i in t.indices)
     tiles: dict[int, np.ndarray] = {}
     encoder = VideoWriter(out_mp4, fps=fps)  # opens the file on its first frame
-    bar = progress_bar(a.total_frames or None, f"delocate: overlay {out_mp4.name}", progress)
+    total = len(frames) if frames is not None else (a.total_frames or None)
+    bar = progress_bar(total, f"delocate: overlay {out_mp4.name}", progress)
     try:
-        for index, frame in iter_video_frames(video_path):
-            mask, score, box, analysed = _interp_at(a, index)
-            image = render_frame(frame, mask, box, _frame_lines(a, index, score, analysed, frame.shape[1]))
+        for index, frame in source:
+            image, mask, score, analysed = _render(
+                frame, a, index, lambda sc, an: _frame_lines(a, index, sc, an, frame.shape[1]))
             encoder.write(image)
             if index in wanted:
-                tiles[index] = _thumbnail(frame, mask, box, index, score, threshold=a.threshold)
+                tiles[index] = _thumbnail(frame, a, index)
             bar.update(1)
     finally:
         bar.close()
@@ -185,21 +287,21 @@ def write_overlay(
     png = None
     if contact_sheet:
         png = out_mp4.with_suffix(".png") if contact_sheet is True else Path(contact_sheet)
-        _write_sheet(png, a, [tiles[i] for i in a.indices if i in tiles])
+        _write_sheet(png, a, [tiles[i] for i in sorted(tiles)])
     return out_mp4, png
 
 
-def _thumbnail(frame, mask, box, index: int, score: float, width: int = 320, threshold: float = 0.5) -> np.ndarray:
+def _thumbnail(frame, a: _Analysis, index: int, width: int = 320) -> np.ndarray:
     import cv2
 
     h, w = frame.shape[:2]
     scale = width / float(w)
-    size = (width, max(2, int(round(h * scale))))
-    small = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
-    small_mask = cv2.resize(np.asarray(mask, np.float32), size, interpolation=cv2.INTER_LINEAR)
-    small_box = None if box is None else np.asarray(box, np.float64) * scale
-    color = FAKE_RGB if score >= threshold else REAL_RGB
-    return render_frame(small, small_mask, small_box, [(f"#{index}  {score:.2f}", color)], scale=0.6)
+    small = cv2.resize(frame, (width, max(2, int(round(h * scale)))), interpolation=cv2.INTER_AREA)
+
+    def lines(score, analysed):
+        return [(f"#{index}  {score:.2f}", FAKE_RGB if score >= a.threshold else REAL_RGB)]
+
+    return _render(small, a, index, lines, scale=0.6, shrink=scale)[0]
 
 
 def _write_sheet(png: Path, a: _Analysis, tiles: list[np.ndarray], columns: int | None = None) -> Path:
@@ -228,22 +330,24 @@ def _write_sheet(png: Path, a: _Analysis, tiles: list[np.ndarray], columns: int 
 
 def save_contact_sheet(png, result, video_path=None, frames: Sequence[np.ndarray] | None = None,
                        columns: int | None = None, thumb_width: int = 320) -> Path:
-    """A PNG grid of the analysed frames with heat-map, face box and per-frame score.
+    """A PNG grid of the analysed frames with every face's heat-map, box and score.
 
-    The frames come from `frames` (one RGB frame per analysed frame, in `frame_indices` order) or are decoded from
-    `video_path` (one sequential pass that stops after the last analysed frame).
+    The frames come from `frames` (one RGB frame per analysed frame, in sorted frame-index order of every face's
+    analysed frames) or are decoded from `video_path` (one sequential pass that stops after the last analysed frame).
     """
     a = _as_analysis(result)
+    indices = sorted(set(int(i) for t in a.tracks for i in t.indices))
     if frames is None:
         if video_path is None:
             raise ValueError("pass video_path or frames")
-        wanted, last, picked = set(int(i) for i in a.indices), int(a.indices.max()), {}
-        for index, frame in iter_video_frames(video_path, max_frames=last + 1):
+        wanted, picked = set(indices), {}
+        for index, frame in iter_video_frames(video_path, max_frames=max(indices) + 1):
             if index in wanted:
                 picked[index] = frame
-        frames = [picked[int(i)] for i in a.indices if int(i) in picked]
-    tiles = [_thumbnail(f, a.masks[k], a.boxes[k], int(a.indices[k]), float(a.scores[k]), thumb_width, a.threshold)
-             for k, f in enumerate(frames)]
+        pairs = [(i, picked[i]) for i in indices if i in picked]
+    else:
+        pairs = list(zip(indices, frames))
+    tiles = [_thumbnail(f, a, i, thumb_width) for i, f in pairs]
     return _write_sheet(Path(png), a, tiles, columns)
 
 

@@ -16,7 +16,8 @@ steps are the functions of `delocate_hf.inference.detect`, so the output equals 
 
 Call parameters: `num_frames` (frames to analyse, rounded up to a multiple of the clip length; default one clip),
 `threshold` (default: the model's calibrated `config.decision_threshold` with its inconclusive band; a number
-replaces both), `progress` (progress bar on stderr for long work; default: only on a terminal), `explain`
+replaces both), `faces` (`"all"`, the default: every face analysed as its own track, the video score the highest
+track score; `"largest"`: the largest face only), `progress` (progress bar on stderr for long work; default: only on a terminal), `explain`
 (True: add `"explanation"`, `inference.explain(...).to_dict()` of the most suspicious clip: face, ROI-masked face,
 recovery and its error; the clips' face crops are kept until postprocess), `errors` (a list of inputs:
 `"return"` (default) gives a `{"video", "error", "error_type"}` entry for an input that is bad input - no face,
@@ -35,7 +36,7 @@ from transformers import AutoModel
 from transformers.pipelines import PIPELINE_REGISTRY
 from transformers.pipelines.base import ChunkPipeline
 
-from .detect import assemble_result, clip_length, forward_clip, is_bad_input, iter_clip_inputs
+from .detect import assemble_result, check_faces, clip_length, forward_clip, is_bad_input, iter_clip_inputs
 from .explain import explain as explain_result
 
 TASK = "deepfake-detection"
@@ -58,8 +59,10 @@ class DeepfakeDetectionPipeline(ChunkPipeline):
     the verdict when the model is not calibrated or near chance on held-out data, else None), `frames` (list of
     `{index, score, face_box, localized, face_found}`), `masks` (float32 `(N, H, W)` in [0, 1], original-frame
     coordinates), `frame_indices` (N ints), plus `clip_scores`, `frame_size`, `fps`, `total_frames`,
-    `skipped_clips`, `max_faces`, `notes` (skipped clips without a face, several faces, ...), and `explanation`
-    with `explain=True`. A list of inputs gives a list: per input its result or, for bad input, an error entry
+    `skipped_clips`, `max_faces`, `notes` (skipped clips without a face, several faces, ...), `tracks` (every face:
+    `{track_id, label, score, clip_scores, frames, frame_indices, padded_frames, masks}`), `best_track` (the
+    top-level frames and masks are its), `faces`, `score_rule` (the video score is the maximum over the tracks),
+    and `explanation` with `explain=True`. A list of inputs gives a list: per input its result or, for bad input, an error entry
     `{"video", "error", "error_type"}` (`errors="raise"` to raise instead).
     """
 
@@ -77,8 +80,10 @@ class DeepfakeDetectionPipeline(ChunkPipeline):
                 "(processor.save_pretrained(folder)) or pass image_processor="
             )
 
-    def _sanitize_parameters(self, num_frames=None, threshold=None, progress=None, explain=None, **kwargs):
+    def _sanitize_parameters(self, num_frames=None, threshold=None, progress=None, explain=None, faces=None, **kwargs):
         preprocess, forward, postprocess = {}, {}, {}
+        if faces is not None:
+            preprocess["faces"] = check_faces(faces)
         if num_frames is not None:
             preprocess["num_frames"] = int(num_frames)
         if progress is not None:
@@ -107,8 +112,8 @@ class DeepfakeDetectionPipeline(ChunkPipeline):
                                 "error_type": type(error).__name__})
         return results
 
-    def preprocess(self, video, num_frames=None, progress=None):
-        yield from iter_clip_inputs(video, self.image_processor, clip_length(self.model), num_frames, progress)
+    def preprocess(self, video, num_frames=None, progress=None, faces="all"):
+        yield from iter_clip_inputs(video, self.image_processor, clip_length(self.model), num_frames, progress, faces)
 
     def _forward(self, model_inputs, keep_pixels=False):
         return forward_clip(self.model, model_inputs, keep_pixels=keep_pixels)

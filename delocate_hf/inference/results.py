@@ -1,6 +1,6 @@
 """Result types of a detection: `DetectionResult` (what `detect_video` returns; `to_dict()` is the pipeline's output,
 `to_json_dict()` the `delocate detect --json` line), its `FrameResult`s, the `ClipEvidence` that
-`explain(...)` builds the recovery view from, and the `Verdict` rule (threshold, inconclusive band, calibration
+`explain(...)` builds the recovery view from, the `TrackResult` of each face, and the `Verdict` rule (threshold, inconclusive band, calibration
 status from the model's config) that every front end applies."""
 
 from __future__ import annotations
@@ -91,10 +91,46 @@ class FrameResult:
     face_box: list[float]  # x0, y0, x1, y1 of the face crop, original-frame pixels (clipped to the frame)
     localized: bool = True  # False: mask and score are those of the nearest analysed frame of its clip
     face_found: bool = True  # False: the face was not found in this frame; its box was interpolated from neighbours
+    padded: bool = False  # True: this face is gone from the frame; the model saw its nearest frame with it (mask 0)
 
     def to_dict(self) -> dict:
         return {"index": self.index, "score": self.score, "face_box": list(self.face_box), "localized": self.localized,
-                "face_found": self.face_found}
+                "face_found": self.face_found, "padded": self.padded}
+
+
+# How the video score is made from the face tracks (`DetectionResult.score_rule`).
+SCORE_RULE = "max over face tracks of the track score (the mean of its clip probabilities)"
+
+
+@dataclass
+class TrackResult:
+    """One face (person) followed through the analysed clips: its own score, frames and masks.
+
+    Attributes:
+        track_id: 0, 1, ... in order of first appearance among the analysed clips (one id per person: a clip's track
+            continues the nearest track of the previous clips, `processing.face_tracks.TrackLinker`).
+        label, score: the verdict and P(fake) of this face, the mean of its `clip_scores`.
+        frames: its `FrameResult`s (face boxes in original-frame pixels); masks `(N, H, W)` float32 in [0, 1],
+            original-frame coordinates (0 on padded frames); frame_indices `(N,)` int64.
+        padded_frames: analysed frames in which this face was gone (the model saw its nearest frame with the face).
+    """
+
+    track_id: int
+    label: str
+    score: float
+    frames: list[FrameResult]
+    masks: np.ndarray
+    frame_indices: np.ndarray
+    clip_scores: list[float] = field(default_factory=list)
+    padded_frames: int = 0
+
+    def to_dict(self, masks: bool = True) -> dict[str, Any]:
+        out = {"track_id": int(self.track_id), "label": self.label, "score": float(self.score),
+               "clip_scores": list(self.clip_scores), "frames": [f.to_dict() for f in self.frames],
+               "frame_indices": [int(i) for i in self.frame_indices], "padded_frames": int(self.padded_frames)}
+        if masks:
+            out["masks"] = self.masks
+        return out
 
 
 @dataclass
@@ -134,6 +170,14 @@ class DetectionResult:
     max_faces: int = 1  # most faces found in one analysed frame (the largest one is followed)
     notes: list[str] = field(default_factory=list)  # remarks on how the video was analysed (e.g. several faces)
     evidence: ClipEvidence | None = field(default=None, repr=False)  # with detect_video(..., explain=True)
+    # every face track (largest-only analysis: one); score = max of their scores (`score_rule`), and label, frames,
+    # masks, frame_indices and clip_scores above are those of the highest-scoring track (`best_track`)
+    tracks: list[TrackResult] = field(default_factory=list)
+    best_track: int = 0
+    faces: str = "largest"  # "all": every face analysed as its own track; "largest": the largest one only
+    score_rule: str = SCORE_RULE
+    # with detect_video(..., keep_frames=True): the decoded RGB frames `(H, W, 3)` uint8 by original frame index
+    analysed_frames: dict[int, np.ndarray] | None = field(default=None, repr=False)
 
     @property
     def warning(self) -> str | None:
@@ -158,6 +202,10 @@ class DetectionResult:
             "skipped_clips": int(self.skipped_clips),
             "max_faces": int(self.max_faces),
             "notes": list(self.notes),
+            "faces": self.faces,
+            "score_rule": self.score_rule,
+            "best_track": int(self.best_track),
+            "tracks": [t.to_dict(masks=masks) for t in self.tracks],
         }
         if masks:
             out["masks"] = self.masks
@@ -169,4 +217,4 @@ class DetectionResult:
 
 
 __all__ = ["CALIBRATED", "ClipEvidence", "DEFAULT_THRESHOLD", "DetectionResult", "FrameResult", "LABELS", "NEAR_CHANCE",
-           "NEAR_CHANCE_AUC", "NOT_CALIBRATED", "Verdict"]
+           "NEAR_CHANCE_AUC", "NOT_CALIBRATED", "SCORE_RULE", "TrackResult", "Verdict"]
