@@ -1,9 +1,11 @@
 """The non-UI work of the Space: input checks, detection, the per-frame plot data, the overlay video and the
 "why" panel (a face, its ROI-masked version and the recovery model's reconstruction).
 
-Each upload is probed from its container (no decoding) and analysed by one `detect_video(..., explain=True)`: the
-"why" panel is `delocate_hf.inference.explain` of that result (the clip's face crops, no second decoding or face
-tracking); the overlay video is drawn in one streaming pass over the frames.
+Each upload is probed from its container (no decoding) and decoded once, by one `detect_video(..., explain=True,
+keep_frames=True)` that analyses every face as its own track (a row per person in the people table): the "why"
+panel is `delocate_hf.inference.explain` of that result (the clip's face crops, no second decoding or face
+tracking) and the overlay video is drawn on the analysed frames detection kept (`write_overlay(..., frames=)`,
+played over the source's duration), not decoded again.
 
 Every user-facing failure is a `SpaceMessage` (one friendly sentence, never a traceback, never a server path).
 All files are read from / written to the app's own work folder (`WorkArea`): an upload is checked for size with
@@ -308,6 +310,24 @@ def scores_table(result, clip_len: int):
     return pd.DataFrame(rows, columns=["frame", "time_s", "score", "clip"])
 
 
+PEOPLE_COLUMNS = ["face", "verdict", "score", "frames", "frames without the face", "box (x0, y0, x1, y1)"]
+
+
+def people_table(result):
+    """One row per person (face track): its number (as drawn on the overlay), verdict, P(fake), analysed frames,
+    how many of them it was gone from (padded), and its median face box in frame pixels; the highest score, which
+    is the video's, first."""
+    import pandas as pd
+
+    rows = []
+    for t in sorted(result.tracks, key=lambda t: -t.score):
+        box = np.median(np.array([f.face_box for f in t.frames], dtype=np.float64), axis=0)
+        rows.append({"face": int(t.track_id), "verdict": t.label, "score": round(float(t.score), 4),
+                     "frames": len(t.frames), "frames without the face": int(t.padded_frames),
+                     "box (x0, y0, x1, y1)": ", ".join(f"{v:.0f}" for v in box)})
+    return pd.DataFrame(rows, columns=PEOPLE_COLUMNS)
+
+
 def verdict_label(result) -> str:
     """The text of the verdict badge: "real", "fake" or "inconclusive" (a score inside the model's inconclusive
     band is never shown as fake), with "(not calibrated)" / "(near chance)" when the model's verdicts are not to be
@@ -378,6 +398,7 @@ class Analysis:
     verdict: str
     label: str | None = None  # verdict_label(result): "real" / "fake" / "inconclusive" [+ reliability]
     scores: Any = None  # pandas DataFrame, one row per analysed frame
+    people: Any = None  # pandas DataFrame, one row per face track (person)
     overlay: Path | None = None
     why: WhyPanel = field(default_factory=WhyPanel)
     details: dict | None = None
@@ -413,9 +434,12 @@ def run_analysis(
             frames = max(clip_len, int(round(float(num_frames) / clip_len)) * clip_len)
         step(0.15, "Finding the face and running the detector")
         result = detect_video(str(video), model, processor, num_frames=frames, device=None, progress=False,
-                              explain=True)
+                              explain=True, faces="all", keep_frames=True)
         step(0.6, "Drawing the overlay video")
-        overlay, _ = write_overlay(str(video), result, run_dir / "overlay.mp4", contact_sheet=False, progress=False)
+        # from the frames detection decoded: the upload is decoded once
+        overlay, _ = write_overlay(None, result, run_dir / "overlay.mp4", contact_sheet=False, progress=False,
+                                   frames=result.analysed_frames)
+        result.analysed_frames = None
         step(0.85, "Explaining: recovery of a masked face")
         try:
             why = why_panel(model, processor, result, run_dir)
@@ -430,6 +454,7 @@ def run_analysis(
             verdict=verdict_markdown(result, name, info),
             label=verdict_label(result),
             scores=scores_table(result, clip_len),
+            people=people_table(result),
             overlay=overlay,
             why=why,
             details=details,

@@ -1,7 +1,7 @@
 """Gradio Space: Delocate deepfake detection with forgery localisation.
 
-Upload a video (or record a webcam clip) -> verdict and score, per-frame scores, an overlay video of the localised
-regions and a "why" panel (a face, its ROI-masked version and the recovery model's reconstruction).
+Upload a video (or record a webcam clip) -> verdict and score (the highest of its faces), per-frame scores, an overlay
+video of the localised regions (every face's mask and score), a row per person and a "why" panel (a face, its ROI-masked version and the recovery model's reconstruction).
 
     python spaces_app/app.py [--model FOLDER_OR_HUB_ID] [--host 127.0.0.1] [--port 7860]
 
@@ -24,10 +24,12 @@ if __package__ in (None, ""):  # run as a script (`python app.py` on Spaces): ma
         if str(_p) not in sys.path:
             sys.path.insert(0, str(_p))
     from analysis import (  # type: ignore[no-redef]
-        ENV_MODEL, Analysis, DetectorHandle, Limits, WorkArea, clip_series, run_analysis,
+        ENV_MODEL, PEOPLE_COLUMNS, Analysis, DetectorHandle, Limits, WorkArea, clip_series, run_analysis,
     )
 else:
-    from .analysis import ENV_MODEL, Analysis, DetectorHandle, Limits, WorkArea, clip_series, run_analysis
+    from .analysis import (
+        ENV_MODEL, PEOPLE_COLUMNS, Analysis, DetectorHandle, Limits, WorkArea, clip_series, run_analysis,
+    )
 
 import gradio as gr  # noqa: E402
 
@@ -75,6 +77,7 @@ def _outputs(a: Analysis) -> tuple:
         str(why.masked) if why.masked else None,
         str(why.reconstruction) if why.reconstruction else None,
         why.text,
+        a.people,
         a.details,
     )
 
@@ -104,8 +107,8 @@ def build_demo(
     with gr.Blocks(title=TITLE, delete_cache=(1800, 3600)) as demo:
         gr.Markdown(f"# {TITLE}\n{DESCRIPTION}", elem_id="title")
         gr.Markdown(
-            f"{handle.status_markdown()}  \n**Limits:** videos {limits.describe()}; one face per clip works best. "
-            "Score = probability that the video is a deepfake.",
+            f"{handle.status_markdown()}  \n**Limits:** videos {limits.describe()}. Every face is analysed; "
+            "score = probability that the video is a deepfake (the highest of its faces).",
             elem_id="model-status",
         )
         with gr.Row():
@@ -145,6 +148,9 @@ def build_demo(
             recon = gr.Image(label="Recovery model's reconstruction", type="filepath", interactive=False,
                              elem_id="why-reconstruction")
         why_text = gr.Markdown(label="Explanation", elem_id="why-text")
+        gr.Markdown("## Every person")
+        people = gr.Dataframe(headers=PEOPLE_COLUMNS, label="One row per face (the video score is the highest)",
+                              interactive=False, elem_id="people")
         with gr.Accordion("Details (JSON)", open=False):
             details = gr.JSON(label="Detection result", elem_id="details")
         gr.Markdown(
@@ -154,7 +160,7 @@ def build_demo(
         )
         run_btn.click(
             analyze, inputs=[video_in, frames_in],
-            outputs=[verdict, label, plot, overlay, face, masked, recon, why_text, details],
+            outputs=[verdict, label, plot, overlay, face, masked, recon, why_text, people, details],
             api_name=API_NAME, concurrency_limit=1,
         )
     demo.queue(max_size=16, default_concurrency_limit=1)

@@ -177,3 +177,30 @@ def test_linker_keeps_identities_across_clips():
     linker.next_clip()
     assert linker.link(np.array([600, 300, 700, 400.0]), np.array([600, 300, 700, 400.0])) == 2
     assert match_cost(a, a) == 0 and match_cost(a, b) > 1
+
+
+def test_overlay_and_space_people_rows_from_kept_frames(detector, fake_clip, tmp_path):
+    """The overlay drawn on the frames detection kept (nothing decoded again) shows both faces' boxes, the faked
+    face's heat-map; the Space's people table has a row per person, the faked one first."""
+    from delocate_hf.inference import detect_video
+    from delocate_hf.inference.overlay import write_overlay
+    from processing.video_io import iter_video_frames
+    from spaces_app.analysis import people_table
+
+    model, processor = detector
+    result = detect_video(fake_clip.frames, model, processor, num_frames=16, progress=False, keep_frames=True)
+    assert sorted(result.analysed_frames) == [int(i) for i in result.frame_indices]
+    mp4, png = write_overlay(None, result, tmp_path / "overlay.mp4", frames=result.analysed_frames)
+    drawn = [f for _, f in iter_video_frames(mp4)]
+    assert len(drawn) == 16 and drawn[0].shape == (360, 800, 3) and png.is_file()
+    k = 3
+    source = fake_clip.frames[int(result.frame_indices[k])].astype(int)
+    changed = np.abs(drawn[k].astype(int) - source).sum(-1) > 40
+    x0, y0, x1, y1 = RIGHT_BOX
+    assert changed[y0:y1, x0:x1].mean() > 0.2  # the faked face: heat-map
+    left = {_person(t): t for t in result.tracks}["left"]
+    lx0, ly0, lx1, ly1 = (int(v) for v in left.frames[k].face_box)
+    assert changed[ly0:ly0 + 2, lx0 + 20:lx1 - 20].mean() > 0.5  # the real face: its box (top edge) is drawn
+    people = people_table(result)
+    assert len(people) == 2 and people["score"].iloc[0] == pytest.approx(result.score, abs=1e-4)
+    assert people["face"].iloc[0] == result.tracks[result.best_track].track_id

@@ -69,14 +69,14 @@ def real_outputs(space):
 
 def assert_message_only(outputs, *needles):
     """A friendly message in the verdict output and nothing else (no traceback, no error page)."""
-    verdict, label, plot, overlay, face, masked, recon, why_text, details = outputs
+    verdict, label, plot, overlay, face, masked, recon, why_text, people, details = outputs
     assert verdict.startswith("### ⚠️"), verdict
     for bad in ("Traceback", "Error:", "/tmp/", "gradio"):
         assert bad not in verdict, verdict
     for needle in needles:
         assert needle.lower() in verdict.lower(), verdict
     assert not label and overlay is None and face is None and masked is None and recon is None
-    assert details is None and not why_text
+    assert details is None and not why_text and (people is None or not people.get("data"))
     assert plot is None or not plot.get("data")
 
 
@@ -85,7 +85,7 @@ def test_api_has_one_named_endpoint(space):
     _, client = space
     api = client.view_api(return_format="dict", print_info=False)
     assert list(api["named_endpoints"]) == [ENDPOINT]
-    assert len(api["named_endpoints"][ENDPOINT]["returns"]) == 9
+    assert len(api["named_endpoints"][ENDPOINT]["returns"]) == 10
 
 
 def test_real_video_verdict_and_label(real_outputs):
@@ -148,14 +148,20 @@ def test_real_video_overlay_decodes(real_outputs):
         stream = container.streams.video[0]
         assert stream.codec_context.name in ("h264", "mpeg4")
         frames = [f for f in container.decode(stream)]
-    assert len(frames) == 72
+        duration = float(stream.frames / stream.average_rate) if stream.average_rate else 0.0
+    # drawn on the frames detection decoded (the upload is decoded once): one overlay frame per analysed frame,
+    # played over the source's 2.4 s
+    details = real_outputs[-1]
+    assert len(frames) == len(details["frame_indices"])
     assert (frames[0].width, frames[0].height) == (640, 360)
+    assert duration == pytest.approx(2.4, abs=0.5)
 
 
 def test_real_video_why_panel(real_outputs):
     import cv2
 
-    face, masked, recon, why_text, details = real_outputs[4:9]
+    face, masked, recon, why_text, people, details = real_outputs[4:10]
+    assert people["headers"][0] == "face" and len(people["data"]) == len(details["tracks"]) == 1
     side = analysis.display_size(64)
     images = []
     for path in (face, masked, recon):
