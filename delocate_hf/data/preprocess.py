@@ -128,7 +128,9 @@ from .preprocess_cache import (
     load_cache_processor,
     load_preprocessed,
 )
-from .preprocess_clip import dataset_mask_to_crop, difference_mask, process_record, read_frames_at, warp_to_crop
+from .preprocess_clip import (
+    dataset_mask_to_crop, difference_mask, process_record, process_record_tracks, read_frames_at, warp_to_crop,
+)
 from .preprocess_map import _as_records, _ClipMapper, _num_landmarks, _progress_bars, _start_method
 from .preprocess_schema import ERROR_FEATURES, FACE_CLIP_FEATURES, MASK_SOURCES, PreprocessResult, face_clip_features
 
@@ -144,6 +146,7 @@ __all__ = [
     "load_cache_processor",
     "crop_settings",
     "process_record",
+    "process_record_tracks",
     "dataset_mask_to_crop",
     "difference_mask",
     "warp_to_crop",
@@ -169,6 +172,7 @@ def preprocess_dataset(
     blur_size: int | None = None,
     start_method: str | None = "auto",
     on_shard_done: Callable[[int, Path | None], None] | None = None,
+    faces: str = "largest",
 ) -> PreprocessResult:
     """Face clips + ground-truth masks of every video record (see the module docstring for the schema).
 
@@ -197,9 +201,17 @@ def preprocess_dataset(
             complete (folder ``None`` without ``cache_dir``); an exception raised there stops the run
             with the finished shards kept (used by tests to simulate a kill).
 
+        faces: ``"largest"`` (default: one row per video, its largest face, as caches made before this
+            option) or ``"all"``: one row per face track of the video
+            (``processor.preprocess_tracks``: every face found in at least half of the sampled frames, its
+            other frames padded with its nearest frame with the face; ``mask_message`` names the track), the
+            ground-truth mask of each warped into that face's crop.
+
     Returns:
         :class:`PreprocessResult` (``.dataset``, ``.errors``; errors also in ``cache_dir/errors.jsonl``).
     """
+    if faces not in ("largest", "all"):
+        raise ValueError(f"faces must be 'largest' or 'all', got {faces!r}")
     records = _as_records(records)
     num_proc = max(1, int(num_proc or 1))
     shard_size = max(1, int(shard_size))
@@ -217,6 +229,8 @@ def preprocess_dataset(
     n = len(records)
     num_shards = max(1, -(-n // shard_size)) if n else 0
     common_key = {"version": CACHE_VERSION, "processor": settings, "masks": mask_options, "shard_size": shard_size}
+    if faces != "largest":  # caches of the largest face keep their keys
+        common_key["faces"] = faces
 
     cache = Path(cache_dir).expanduser().absolute() if cache_dir is not None else None
     if cache is not None:
@@ -258,7 +272,7 @@ def preprocess_dataset(
                     final, work = None, scratch / f"{k:05d}"
                 error_dir = work / "errors"
                 error_dir.mkdir(parents=True, exist_ok=True)
-                mapper = _ClipMapper(processor, mask_options, str(error_dir), lo, columns)
+                mapper = _ClipMapper(processor, mask_options, str(error_dir), lo, columns, faces)
                 procs = min(num_proc, len(shard))
                 mapped = shard.map(
                     mapper,

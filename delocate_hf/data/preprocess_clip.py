@@ -153,14 +153,32 @@ def _one_line(exc: BaseException, limit: int = 500) -> str:
 
 
 def process_record(record: Mapping[str, Any], processor, mask_options: Mapping[str, Any] | None = None) -> dict:
-    """Face clip + crop-aligned ground-truth mask of one record (the clip columns of the schema).
+    """Face clip + crop-aligned ground-truth mask of one record (the clip columns of the schema), its largest face.
 
     Raises whatever the processor raises for the video itself (``processing.DelocateInputError``
     subclasses for unreadable videos / no face); problems with the mask or source video only make it
     fall back (dataset -> difference -> none) with the reason in ``mask_message``.
     """
-    opts = dict(mask_options or {})
-    out = processor.process_video(record["video_path"])
+    return _clip(record, processor.process_video(record["video_path"]), dict(mask_options or {}))
+
+
+def process_record_tracks(record: Mapping[str, Any], processor, mask_options: Mapping[str, Any] | None = None
+                          ) -> list[dict]:
+    """`process_record` for every face of the video: one clip per face track
+    (``processor.preprocess_tracks``, largest first), ``mask_message`` starting "face track K of N"."""
+    found = processor.preprocess_tracks(record["video_path"], return_tensors="np", return_faces=True)
+    clips = []
+    for k, feats in enumerate(found.features):
+        out = {key: np.asarray(value)[0] for key, value in feats.items()}
+        clip = _clip(record, out, dict(mask_options or {}))
+        padded = int(np.asarray(out["padded"]).sum())
+        note = f"face track {k + 1} of {len(found.features)}" + (f", {padded} padded frames" if padded else "")
+        clip["mask_message"] = "; ".join(n for n in (note, clip["mask_message"]) if n)
+        clips.append(clip)
+    return clips
+
+
+def _clip(record, out: Mapping[str, Any], opts: dict) -> dict:
     faces = np.ascontiguousarray(out["faces"], dtype=np.uint8)
     affines = np.asarray(out["face_affines"], dtype=np.float32)
     indices = np.asarray(out["frame_indices"], dtype=np.int64)

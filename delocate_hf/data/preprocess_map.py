@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 from datasets import Dataset
 
-from .preprocess_clip import _one_line, process_record
+from .preprocess_clip import _one_line, process_record, process_record_tracks
 from .preprocess_schema import CLIP_COLUMNS
 from .records import VIDEO_RECORD_FEATURES
 
@@ -34,7 +34,9 @@ class _ClipMapper:
     ``error_dir`` (collected by the parent) and no row.
     """
 
-    def __init__(self, processor, mask_options: Mapping[str, Any], error_dir: str, offset: int, columns: list[str]):
+    def __init__(self, processor, mask_options: Mapping[str, Any], error_dir: str, offset: int, columns: list[str],
+                 faces: str = "largest"):
+        self.faces = faces
         self.processor_cls = type(processor)
         self.settings = processor.to_dict()
         self.mask_options = dict(mask_options)
@@ -59,14 +61,16 @@ class _ClipMapper:
             for i in range(n):
                 record = {name: values[i] for name, values in batch.items()}
                 try:
-                    clip = process_record(record, processor, self.mask_options)
+                    clips = ([process_record(record, processor, self.mask_options)] if self.faces == "largest"
+                             else process_record_tracks(record, processor, self.mask_options))
                 except Exception as exc:  # noqa: BLE001 - recorded, never silent, never fatal
                     self._record_error(self.offset + int(indices[i]), record, exc)
                     continue
-                for name in self.columns:
-                    out[name].append(record[name])
-                for name in CLIP_COLUMNS:
-                    out[name].append(clip[name])
+                for clip in clips:  # faces="all": one row per face track
+                    for name in self.columns:
+                        out[name].append(record[name])
+                    for name in CLIP_COLUMNS:
+                        out[name].append(clip[name])
         finally:
             _close_landmarker(processor)  # no live MediaPipe graph left behind for forked workers
         return out
