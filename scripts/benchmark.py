@@ -3,6 +3,7 @@
 
     python scripts/benchmark.py processor [--video PATH] [--frames N] [--backends mediapipe dlib68]
     python scripts/benchmark.py face-sizes [--sizes 24 32 ...]  # detection rate + landmark error vs face height
+    python scripts/benchmark.py faces-fps                    # processor fps before / after #13 (scripts/benchmark_faces.py)
     python scripts/benchmark.py hardware [--quick]          # fp32 matmul GFLOP/s (torch threads = cores)
     python scripts/benchmark.py models [--configs tiny base] # forward s/clip, FLOPs/clip, fused vs bare VideoMAE
     python scripts/benchmark.py detect [--configs tiny base] # `delocate detect` s/video, peak RSS, FLOP floor
@@ -1190,8 +1191,11 @@ def add_table_parser(subparsers) -> None:
     p.set_defaults(func=run_table, name="benchmark")
 
 
-SUBCOMMANDS = [add_processor_parser, add_face_sizes_parser, add_sampling_parser, add_hardware_parser,
-               add_models_parser, add_detect_parser, add_help_parser, add_all_parser, add_table_parser]
+from benchmark_faces import add_faces_fps_parser  # noqa: E402  (scripts/ is on sys.path: run as a script)
+
+SUBCOMMANDS = [add_processor_parser, add_face_sizes_parser, add_faces_fps_parser, add_sampling_parser,
+               add_hardware_parser, add_models_parser, add_detect_parser, add_help_parser, add_all_parser,
+               add_table_parser]
 
 
 def main(argv=None) -> int:
