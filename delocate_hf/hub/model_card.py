@@ -242,6 +242,8 @@ result = detector("video.mp4", num_frames={4 * num_frames})   # frames to analys
 result["label"], result["score"]   # "real" / "fake" / "inconclusive", probability of fake
 result["warning"]                  # set when the model is not calibrated or near chance on held-out data
 result["masks"].shape              # (N, H, W) forgery masks in [0, 1], one per analysed frame
+result["tracks"]                   # every face: its score, frames, boxes, masks; the video score is their maximum
+detector("video.mp4", faces="largest")   # the largest face only
 detector(["a.mp4", "b.mp4"])       # one result, or one {{"video", "error", "error_type"}} entry, per input
 ```
 
