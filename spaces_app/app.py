@@ -1,7 +1,8 @@
 """Gradio Space: Delocate deepfake detection with forgery localisation.
 
 Upload a video (or record a webcam clip) -> verdict and score (the highest of its faces), per-frame scores, an overlay
-video of the localised regions (every face's mask and score), a row per person and a "why" panel (a face, its ROI-masked version and the recovery model's reconstruction).
+video of the localised regions (every face's mask and score), a row per person and a "why" panel (a face, its
+ROI-masked version and the recovery model's reconstruction).
 
     python spaces_app/app.py [--model FOLDER_OR_HUB_ID] [--host 127.0.0.1] [--port 7860]
 

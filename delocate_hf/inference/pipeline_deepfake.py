@@ -17,7 +17,8 @@ steps are the functions of `delocate_hf.inference.detect`, so the output equals 
 Call parameters: `num_frames` (frames to analyse, rounded up to a multiple of the clip length; default one clip),
 `threshold` (default: the model's calibrated `config.decision_threshold` with its inconclusive band; a number
 replaces both), `faces` (`"all"`, the default: every face analysed as its own track, the video score the highest
-track score; `"largest"`: the largest face only), `progress` (progress bar on stderr for long work; default: only on a terminal), `explain`
+track score; `"largest"`: the largest face only), `progress` (progress bar on stderr for long work; default: only
+on a terminal), `explain`
 (True: add `"explanation"`, `inference.explain(...).to_dict()` of the most suspicious clip: face, ROI-masked face,
 recovery and its error; the clips' face crops are kept until postprocess), `errors` (a list of inputs:
 `"return"` (default) gives a `{"video", "error", "error_type"}` entry for an input that is bad input - no face,
@@ -62,7 +63,8 @@ class DeepfakeDetectionPipeline(ChunkPipeline):
     `skipped_clips`, `max_faces`, `notes` (skipped clips without a face, several faces, ...), `tracks` (every face:
     `{track_id, label, score, clip_scores, frames, frame_indices, padded_frames, masks}`), `best_track` (the
     top-level frames and masks are its), `faces`, `score_rule` (the video score is the maximum over the tracks),
-    and `explanation` with `explain=True`. A list of inputs gives a list: per input its result or, for bad input, an error entry
+    and `explanation` with `explain=True`. A list of inputs gives a list: per input its result or, for bad input, an
+    error entry
     `{"video", "error", "error_type"}` (`errors="raise"` to raise instead).
     """
 

@@ -1,7 +1,7 @@
 """Result types of a detection: `DetectionResult` (what `detect_video` returns; `to_dict()` is the pipeline's output,
 `to_json_dict()` the `delocate detect --json` line), its `FrameResult`s, the `ClipEvidence` that
-`explain(...)` builds the recovery view from, the `TrackResult` of each face, and the `Verdict` rule (threshold, inconclusive band, calibration
-status from the model's config) that every front end applies."""
+`explain(...)` builds the recovery view from, the `TrackResult` of each face, and the `Verdict` rule (threshold,
+inconclusive band, calibration status from the model's config) that every front end applies."""
 
 from __future__ import annotations
 
