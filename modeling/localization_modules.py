@@ -6,7 +6,8 @@
 * `DelocateUNetDecoder`: UNet decoder whose stages end in concurrent spatial & channel SE (scSE), giving features.
 * `DelocateSegmentationHead`: smp-style head, decoder features -> 1-channel mask logits.
 * `DelocateLocalizationNetwork`: the three together plus the frame classifier fed by mapping and localization features.
-* `forgery_mask_loss`: the mask loss `L_loc` (`config.localization_loss`: the paper's MSE, or BCE + Dice).
+
+The losses of this stage (`forgery_mask_loss` among them) are in `losses_delocate.py`.
 
 All tensors are per frame: `(N, C, H, W)` with N = batch * frames.
 """
@@ -16,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import ResNetModel
 
-from .configuration_delocate import LOCALIZATION_AUTO_POS_WEIGHT_RANGE, DelocateConfig
+from .configuration_delocate import DelocateConfig
 
 
 def conv_of_concat(conv: nn.Conv2d, parts: list[torch.Tensor]) -> torch.Tensor:
@@ -238,40 +239,3 @@ class DelocateLocalizationNetwork(nn.Module):
         frame_logits = self.classifier(pooled).squeeze(-1)
         return {"frame_logits": frame_logits, "mask_logits": mask_logits.contiguous(), "mapped_faces": mapped.contiguous()}
 
-
-def forgery_mask_loss(
-    mask_logits: torch.Tensor,
-    masks: torch.Tensor,
-    valid: torch.Tensor,
-    kind: str = "mse",
-    pos_weight: float | None = None,
-) -> torch.Tensor:
-    """The mask loss `L_loc` over the frames that have ground truth; 0 (still in the graph) when none has.
-
-    mask_logits `(N, 1, H, W)`: predicted mask logits, `p = sigmoid(mask_logits)`.
-    masks `(N, 1, H, W)`: ground truth `y` in [0, 1] (values of frames that are not `valid` are ignored).
-    valid `(N,)` bool: frames with a ground-truth mask.
-    kind: `"mse"`, the paper's `L_mse_loc` = mean over valid frames of `mean((p - y)**2)`; or `"bce_dice"` =
-        `BCE_w + Dice`, `BCE_w = mean(-(w * y * log p + (1 - y) * log(1 - p)))` over the valid pixels and the soft
-        Dice of all valid pixels of the batch `Dice = 1 - (2 * sum(p * y) + 1) / (sum(p) + sum(y) + 1)`.
-    pos_weight: `w`; `None` takes `(1 - f) / f` for the positive fraction `f = mean(y)` of the valid pixels,
-        clamped to `LOCALIZATION_AUTO_POS_WEIGHT_RANGE` (a batch without positives gets the upper bound).
-    """
-    mask_logits, masks = mask_logits.float(), masks.float()  # sums over whole batches: float32 also under autocast
-    weights = valid.to(mask_logits.dtype).view(-1, 1, 1, 1)  # (N, 1, 1, 1): 1 for frames with ground truth
-    targets = masks.clamp(0, 1) * weights
-    num_pixels = (weights.sum() * mask_logits[0].numel()).clamp(min=1)
-    if kind == "mse":
-        return ((torch.sigmoid(mask_logits) - targets) ** 2 * weights).sum() / num_pixels
-    if kind != "bce_dice":
-        raise ValueError(f"unknown localization loss {kind!r}")
-    if pos_weight is None:
-        fraction = (targets.sum() / num_pixels).detach()
-        low, high = LOCALIZATION_AUTO_POS_WEIGHT_RANGE
-        pos_weight = ((1 - fraction) / fraction.clamp(min=1e-12)).clamp(low, high)
-    pos_weight = torch.as_tensor(pos_weight, dtype=mask_logits.dtype, device=mask_logits.device)
-    bce = F.binary_cross_entropy_with_logits(mask_logits, targets, pos_weight=pos_weight, reduction="none")
-    bce = (bce * weights).sum() / num_pixels
-    probabilities = torch.sigmoid(mask_logits) * weights
-    dice = 1 - (2 * (probabilities * targets).sum() + 1) / (probabilities.sum() + targets.sum() + 1)
-    return bce + dice

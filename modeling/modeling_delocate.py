@@ -1,9 +1,12 @@
 """PyTorch Delocate models (IJCAI 2024): recovery MAE, its classifier, the localization network, the fused detector.
 
 The transformer parts reuse `transformers`' own VideoMAE modules (`VideoMAEModel`, `VideoMAEDecoder`) and the mapping
-module reuses `ResNetModel`; nothing here re-implements a ViT or a ResNet. This file and its siblings
-(`configuration_delocate.py`, `localization_modules.py`, `modeling_outputs_delocate.py`, `videomae_utils_delocate.py`)
-import only torch, numpy and transformers, so they travel as remote code (`auto_map`) with saved checkpoints.
+module reuses `ResNetModel`; nothing here re-implements a ViT or a ResNet. This file holds the model classes (the
+`auto_map` targets); its siblings hold the rest, one job each: `configuration_delocate.py` (settings),
+`localization_modules.py` (the stage-2 network and its smp-style segmentation head), `losses_delocate.py` (the
+training losses), `modeling_outputs_delocate.py` (output dataclasses), `videomae_utils_delocate.py` (token layout,
+input checks). They import only torch, numpy and transformers, so they travel as remote code (`auto_map`) with saved
+checkpoints.
 """
 
 import copy
@@ -16,7 +19,14 @@ from transformers import initialization as init
 from transformers.models.videomae.modeling_videomae import VideoMAEDecoder
 
 from .configuration_delocate import DelocateConfig
-from .localization_modules import DelocateLocalizationNetwork, forgery_mask_loss
+from .localization_modules import DelocateLocalizationNetwork
+from .losses_delocate import (
+    classification_loss,
+    detection_loss,
+    localization_mask_loss,
+    mapping_loss,
+    weighted_localization_loss,
+)
 from .modeling_outputs_delocate import (
     DelocateDeepfakeDetectionOutput,
     DelocateForgeryLocalizationOutput,
@@ -24,6 +34,8 @@ from .modeling_outputs_delocate import (
     DelocateVideoClassifierOutput,
 )
 from .videomae_utils_delocate import (  # noqa: F401  (patchify, unpatchify, sinusoid_encoding_table: public here too)
+    check_bool_masked_pos,
+    check_frames_input,
     check_video_input,
     fast_videomae_position_tables,
     flatten_frames,
@@ -88,25 +100,7 @@ class DelocateForMaskedRecovery(DelocatePreTrainedModel):
 
     def check_mask(self, bool_masked_pos: torch.Tensor | None, batch_size: int) -> torch.Tensor:
         """Validates `(batch, num_tokens)` masks: same masked count in every sample, at least one visible/masked."""
-        if bool_masked_pos is None:
-            raise ValueError(
-                "DelocateForMaskedRecovery needs bool_masked_pos (batch, num_tokens); get one from "
-                "DelocateFaceProcessor(..., return_bool_masked_pos=True) or processing.roi_masking"
-            )
-        expected = (batch_size, self.config.seq_length)
-        if tuple(bool_masked_pos.shape) != expected:
-            raise ValueError(f"bool_masked_pos must have shape {expected}, got {tuple(bool_masked_pos.shape)}")
-        bool_masked_pos = bool_masked_pos.bool()
-        counts = bool_masked_pos.sum(dim=1)
-        if bool((counts != counts[0]).any()):
-            raise ValueError(
-                "bool_masked_pos must mask the same number of tokens in every sample (VideoMAE drops masked tokens "
-                f"and stacks the rest); got masked counts {counts.tolist()}. Equalise them with "
-                "processing.roi_masking.equalize_mask_counts"
-            )
-        if int(counts[0]) in (0, self.config.seq_length):
-            raise ValueError(f"bool_masked_pos must mask some but not all {self.config.seq_length} tokens, got {int(counts[0])}")
-        return bool_masked_pos
+        return check_bool_masked_pos(bool_masked_pos, batch_size, self.config.seq_length)
 
     def forward_encoder(self, pixel_values: torch.Tensor, bool_masked_pos: torch.BoolTensor, **kwargs):
         """VideoMAE encoder on the visible tokens only: `(batch, frames, 3, H, W)` -> a `BaseModelOutput` whose
@@ -290,15 +284,7 @@ class DelocateForForgeryLocalization(DelocatePreTrainedModel):
             `norm_pix_loss`. So the target is mostly the face itself; only the masked ROI carries the recovery
             model's real-face prior.
         """
-        config = self.config
-        video = pixel_values.ndim == 5
-        if pixel_values.ndim not in (4, 5) or pixel_values.shape[-3] != config.num_channels:
-            raise ValueError(
-                f"pixel_values must be (batch, frames, {config.num_channels}, H, W) or (N, {config.num_channels}, H, W); "
-                f"got {tuple(pixel_values.shape)}"
-            )
-        if pixel_values.shape[-1] % 2 ** (len(config.loc_encoder_channels) - 1) or pixel_values.shape[-2] % 4:
-            raise ValueError(f"face size {tuple(pixel_values.shape[-2:])} must be divisible by the encoder stride")
+        video = check_frames_input(pixel_values, self.config)
         lead = pixel_values.shape[:2] if video else pixel_values.shape[:1]
         outputs = self.localizer(flatten_frames(pixel_values, video))
         frame_logits = outputs["frame_logits"].view(*lead)
@@ -309,13 +295,9 @@ class DelocateForForgeryLocalization(DelocatePreTrainedModel):
         losses = self._losses(
             outputs, frame_logits, logits, pixel_values, labels, mask_labels, recovered_pixel_values, video
         )
-        loss = None
-        if losses:
-            weights = {"loss_cls": config.cls_loss_weight, "loss_map": config.map_loss_weight, "loss_loc": config.loc_loss_weight}
-            loss = sum(weights[name] * value for name, value in losses.items())
         output = DelocateForgeryLocalizationOutput(
-            loss=loss, logits=logits, frame_logits=frame_logits, mask_logits=mask_logits, mapped_faces=mapped_faces,
-            **losses,
+            loss=weighted_localization_loss(losses, self.config), logits=logits, frame_logits=frame_logits,
+            mask_logits=mask_logits, mapped_faces=mapped_faces, **losses,
         )
         return output if return_dict is not False else output.to_tuple()
 
@@ -332,38 +314,14 @@ class DelocateForForgeryLocalization(DelocatePreTrainedModel):
     ) -> dict[str, torch.Tensor]:
         """The stage-2 losses of the targets given (paper Eq. 6, before weighting): `loss_cls`, `loss_map`,
         `loss_loc`. `outputs` is the per-frame network output (`frame_logits (N,)`, `mask_logits (N, 1, H, W)`,
-        `mapped_faces (N, 3, s, s)` with N = batch * frames for video input)."""
-        config = self.config
+        `mapped_faces (N, 3, s, s)` with N = batch * frames for video input); the losses are in `losses_delocate`."""
         losses = {}
         if labels is not None:  # L_cls: BCE of the video logit, or of every frame logit for per-frame labels
-            labels = labels.to(logits.dtype)
-            target_logits = frame_logits if labels.shape == frame_logits.shape else logits
-            losses["loss_cls"] = F.binary_cross_entropy_with_logits(target_logits, labels.view_as(target_logits))
+            losses["loss_cls"] = classification_loss(frame_logits, logits, labels)
         if recovered_pixel_values is not None:  # L_mse_map: mapped face -> the recovery model's reconstruction
-            if recovered_pixel_values.shape != pixel_values.shape:
-                raise ValueError(
-                    f"recovered_pixel_values must match pixel_values {tuple(pixel_values.shape)}, "
-                    f"got {tuple(recovered_pixel_values.shape)}"
-                )
-            target = F.interpolate(
-                flatten_frames(recovered_pixel_values, video).to(outputs["mapped_faces"].dtype),
-                size=(config.mapped_size, config.mapped_size), mode="area",
-            )  # (N, 3, mapped_size, mapped_size)
-            losses["loss_map"] = F.mse_loss(outputs["mapped_faces"], target)
+            losses["loss_map"] = mapping_loss(outputs["mapped_faces"], recovered_pixel_values, pixel_values, video)
         if mask_labels is not None:  # L_loc: config.localization_loss on the frames that have a ground-truth mask
-            mask_logits = outputs["mask_logits"]  # (N, 1, H, W)
-            masks = flatten_frames(mask_labels, video).to(mask_logits.dtype)
-            masks = masks.unsqueeze(1) if masks.ndim == 3 else masks
-            if masks.ndim != 4 or masks.shape[0] != mask_logits.shape[0] or masks.shape[1] != 1:
-                raise ValueError(
-                    f"mask_labels must be (batch, frames, H, W) or (N, H, W) matching pixel_values; got {tuple(mask_labels.shape)}"
-                )
-            valid = (masks >= 0).flatten(1).all(dim=1)  # (N,): frames whose mask is all -1 have no ground truth
-            if masks.shape[-2:] != mask_logits.shape[-2:]:
-                masks = F.interpolate(masks, size=mask_logits.shape[-2:], mode="bilinear", align_corners=False)
-            losses["loss_loc"] = forgery_mask_loss(
-                mask_logits, masks, valid, config.localization_loss, config.localization_pos_weight
-            )
+            losses["loss_loc"] = localization_mask_loss(outputs["mask_logits"], mask_labels, video, self.config)
         return losses
 
 
@@ -439,11 +397,8 @@ class DelocateForDeepfakeDetection(DelocateVideoClassifierMixin, DelocatePreTrai
         if not every_frame:  # every frame takes the mask and score of its nearest analysed frame
             nearest = (torch.arange(frames, device=localized.device)[:, None] - localized[None]).abs().argmin(1)
             frame_logits, masks = frame_logits[:, nearest], masks[:, nearest]
-        loss = None
-        if labels is not None:
-            loss = F.binary_cross_entropy(probabilities.clamp(1e-6, 1 - 1e-6), labels.to(probabilities.dtype).view_as(probabilities))
         output = DelocateDeepfakeDetectionOutput(
-            loss=loss, logits=logits, probabilities=probabilities, recovery_logits=recovery_logits,
+            loss=detection_loss(probabilities, labels) if labels is not None else None, logits=logits, probabilities=probabilities, recovery_logits=recovery_logits,
             localization_logits=localization_logits, frame_scores=torch.sigmoid(frame_logits), masks=masks,
             localized_frames=localized,
         )

@@ -1,5 +1,5 @@
-"""Tensor helpers of the Delocate models: VideoMAE's token layout (patchify / unpatchify), input checks, the fast
-sin-cos position table, and the detector's choice of localized frames. Imports only torch, numpy and transformers
+"""Tensor helpers of the Delocate models: VideoMAE's token layout (patchify / unpatchify), the input and mask checks,
+the fast sin-cos position table, and the detector's choice of localized frames. Imports only torch, numpy and transformers
 (remote code, saved beside checkpoints with `modeling_delocate.py`)."""
 
 import contextlib
@@ -42,6 +42,43 @@ def check_video_input(pixel_values: torch.Tensor, config: DelocateConfig) -> Non
             f"height, width); got {tuple(pixel_values.shape)}"
         )
 
+
+
+def check_frames_input(pixel_values: torch.Tensor, config: DelocateConfig) -> bool:
+    """The localizer's input check: `pixel_values` is video `(batch, frames, channels, H, W)` or frames
+    `(N, channels, H, W)` whose size the encoder's strides divide; returns whether it is video. Raises ValueError."""
+    if pixel_values.ndim not in (4, 5) or pixel_values.shape[-3] != config.num_channels:
+        raise ValueError(
+            f"pixel_values must be (batch, frames, {config.num_channels}, H, W) or (N, {config.num_channels}, H, W); "
+            f"got {tuple(pixel_values.shape)}"
+        )
+    if pixel_values.shape[-1] % 2 ** (len(config.loc_encoder_channels) - 1) or pixel_values.shape[-2] % 4:
+        raise ValueError(f"face size {tuple(pixel_values.shape[-2:])} must be divisible by the encoder stride")
+    return pixel_values.ndim == 5
+
+
+def check_bool_masked_pos(bool_masked_pos: torch.Tensor | None, batch_size: int, seq_length: int) -> torch.Tensor:
+    """Validates `(batch, num_tokens)` recovery masks: the same masked count in every sample, at least one visible
+    and one masked token. Returns the mask as bool; raises ValueError."""
+    if bool_masked_pos is None:
+        raise ValueError(
+            "DelocateForMaskedRecovery needs bool_masked_pos (batch, num_tokens); get one from "
+            "DelocateFaceProcessor(..., return_bool_masked_pos=True) or processing.roi_masking"
+        )
+    expected = (batch_size, seq_length)
+    if tuple(bool_masked_pos.shape) != expected:
+        raise ValueError(f"bool_masked_pos must have shape {expected}, got {tuple(bool_masked_pos.shape)}")
+    bool_masked_pos = bool_masked_pos.bool()
+    counts = bool_masked_pos.sum(dim=1)
+    if bool((counts != counts[0]).any()):
+        raise ValueError(
+            "bool_masked_pos must mask the same number of tokens in every sample (VideoMAE drops masked tokens "
+            f"and stacks the rest); got masked counts {counts.tolist()}. Equalise them with "
+            "processing.roi_masking.equalize_mask_counts"
+        )
+    if int(counts[0]) in (0, seq_length):
+        raise ValueError(f"bool_masked_pos must mask some but not all {seq_length} tokens, got {int(counts[0])}")
+    return bool_masked_pos
 
 def unnormalize(pixel_values: torch.Tensor, config: DelocateConfig) -> torch.Tensor:
     """Processor-normalised `(batch, frames, C, H, W)` -> pixel space in [0, 1]."""

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from modeling import DelocateConfig, DelocateForForgeryLocalization
 from modeling.configuration_delocate import LOCALIZATION_AUTO_POS_WEIGHT_RANGE
-from modeling.localization_modules import forgery_mask_loss
+from modeling.losses_delocate import forgery_mask_loss
 
 
 def sparse_batch(config, seed=0, cue=0.3, side=20):
