@@ -1,26 +1,16 @@
-"""The four Delocate models in transformers' ModelTester style: a tester makes a tiny config and random tensors, one
-`create_and_check_*` per model class; then save/load, Auto classes, loss-only-with-labels, training signal, the
-shipped default model's checkpoint format. Real video is used only where image content matters (recovery learning)."""
+"""The four Delocate models in transformers' ModelTester style: `DelocateModelTester` makes a tiny config and seeded
+random tensors, with one `create_and_check_*` per model class (recovery / pre-training, classifier, localization,
+full detector); then the config, the inputs each model refuses, the localizer's options and the detector's frame
+subset. Saving and loading are in test_modeling_save_load.py, learning a fixed batch in test_modeling_training.py,
+the one test that needs real video in test_modeling_real_media.py; the tester and the `config` / `clip` fixtures
+are imported from here by those files."""
 
 import json
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
 
-import av
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file
-from transformers import (
-    AutoConfig,
-    AutoModel,
-    AutoModelForImageSegmentation,
-    AutoModelForPreTraining,
-    AutoModelForVideoClassification,
-)
+from transformers import AutoConfig
 
 from modeling import (
     DelocateConfig,
@@ -32,10 +22,6 @@ from modeling import (
 from modeling.localization_modules import DelocateSegmentationHead
 from modeling.modeling_delocate import patchify, unnormalize, unpatchify
 
-from conftest import HANG_TIMEOUT
-
-DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "delocate_hf" / "default_model"
-
 
 def random_mask(config, batch, count=None, seed=0):
     """`(batch, num_tokens)` bool: `count` (default 75 %) random tokens masked in every row."""
@@ -45,6 +31,19 @@ def random_mask(config, batch, count=None, seed=0):
     for row in range(batch):
         mask[row, torch.randperm(config.seq_length, generator=generator)[:count]] = True
     return mask
+
+
+def overfit(model, step, steps=20, lr=1e-3):
+    """`steps` AdamW steps on the loss that `step()` returns; the list of losses before each step."""
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
+    losses = []
+    for _ in range(steps):
+        loss = step()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
 
 
 class DelocateModelTester:
@@ -129,6 +128,8 @@ class DelocateModelTester:
             full = model(pixel_values, labels=inputs["labels"], mask_labels=inputs["mask_labels"],
                          recovered_pixel_values=inputs["recovered_pixel_values"])
             only_masks = model(pixel_values, mask_labels=inputs["mask_labels"])
+            frame_labels = (torch.arange(T) % 2).expand(B, T)  # one label per frame: BCE of every frame logit
+            per_frame = model(pixel_values, labels=frame_labels)
         assert out.loss is None and {out.loss_cls, out.loss_map, out.loss_loc} == {None}
         assert out.logits.shape == (B,) and out.frame_logits.shape == (B, T)
         assert out.mask_logits.shape == (B, T, 1, S, S) and out.mapped_faces.shape == (B, T, 3, s, s)
@@ -147,6 +148,8 @@ class DelocateModelTester:
         weighted = config.cls_loss_weight * expected_cls + config.map_loss_weight * expected_map
         torch.testing.assert_close(full.loss, weighted + config.loc_loss_weight * expected_loc)
         assert only_masks.loss_cls is None and only_masks.loss_map is None
+        expected_frames = F.binary_cross_entropy_with_logits(out.frame_logits, frame_labels.float())
+        torch.testing.assert_close(per_frame.loss_cls, expected_frames)
         torch.testing.assert_close(only_masks.loss, config.loc_loss_weight * expected_loc)
         # the mask logits are the segmentation head applied to the decoder's features
         network = model.localizer
@@ -303,187 +306,6 @@ def test_recovery_rejects_bad_masks(config, clip):
         model(clip)
     with pytest.raises(ValueError, match="pixel_values must have shape"):
         model(clip[:, :2], bool_masked_pos=random_mask(config, 2))
-
-
-def test_classifier_loads_the_stage1_encoder(config, clip, tmp_path):
-    recovery = DelocateForMaskedRecovery(config)
-    recovery.save_pretrained(tmp_path / "stage1")
-    classifier = DelocateForVideoClassification.from_pretrained(tmp_path / "stage1")
-    for name, tensor in recovery.videomae.state_dict().items():
-        torch.testing.assert_close(classifier.videomae.state_dict()[name], tensor, msg=name)
-    assert classifier(clip).loss is None
-
-
-def test_detector_from_recovery_can_keep_the_autoencoder(config, clip):
-    recovery = DelocateForMaskedRecovery(config)
-    detector = DelocateForDeepfakeDetection.from_stages(recovery, DelocateForForgeryLocalization(config), recovery=recovery)
-    assert detector.config.detector_include_recovery and detector.recovery is not None
-    torch.testing.assert_close(detector.videomae.state_dict(), recovery.videomae.state_dict())
-    mask = random_mask(config, 2)
-    torch.testing.assert_close(
-        detector.recovery(clip, bool_masked_pos=mask).reconstruction,
-        recovery(clip, bool_masked_pos=mask).reconstruction,
-    )
-
-
-def test_detector_copies_the_localization_settings_of_stage_2(config):
-    localizer = DelocateForForgeryLocalization(DelocateConfig.tiny(localization_loss="bce_dice", localization_pos_weight=8))
-    detector = DelocateForDeepfakeDetection.from_stages(DelocateForVideoClassification(config), localizer)
-    assert (detector.config.localization_loss, detector.config.localization_pos_weight) == ("bce_dice", 8)
-
-
-MODEL_CASES = [
-    (DelocateForMaskedRecovery, AutoModelForPreTraining),
-    (DelocateForVideoClassification, AutoModelForVideoClassification),
-    (DelocateForForgeryLocalization, AutoModelForImageSegmentation),
-    (DelocateForDeepfakeDetection, AutoModel),
-]
-
-
-def model_outputs(model, clip, config):
-    with torch.no_grad():
-        if isinstance(model, DelocateForMaskedRecovery):
-            return model(clip, bool_masked_pos=random_mask(config, clip.shape[0])).reconstruction
-        if isinstance(model, DelocateForForgeryLocalization):
-            return model(clip).mask_logits
-        if isinstance(model, DelocateForDeepfakeDetection):
-            return model(clip).masks
-        return model(clip).logits
-
-
-@pytest.mark.parametrize("model_class,auto_class", MODEL_CASES)
-def test_save_load_round_trip_and_auto_class(model_class, auto_class, config, clip, tmp_path):
-    model = model_class(config).eval()
-    model.save_pretrained(tmp_path)
-    assert (tmp_path / "model.safetensors").exists() and not list(tmp_path.glob("*.bin"))
-    saved = json.loads((tmp_path / "config.json").read_text())
-    assert saved["auto_map"]["AutoConfig"] == "configuration_delocate.DelocateConfig"
-    assert saved["auto_map"][auto_class.__name__] == f"modeling_delocate.{model_class.__name__}"
-    loaded, info = auto_class.from_pretrained(tmp_path, output_loading_info=True)
-    assert type(loaded) is model_class
-    assert not any(info[key] for key in ("missing_keys", "unexpected_keys", "mismatched_keys")), info
-    torch.testing.assert_close(model_outputs(loaded.eval(), clip, config), model_outputs(model, clip, config))
-
-
-def test_round_trip_in_fresh_process(config, clip, tmp_path):
-    """Save here, load with AutoModel in a new interpreter, compare the detector's outputs."""
-    model = DelocateForDeepfakeDetection(config).eval()
-    model.save_pretrained(tmp_path / "detector")
-    torch.save(clip, tmp_path / "clip.pt")
-    expected = model_outputs(model, clip, config)
-    script = textwrap.dedent(f"""
-        import torch, modeling
-        from transformers import AutoModel
-        model = AutoModel.from_pretrained({str(tmp_path / 'detector')!r}).eval()
-        clip = torch.load({str(tmp_path / 'clip.pt')!r}, weights_only=True)
-        with torch.no_grad():
-            torch.save(model(clip).masks, {str(tmp_path / 'masks.pt')!r})
-        print(type(model).__name__)
-    """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=HANG_TIMEOUT)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "DelocateForDeepfakeDetection" in result.stdout
-    torch.testing.assert_close(torch.load(tmp_path / "masks.pt", weights_only=True), expected)
-
-
-def test_shipped_default_model_loads_and_saves_back_the_same_checkpoint(tmp_path):
-    """The checkpoint format is unchanged: `delocate_hf/default_model/` loads with no missing, unexpected or
-    mismatched keys, and saving it again writes the same keys with the same tensors (transformers renames
-    VideoMAE's `q_bias`/`v_bias` on load and back on save), so old and new folders are interchangeable."""
-    model, info = AutoModel.from_pretrained(DEFAULT_MODEL, output_loading_info=True)
-    assert type(model) is DelocateForDeepfakeDetection
-    assert not any(info[key] for key in ("missing_keys", "unexpected_keys", "mismatched_keys")), info
-    model.save_pretrained(tmp_path)
-    shipped, resaved = load_file(DEFAULT_MODEL / "model.safetensors"), load_file(tmp_path / "model.safetensors")
-    assert set(resaved) == set(shipped)
-    assert "localizer.decoder.head.weight" in shipped  # the segmentation head keeps its key
-    for name, tensor in shipped.items():
-        assert torch.equal(resaved[name], tensor), name
-    config = json.loads((DEFAULT_MODEL / "config.json").read_text())
-    assert set(config) <= set(json.loads((tmp_path / "config.json").read_text()))
-
-
-@pytest.fixture(scope="module")
-def carphone_clip(carphone, config):
-    """Real frames: the first `num_frames` of carphone, resized to the tiny image size and normalised.
-    Shape (2, T, 3, S, S); the second clip starts 40 frames later."""
-    frames = []
-    with av.open(str(carphone)) as container:
-        for index, frame in enumerate(container.decode(video=0)):
-            if index >= 40 + config.num_frames:
-                break
-            frames.append(frame.to_ndarray(format="rgb24", width=config.image_size, height=config.image_size))
-    video = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float() / 255.0  # (T, 3, S, S)
-    mean = torch.tensor(config.image_mean)[:, None, None]
-    std = torch.tensor(config.image_std)[:, None, None]
-    video = (video - mean) / std
-    return torch.stack([video[: config.num_frames], video[40 : 40 + config.num_frames]])
-
-
-def overfit(model, step, steps=20, lr=1e-3):
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
-    losses = []
-    for _ in range(steps):
-        loss = step()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    return losses
-
-
-def test_recovery_learns_to_recover_real_faces(config, carphone_clip):
-    """Real video (image structure is what makes masked patches predictable): the recovery loss drops."""
-    torch.manual_seed(0)
-    recovery = DelocateForMaskedRecovery(config).train()
-    mask = random_mask(config, 2)
-    losses = overfit(recovery, lambda: recovery(carphone_clip, bool_masked_pos=mask).loss, lr=5e-3)
-    assert losses[-1] < 0.8 * losses[0], losses
-
-
-def test_classifier_and_localizer_learn_a_fixed_batch(tester):
-    torch.manual_seed(0)
-    config, inputs = tester.prepare_config_and_inputs()
-    classifier = DelocateForVideoClassification(config).train()
-    losses = overfit(classifier, lambda: classifier(inputs["pixel_values"], labels=inputs["labels"]).loss)
-    assert losses[-1] < 0.5 * losses[0], losses
-
-    localizer = DelocateForForgeryLocalization(config).train()
-    targets = {key: inputs[key] for key in ("pixel_values", "labels", "mask_labels", "recovered_pixel_values")}
-    losses = overfit(localizer, lambda: localizer(**targets).loss, lr=3e-3)
-    assert losses[-1] < 0.6 * losses[0], losses
-
-
-def test_mapping_loss_leaves_the_frozen_recovery_model_unchanged(config, clip):
-    recovery = DelocateForMaskedRecovery(config).eval().requires_grad_(False)
-    before = {k: v.clone() for k, v in recovery.state_dict().items()}
-    localizer = DelocateForForgeryLocalization(config).train()
-    optimizer = torch.optim.SGD(localizer.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
-    mask = random_mask(config, 2)
-    mapping_before = localizer.localizer.mapping.conv3.weight.clone()
-    for _ in range(2):
-        with torch.no_grad():
-            target = recovery(clip, bool_masked_pos=mask).reconstruction
-        loss = localizer(clip, recovered_pixel_values=target).loss
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    assert all(p.grad is None for p in recovery.parameters())
-    for name, tensor in recovery.state_dict().items():
-        assert torch.equal(tensor, before[name]), name
-    assert not torch.equal(localizer.localizer.mapping.conv3.weight, mapping_before)
-
-
-def test_gradient_checkpointing_gives_same_gradients(config, clip):
-    torch.manual_seed(0)
-    model = DelocateForVideoClassification(config).train()
-    labels = torch.tensor([0, 1])
-    model(clip, labels=labels).loss.backward()
-    reference = model.classifier.weight.grad.clone()
-    model.zero_grad()
-    model.activation_checkpointing_enable()
-    model(clip, labels=labels).loss.backward()
-    torch.testing.assert_close(model.classifier.weight.grad, reference)
 
 
 def test_torchvision_is_not_importable():
