@@ -4,9 +4,15 @@ clips of one video.
 `track_all_faces(frames, backend)` runs the landmark backend once per frame (the same detections `track_faces`
 uses: with MediaPipe the full-range detector runs every `detect_every`-th frame and the faces are refit from their
 previous landmarks in between) and associates the faces of consecutive frames: each face goes to the track whose
-last box centre is nearest, within one face size (plus a penalty for a change of size, so that two faces crossing
-keep their identities while their sizes differ), greedily from the best match; a face no track takes starts a new
-track. Overlapping duplicate detections of one face count once (`count_distinct_faces`).
+box it is nearest, within one face size (`match_cost`: centre distance over the face size plus a penalty for a
+change of size, so that two faces crossing keep their identities while their sizes differ), greedily from the best
+match. A track's box is both its last box and that box moved on by the track's recent velocity (`_predict`:
+least-squares centre motion over its last `VELOCITY_WINDOW` faces, times the frames since), the nearer counting, so
+that a face moving a large part of its size between sampled frames stays with its track. A face no track takes
+starts a new track, unless it covers more than `DUPLICATE_OVERLAP` of a face taken in that frame (a second, stale fit
+of a followed face, which the landmarker leaves behind a fast-moving face). Overlapping duplicate detections of one
+face count once (`count_distinct_faces`). Last, a track that starts within `max_gap` frames after another ends
+continues it when either's motion leads to the other (`_stitch`: a face lost for a few frames).
 
 Tracks shorter than a clip (faces entering, leaving, hidden for a while): a track found in at least `min_fraction`
 of the clip's frames (default half) is kept. Runs of up to `max_gap` frames without it are filled as `track_faces`
@@ -37,6 +43,8 @@ __all__ = ["MIN_TRACK_FRACTION", "MAX_MATCH_COST", "FaceTracks", "TrackLinker", 
 
 MIN_TRACK_FRACTION = 0.5
 MAX_MATCH_COST = 1.0  # centre distance over the reference face size + |log size ratio|, for a face to continue a track
+VELOCITY_WINDOW = 4  # a track's velocity: fitted over its last this many faces
+DUPLICATE_OVERLAP = 0.2  # an untaken face covering more than this of a taken one starts no track
 
 
 def _box_side(box: np.ndarray) -> float:
@@ -53,9 +61,11 @@ def match_cost(ref_box: np.ndarray, box: np.ndarray) -> float:
     return float(np.linalg.norm(c - ref_c) / ref_side + abs(math.log(side / ref_side)))
 
 
-def _greedy_match(refs: list[np.ndarray], boxes: list[np.ndarray], max_cost: float) -> dict[int, int]:
-    """Box index -> ref index, best (lowest cost) pairs first, each used once, costs below `max_cost`."""
-    pairs = sorted((match_cost(r, b), i, j) for j, r in enumerate(refs) for i, b in enumerate(boxes))
+def _greedy_match(refs: list[tuple[np.ndarray, ...]], boxes: list[np.ndarray], max_cost: float) -> dict[int, int]:
+    """Box index -> ref index, best (lowest cost) pairs first, each used once, costs below `max_cost`. Each ref is
+    one or more `(4,)` boxes of a track (its last and its predicted box), the cheapest counting."""
+    pairs = sorted((min(match_cost(r, b) for r in ref), i, j)
+                   for j, ref in enumerate(refs) for i, b in enumerate(boxes))
     taken_refs, out = set(), {}
     for cost, i, j in pairs:
         if cost >= max_cost:
@@ -74,6 +84,74 @@ def _distinct(faces: list[FaceLandmarks], overlap: float = 0.5) -> list[FaceLand
         if count_distinct_faces(kept + [face], overlap) > len(kept):
             kept.append(face)
     return kept
+
+
+def _overlap(box: np.ndarray, other: np.ndarray) -> float:
+    """Intersection of two `(4,)` boxes over the area of the first."""
+    iw = min(box[2], other[2]) - max(box[0], other[0])
+    ih = min(box[3], other[3]) - max(box[1], other[1])
+    area = max(float((box[2] - box[0]) * (box[3] - box[1])), 1e-9)
+    return float(max(iw, 0.0) * max(ih, 0.0) / area)
+
+
+def _predict(member: dict[int, FaceLandmarks], t: int, window: int = VELOCITY_WINDOW) -> np.ndarray:
+    """A track's box `(4,)` expected at frame `t`: its last box moved on by its recent velocity (the least-squares
+    centre shift per frame over its last `window` faces; none with one face)."""
+    times = sorted(member)[-window:]
+    box = np.asarray(member[times[-1]].box, np.float64)
+    if len(times) < 2:
+        return box
+    dt = np.asarray(times, np.float64) - np.mean(times)
+    centres = np.stack([(member[u].box[:2] + member[u].box[2:]) / 2 for u in times]).astype(np.float64)
+    shift = dt @ (centres - centres.mean(0)) / float(dt @ dt)
+    return box + np.tile(shift * (t - times[-1]), 2)
+
+
+def _associate(per_frame: list[list[FaceLandmarks]]) -> list[dict[int, FaceLandmarks]]:
+    """The faces of each track, frame -> face, from the distinct faces of each frame (`per_frame[t]`, a list per
+    frame of T), tracks in the order they start (see the module docstring)."""
+    members: list[dict[int, FaceLandmarks]] = []
+    for t, faces in enumerate(per_frame):
+        refs = [(m[max(m)].box, _predict(m, t)) for m in members]
+        assigned = _greedy_match(refs, [f.box for f in faces], MAX_MATCH_COST)
+        taken = [faces[i].box for i in assigned]
+        for i, face in enumerate(faces):
+            if i in assigned:
+                members[assigned[i]][t] = face
+            elif not any(_overlap(face.box, b) > DUPLICATE_OVERLAP for b in taken):
+                members.append({t: face})
+    return members
+
+
+def _predict_back(member: dict[int, FaceLandmarks], t: int) -> np.ndarray:
+    """A track's box `(4,)` expected at an earlier frame `t`: `_predict` run backwards in time."""
+    times = sorted(member)
+    reverse = {-u: member[u] for u in times[:VELOCITY_WINDOW]}
+    return _predict(reverse, -t)
+
+
+def _stitch(members: list[dict[int, FaceLandmarks]], max_gap: int | None) -> list[dict[int, FaceLandmarks]]:
+    """Join the tracks of a face lost for a few frames: a track that starts after another ends (at most `max_gap`
+    frames later; any gap with None) continues it when the earlier track's motion leads to the later one's first
+    face, or the later one's motion traced back leads to the earlier one's last face (`match_cost` below
+    `MAX_MATCH_COST`), best pairs first."""
+    limit = math.inf if max_gap is None else int(max_gap) + 1
+    while True:
+        pairs = []
+        for a, early in enumerate(members):
+            for b, late in enumerate(members):
+                end, start = max(early), min(late)
+                if not end < start <= end + limit:
+                    continue
+                cost = min(match_cost(_predict(early, start), late[start].box),
+                           match_cost(_predict_back(late, end), early[end].box))
+                if cost < MAX_MATCH_COST:
+                    pairs.append((cost, a, b))
+        if not pairs:
+            return members
+        _, a, b = min(pairs)
+        members[a] = {**members[a], **members[b]}
+        del members[b]
 
 
 @dataclass
@@ -113,15 +191,7 @@ def track_all_faces(
     per_frame = [_distinct(backend.detect(frame)) for frame in frames]
     num_faces = np.array([len(f) for f in per_frame], dtype=np.int64)
 
-    members: list[dict[int, FaceLandmarks]] = []  # per track: frame -> face
-    for t, faces in enumerate(per_frame):
-        refs = [m[max(m)].box for m in members]
-        assigned = _greedy_match(refs, [f.box for f in faces], MAX_MATCH_COST)
-        for i, face in enumerate(faces):
-            if i in assigned:
-                members[assigned[i]][t] = face
-            else:
-                members.append({t: face})
+    members = _stitch(_associate(per_frame), max_gap)
     needed = max(1, math.ceil(float(min_fraction) * num))
     kept = [m for m in members if len(m) >= needed]
     short = [(len(m), num) for m in members if len(m) < needed]
