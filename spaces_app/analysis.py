@@ -1,4 +1,4 @@
-"""The non-UI work of the Space: input checks, detection, the per-frame plot data, the overlay video and the
+"""The non-UI work of the Space: detection, the per-frame plot data, the people table, the overlay video and the
 "why" panel (a face, its ROI-masked version and the recovery model's reconstruction).
 
 Each upload is probed from its container (no decoding) and decoded once, by one `detect_video(..., explain=True,
@@ -8,20 +8,15 @@ tracking) and the overlay video is drawn on the analysed frames detection kept (
 played over the source's duration), not decoded again.
 
 Every user-facing failure is a `SpaceMessage` (one friendly sentence, never a traceback, never a server path).
-All files are read from / written to the app's own work folder (`WorkArea`): an upload is checked for size with
-`stat` (no read), copied into a fresh run folder, then only that copy is opened.
+The input side - upload limits, the app's own work folder (`WorkArea`), the checks and copy of an upload and the
+friendly messages - is `uploads.py`; its names are re-exported here.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
-import shutil
-import tempfile
 import threading
-import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,198 +24,23 @@ from typing import Any
 import numpy as np
 
 from delocate_hf.inference.explain import display_size  # noqa: F401  (the why-panel image side, for callers)
-from processing.video_io import VideoInfo, probe_video  # container metadata without decoding
+from processing.video_io import VideoInfo
+
+if __package__ in (None, ""):  # run as a script on Spaces (app.py puts this folder on sys.path)
+    from uploads import (  # type: ignore[no-redef]  # noqa: F401  (re-exported: the Space's input side)
+        DEFAULT_MAX_DURATION_S, DEFAULT_MAX_UPLOAD_MB, ENV_MAX_DURATION_S, ENV_MAX_UPLOAD_MB, RUN_MAX_AGE_S,
+        VIDEO_EXTENSIONS, Limits, SpaceMessage, WorkArea, format_mb, friendly_message, prepare_upload, safe_name,
+    )
+else:
+    from .uploads import (  # noqa: F401  (re-exported: the Space's input side)
+        DEFAULT_MAX_DURATION_S, DEFAULT_MAX_UPLOAD_MB, ENV_MAX_DURATION_S, ENV_MAX_UPLOAD_MB, RUN_MAX_AGE_S,
+        VIDEO_EXTENSIONS, Limits, SpaceMessage, WorkArea, format_mb, friendly_message, prepare_upload, safe_name,
+    )
 
 logger = logging.getLogger(__name__)
 
 ENV_MODEL = "DELOCATE_MODEL"
-ENV_MAX_UPLOAD_MB = "DELOCATE_MAX_UPLOAD_MB"
-ENV_MAX_DURATION_S = "DELOCATE_MAX_DURATION_S"
 ENV_DEVICE = "DELOCATE_DEVICE"
-DEFAULT_MAX_UPLOAD_MB = 50.0
-DEFAULT_MAX_DURATION_S = 60.0
-VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi", ".mpg", ".mpeg", ".ogv", ".ogg", ".3gp")
-RUN_MAX_AGE_S = 3600.0  # run folders older than this are removed when a new run starts
-
-
-class SpaceMessage(Exception):
-    """A problem to show to the user as a friendly message (no traceback)."""
-
-
-# ---------------------------------------------------------------------------------------------------- limits
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        logger.warning("ignoring %s=%r (not a number); using %s", name, raw, default)
-        return default
-    return value if value > 0 else default
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Upload limits: file size (MB, 1 MB = 1,000,000 bytes) and duration (seconds)."""
-
-    max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB
-    max_duration_s: float = DEFAULT_MAX_DURATION_S
-
-    @classmethod
-    def from_env(cls, max_upload_mb: float | None = None, max_duration_s: float | None = None) -> "Limits":
-        """Explicit values win, then `DELOCATE_MAX_UPLOAD_MB` / `DELOCATE_MAX_DURATION_S`, then the defaults."""
-        upload = float(max_upload_mb) if max_upload_mb else _env_float(ENV_MAX_UPLOAD_MB, DEFAULT_MAX_UPLOAD_MB)
-        duration = float(max_duration_s) if max_duration_s else _env_float(ENV_MAX_DURATION_S, DEFAULT_MAX_DURATION_S)
-        return cls(max_upload_mb=upload, max_duration_s=duration)
-
-    @property
-    def max_upload_bytes(self) -> int:
-        return int(self.max_upload_mb * 1_000_000)
-
-    def describe(self) -> str:
-        return f"up to {format_mb(self.max_upload_bytes)} and {self.max_duration_s:g} s"
-
-
-def format_mb(num_bytes: float) -> str:
-    mb = num_bytes / 1_000_000
-    if mb >= 10:
-        return f"{mb:.0f} MB"
-    if mb >= 1:
-        return f"{mb:.1f} MB"
-    return f"{num_bytes / 1000:.0f} kB"
-
-
-# ---------------------------------------------------------------------------------------------------- work area
-class WorkArea:
-    """The app's own temp folder; each analysis gets a fresh `run-*` subfolder. Old runs are pruned."""
-
-    def __init__(self, root: str | os.PathLike | None = None, max_age_s: float = RUN_MAX_AGE_S):
-        self.root = Path(root) if root is not None else Path(tempfile.mkdtemp(prefix="delocate-space-"))
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.root = self.root.resolve()
-        self.max_age_s = max_age_s
-
-    def new_run(self) -> Path:
-        self.prune()
-        run = self.root / f"run-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
-        run.mkdir()
-        return run
-
-    def prune(self) -> None:
-        cutoff = time.time() - self.max_age_s
-        for run in self.root.glob("run-*"):
-            try:
-                if run.is_dir() and run.stat().st_mtime < cutoff:
-                    shutil.rmtree(run, ignore_errors=True)
-            except OSError:
-                pass
-
-    def contains(self, path: str | os.PathLike) -> bool:
-        return _is_within(Path(path), self.root)
-
-    def cleanup(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
-
-
-def _is_within(path: Path, root: Path) -> bool:
-    try:
-        path.resolve().relative_to(root.resolve())
-    except (ValueError, OSError):
-        return False
-    return True
-
-
-def safe_name(name: str, default_suffix: str = ".mp4") -> str:
-    """A file name without directories or odd characters (kept short), with a lowercase suffix."""
-    base = Path(str(name)).name or "video"
-    stem, suffix = Path(base).stem, Path(base).suffix.lower()
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "video"
-    suffix = suffix if re.fullmatch(r"\.[a-z0-9]{1,5}", suffix or "") else default_suffix
-    return stem[:60] + suffix
-
-
-# ---------------------------------------------------------------------------------------------------- input checks
-def prepare_upload(
-    upload: str | os.PathLike | None, run_dir: Path, limits: Limits, allowed_roots: list[Path]
-) -> tuple[Path, str, VideoInfo]:
-    """Check the upload and copy it into `run_dir`. Returns `(copy, display name, info)`.
-
-    Order: no file -> outside the allowed folders -> empty -> over the size limit (all from `stat`), then copy,
-    then the container check and the duration limit on the copy.
-    """
-    from processing.errors import DelocateInputError
-
-    if upload is None or (isinstance(upload, str) and not upload.strip()):
-        raise SpaceMessage("Please upload a video (or record a clip with the webcam) first.")
-    if isinstance(upload, dict):  # a FileData-like dict from an API caller
-        upload = upload.get("path") or upload.get("name") or ""
-    src = Path(str(upload))
-    name = safe_name(src.name)
-    if not any(_is_within(src, root) for root in allowed_roots):
-        logger.warning("refused a file outside the upload folders: %s", src)
-        raise SpaceMessage("This file was not uploaded through the app; please upload the video again.")
-    if not src.is_file():
-        raise SpaceMessage(f"The uploaded file '{name}' is no longer available; please upload it again.")
-    size = src.stat().st_size
-    if size == 0:
-        raise SpaceMessage(f"The file '{name}' is empty (0 bytes). Please upload a video file.")
-    if size > limits.max_upload_bytes:
-        raise SpaceMessage(
-            f"The file '{name}' is {format_mb(size)}, over this Space's upload limit of "
-            f"{format_mb(limits.max_upload_bytes)}. Please trim or compress the video and try again."
-        )
-    from processing.video_io import IMAGE_EXTENSIONS
-
-    if src.suffix.lower() in IMAGE_EXTENSIONS:
-        raise SpaceMessage(f"'{name}' is a still image; this Space analyses videos (MP4, MOV, WebM, AVI ...).")
-    local = run_dir / name
-    shutil.copyfile(src, local)
-    try:
-        info = probe_video(local)
-    except DelocateInputError as exc:
-        raise SpaceMessage(friendly_message(exc, name)) from None
-    if info.duration_s > limits.max_duration_s:
-        raise SpaceMessage(
-            f"The video '{name}' is {info.duration_s:.1f} s long, over this Space's limit of "
-            f"{limits.max_duration_s:g} s. Please trim it to a shorter clip and try again."
-        )
-    return local, name, info
-
-
-def _strip_paths(text: str, name: str) -> str:
-    """Replace quoted file paths in an error text by the display name (never show server paths)."""
-    text = re.sub(r"'[^']*[/\\][^']*'", f"'{name}'", text)
-    return " ".join(text.split())
-
-
-def friendly_message(exc: BaseException, name: str = "the video") -> str:
-    """One friendly sentence for a failure, by type; the technical reason is kept, paths are removed."""
-    from processing.errors import NoFaceDetectedError, VideoDecodeError, VideoTooShortError
-
-    try:
-        from delocate_hf.inference import ModelLoadError
-    except Exception:  # pragma: no cover - import problems are reported as model errors below
-        ModelLoadError = ()  # type: ignore[assignment]
-
-    if isinstance(exc, SpaceMessage):
-        return str(exc)
-    reason = _strip_paths(str(exc), name)
-    if reason.startswith("cannot decode video"):  # keep the reason, drop FFmpeg's own parenthesised detail
-        reason = re.sub(r"\s*\([^()]*\)$", "", reason.split(": ", 1)[-1]) or "unreadable file"
-    if isinstance(exc, NoFaceDetectedError):
-        return (f"No face was found in '{name}'. Please upload a clip in which one face is clearly visible "
-                "(frontal, well lit, not too small).")
-    if isinstance(exc, VideoTooShortError):
-        return f"The video '{name}' is too short to analyse ({reason}). Please upload a longer clip."
-    if isinstance(exc, VideoDecodeError):
-        return (f"The file '{name}' could not be read as a video ({reason}). "
-                "Please upload an MP4, MOV, WebM or AVI video.")
-    if ModelLoadError and isinstance(exc, ModelLoadError):
-        return f"The detection model is not available: {reason}"
-    if isinstance(exc, (ValueError, RuntimeError, OSError)):
-        return f"'{name}' could not be analysed ({type(exc).__name__}). Please try another clip."
-    return f"Something went wrong while analysing '{name}'. Please try another clip."
 
 
 # ---------------------------------------------------------------------------------------------------- model

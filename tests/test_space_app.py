@@ -334,12 +334,13 @@ def test_webcam_style_webm_is_analysed(space, tmp_path):
     import av
 
     from processing import iter_video_frames
+    from processing.video_io import probe_video
 
     if "libvpx" not in av.codecs_available:
         pytest.skip("PyAV without libvpx")
     frames = np.stack([f for i, f in iter_video_frames(REAL_VIDEO) if i < 24])
     webm = write_video(tmp_path / "webcam.webm", frames, fps=30.0, codec="libvpx")
-    info = analysis.probe_video(webm)
+    info = probe_video(webm)
     assert info.duration_s == pytest.approx(0.8, abs=0.1)
     _, client = space
     verdict, *_, details = client.predict(handle_file(str(webm)), 4, api_name=ENDPOINT)

@@ -20,7 +20,7 @@ __all__ = ["PIPELINE_ENTRY", "PIPELINE_FILES", "PIPELINE_TASK", "REMOTE_CODE_FOR
 REMOTE_CODE_FORBIDDEN = ("delocate_hf", "modeling", "processing", "spaces_app")
 # The custom pipeline shipped with exported models (delocate_hf/inference/pipeline_deepfake.py and what it imports).
 PIPELINE_TASK = "deepfake-detection"
-PIPELINE_FILES = ("pipeline_deepfake.py", "detect.py", "results.py", "explain.py", "progress.py", "devices.py")
+PIPELINE_FILES = ("pipeline_deepfake.py", "detect.py", "assemble.py", "results.py", "explain.py", "progress.py", "devices.py")
 PIPELINE_ENTRY = {"impl": "pipeline_deepfake.DeepfakeDetectionPipeline", "pt": ["AutoModel"], "type": "video"}
 
 
