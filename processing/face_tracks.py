@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import NoFaceDetectedError
-from .landmarks import DEFAULT_MAX_GAP, FaceTrack, LandmarkBackend, count_distinct_faces, get_landmarker
+from .landmarks import DEFAULT_MAX_GAP, FaceTrack, LandmarkBackend, count_distinct_faces, start_tracking
 from .landmarks_base import FaceLandmarks
 
 __all__ = ["MIN_TRACK_FRACTION", "MAX_MATCH_COST", "FaceTracks", "TrackLinker", "crop_boxes", "match_cost",
@@ -181,13 +181,8 @@ def track_all_faces(
 
     Raises `NoFaceDetectedError` (one line, "face found in K of T sampled frames") when no track is found in at
     least `min_fraction` of the frames."""
-    backend = get_landmarker(backend) if isinstance(backend, str) else backend
-    frames = np.asarray(frames)
-    if frames.ndim == 3:
-        frames = frames[None]
+    backend, frames, where = start_tracking(frames, backend, source)
     num = int(frames.shape[0])
-    where = f"'{source}'" if source else "the input"
-    backend.reset()
     per_frame = [_distinct(backend.detect(frame)) for frame in frames]
     num_faces = np.array([len(f) for f in per_frame], dtype=np.int64)
 

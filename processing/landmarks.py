@@ -54,6 +54,7 @@ __all__ = [
     "crop_reference_points",
     "find_dlib_predictor",
     "get_landmarker",
+    "start_tracking",
     "track_faces",
 ]
 
@@ -125,6 +126,18 @@ def _pick(faces: list[FaceLandmarks], ref_center: np.ndarray, ref_size: float) -
     return faces[best] if dists[best] <= ref_size else None
 
 
+def start_tracking(frames, backend: LandmarkBackend | str, source: str | None
+                   ) -> tuple[LandmarkBackend, np.ndarray, str]:
+    """The common start of a tracker: the backend (built from its name) reset for a new clip, `frames` as
+    `(T, H, W, 3)` (one frame `(H, W, 3)` becomes a clip of one) and the source's name for messages."""
+    backend = get_landmarker(backend) if isinstance(backend, str) else backend
+    frames = np.asarray(frames)
+    if frames.ndim == 3:
+        frames = frames[None]
+    backend.reset()
+    return backend, frames, (f"'{source}'" if source else "the input")
+
+
 def track_faces(
     frames: np.ndarray,
     backend: LandmarkBackend | str = "mediapipe",
@@ -138,13 +151,8 @@ def track_faces(
     between the neighbouring detections (or copied from the one neighbour at the clip ends); a longer run raises
     `NoFaceDetectedError` ("face found in K of T sampled frames"). `max_gap=None` fills any gap.
     """
-    backend = get_landmarker(backend) if isinstance(backend, str) else backend
-    frames = np.asarray(frames)
-    if frames.ndim == 3:
-        frames = frames[None]
+    backend, frames, where = start_tracking(frames, backend, source)
     num = int(frames.shape[0])
-    where = f"'{source}'" if source else "the input"
-    backend.reset()
     per_frame, unfitted = [], np.zeros(num, dtype=bool)
     for t, frame in enumerate(frames):
         per_frame.append(backend.detect(frame))
