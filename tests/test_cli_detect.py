@@ -187,3 +187,15 @@ def test_entry_point_help_imports_no_torch():
              "    pass\nprint('torch' in sys.modules)")
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and proc.stdout.strip().splitlines()[-1] == "False", proc.stderr
+
+
+def test_text_output_prints_each_note_once(model_dir):
+    """The face leaves the picture in face_noface.mov: the note saying so is printed under the verdict, and the
+    same note is not repeated as a log warning on stderr (neither by detect nor by its result assembly)."""
+    proc = run_cli(SHARED_MEDIA / "face_noface.mov", "--model", model_dir, "--frames", 16)
+    assert proc.returncode == 0, proc.stderr
+    notes = [line for line in proc.stdout.splitlines() if line.strip().startswith("note:")]
+    assert notes, proc.stdout
+    for note in notes:
+        text = note.strip()[len("note:"):].strip()
+        assert text not in proc.stderr, f"note repeated on stderr: {text}"

@@ -140,14 +140,18 @@ def run_detect_command(args) -> int:
     # warnings of the same notes would repeat them on stderr
     import logging
 
+    from . import assemble as assemble_module
     from . import detect as detect_module
 
     quiet_notes = _DropWarnings()
-    logging.getLogger(detect_module.__name__).addFilter(quiet_notes)
+    noting = [logging.getLogger(module.__name__) for module in (detect_module, assemble_module)]  # both log notes
+    for note_logger in noting:
+        note_logger.addFilter(quiet_notes)
     try:
         return _detect_all(videos, model, processor, args, progress, localize, localization_frames)
     finally:
-        logging.getLogger(detect_module.__name__).removeFilter(quiet_notes)
+        for note_logger in noting:
+            note_logger.removeFilter(quiet_notes)
 
 
 class _DropWarnings:
