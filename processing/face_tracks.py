@@ -38,9 +38,12 @@ from .errors import NoFaceDetectedError
 from .landmarks import DEFAULT_MAX_GAP, FaceTrack, LandmarkBackend, count_distinct_faces, start_tracking
 from .landmarks_base import FaceLandmarks
 
-__all__ = ["MIN_TRACK_FRACTION", "MAX_MATCH_COST", "FaceTracks", "TrackLinker", "crop_boxes", "match_cost",
+__all__ = ["FACE_MODES", "MIN_TRACK_FRACTION", "MAX_MATCH_COST", "FaceTracks", "TrackLinker", "crop_boxes", "match_cost",
            "track_all_faces"]
 
+# Which faces of a video are analysed / cached: every face as its own track, or the largest one only (detection,
+# the pipeline, `delocate detect --faces` and `preprocess_dataset(faces=)` all take these).
+FACE_MODES = ("all", "largest")
 MIN_TRACK_FRACTION = 0.5
 MAX_MATCH_COST = 1.0  # centre distance over the reference face size + |log size ratio|, for a face to continue a track
 VELOCITY_WINDOW = 4  # a track's velocity: fitted over its last this many faces

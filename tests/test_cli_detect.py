@@ -199,3 +199,13 @@ def test_text_output_prints_each_note_once(model_dir):
     for note in notes:
         text = note.strip()[len("note:"):].strip()
         assert text not in proc.stderr, f"note repeated on stderr: {text}"
+
+
+def test_faces_choices_are_the_processing_modes():
+    """The light parser spells `--faces`' choices itself (it imports nothing heavy): they must be the modes the
+    detection accepts (`processing.face_tracks.FACE_MODES`)."""
+    from processing.face_tracks import FACE_MODES
+
+    parser = cli.build_parser(["detect", "x.mp4"])
+    detect = next(a for a in parser._subparsers._group_actions[0].choices["detect"]._actions if a.dest == "faces")
+    assert sorted(detect.choices) == sorted(FACE_MODES) and detect.default in FACE_MODES

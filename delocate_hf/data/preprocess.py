@@ -113,6 +113,8 @@ from typing import Any, Callable, Iterable, Mapping
 
 from datasets import Dataset
 
+from processing.face_tracks import FACE_MODES
+
 from .preprocess_cache import (
     CACHE_VERSION,
     _concatenate,
@@ -210,7 +212,7 @@ def preprocess_dataset(
     Returns:
         :class:`PreprocessResult` (``.dataset``, ``.errors``; errors also in ``cache_dir/errors.jsonl``).
     """
-    if faces not in ("largest", "all"):
+    if faces not in FACE_MODES:
         raise ValueError(f"faces must be 'largest' or 'all', got {faces!r}")
     records = _as_records(records)
     num_proc = max(1, int(num_proc or 1))

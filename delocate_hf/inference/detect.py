@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from processing.errors import BAD_INPUT_ERRORS, DelocateInputError, NoFaceDetectedError, VideoDecodeError
-from processing.face_tracks import TrackLinker, crop_boxes
+from processing.face_tracks import FACE_MODES, TrackLinker, crop_boxes
 from processing.video_io import iter_clips
 
 from .assemble import assemble_result, display_name, to_numpy
@@ -85,7 +85,7 @@ def is_bad_input(error: BaseException) -> bool:
 NO_FACE_SEARCH_FACTOR = 4
 
 
-FACES = ("all", "largest")
+FACES = FACE_MODES  # "all" | "largest"
 
 
 def check_faces(faces: str) -> str:
