@@ -100,7 +100,7 @@ def _clip_tracks(processor, clip, clip_len: int, faces: str) -> tuple[list[dict]
     `(found, frames)` of the faces too rarely found to analyse."""
     import torch
 
-    if faces == "largest" or not hasattr(processor, "preprocess_tracks"):
+    if faces == "largest":
         feats = processor(clip.frames, num_frames=clip_len, sampling="uniform", return_tensors="pt",
                           return_num_faces=True)
         n = feats["face_detected"].shape[-1]
@@ -124,6 +124,12 @@ def _face_clips(video, processor, clip_len: int, num_clips: int, progress, scan:
     added to `scan["skipped"]` as `(clip_index, num_clips, reason)`."""
     import torch
 
+    if faces == "all" and not hasattr(processor, "preprocess_tracks"):
+        # a processor saved before every-face tracking (e.g. an older exported folder's remote code): the result
+        # then says faces "largest" and notes how many faces were found
+        logger.warning("this processor has no preprocess_tracks (saved before every-face tracking): analysing the "
+                       "largest face only")
+        faces = "largest"
     bar, linker = None, TrackLinker()
 
     def on_frame(done: int, total: int) -> None:
