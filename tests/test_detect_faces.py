@@ -102,9 +102,9 @@ def test_largest_gives_one_track(detector, fake_clip):
 
 def test_face_entering_the_picture(detector):
     """The right person appears at frame 36 of 64: its video track covers the last two of four clips only (its
-    first clip with 2 of 8 frames interpolated); appearing at frame 28, it is in 9 of the 16 frames of a clip, the
-    processor
-    pads the 6 frames without it with its nearest frame; in 5 of 16 it is a short track, not analysed."""
+    first clip with 2 of 8 frames interpolated); appearing at frame 28, it is in 9 of the 16 frames of a clip, and
+    the processor pads the 7 frames without it with its nearest frame; in 5 of 16 it is a short track, not
+    analysed."""
     from delocate_hf.inference import detect_video
 
     model, processor = detector
