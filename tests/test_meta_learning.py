@@ -30,6 +30,19 @@ def test_single_domain_is_split_seven_to_three():
         split_meta_domains(["real", "Deepfakes"], [0, 1], np.random.default_rng(0))
 
 
+@pytest.mark.parametrize("manipulations", [["self_blend"] * 5, ["self_blend", "part_eyes", "part_lips", "part_eyes", "self_blend"]])
+def test_paired_batch_keeps_each_pair_on_one_side(manipulations):
+    """Paired batches (reals 0-4, their own fakes 5-9): a fake and its real clip land on the same side."""
+    labels = [0] * 5 + [1] * 5
+    partners = np.array([-1] * 5 + [0, 1, 2, 3, 4])
+    for seed in range(5):
+        split = split_meta_domains(["real"] * 5 + manipulations, labels, np.random.default_rng(seed), partners=partners)
+        for side in (split.train, split.test):
+            assert {int(i) - 5 for i in side if i >= 5} == {int(i) for i in side if i < 5}
+            assert any(labels[i] == 0 for i in side) and any(labels[i] == 1 for i in side)
+        assert sorted(np.concatenate([split.train, split.test]).tolist()) == list(range(10))
+
+
 @pytest.fixture(scope="module")
 def batch():
     config = DelocateConfig.tiny()

@@ -222,3 +222,54 @@ def test_real_clip_folder_of_photos_and_video(tmp_path):
     assert {identity_of(n) for n in names} == {photos[0].stem, photos[1].stem, "single_face"}
     first, second = (read_video(tmp_path / "real" / f"{photos[0].stem}_{k:02d}.mp4", sampling="all").frames for k in (0, 1))
     assert first.shape[0] == 8 and not np.array_equal(first, second)  # two different head motions of one photo
+
+
+def test_paired_fake_looks_like_its_real_clip_but_for_the_blend(real_cache):
+    """pairs=True: a pseudo-fake takes its real clip's degradations, flip and colour jitter, so outside the mask the
+    model sees the same pixels; without pairs the two are augmented independently."""
+    kwargs = dict(families="self_blend,part_lips", degradations=DegradationSettings(0.5), augment=True)
+    paired, unpaired = dataset(real_cache, pairs=True, **kwargs), dataset(real_cache, **kwargs)
+    assert paired.pair_of(2) == 8 and int(paired.source_row[8]) == 2
+    far_outside, independent = [], []
+    for epoch in range(4):
+        paired.set_epoch(epoch)
+        unpaired.set_epoch(epoch)
+        assert paired.sample(8)["degradations"] == paired.sample(2)["degradations"]
+        fake, real = paired[8], paired[2]
+        # pixels far from the mask (blur, rescaling and JPEG blocks spread the blend's edge by a few pixels)
+        near = torch.nn.functional.max_pool2d(fake["mask_labels"][:, None], 25, 1, 12)[:, 0] > 0
+        assert near.any() and (~near).any()
+        far_outside.append((fake["pixel_values"] - real["pixel_values"]).abs().amax(1)[~near].max().item())
+        independent.append((unpaired[8]["pixel_values"] - unpaired[2]["pixel_values"]).abs().amax(1)[~near].max().item())
+    assert max(far_outside) < 0.1 < max(independent)
+    with pytest.raises(ValueError, match="not a real clip"):
+        paired.pair_of(7)
+
+
+def test_paired_batches_hold_each_real_clip_and_its_own_fake(real_cache):
+    from delocate_hf.training.data import PairedBatchSampler
+
+    ds = dataset(real_cache, families="self_blend", pairs=True)
+    sampler = PairedBatchSampler(ds, 4, seed=1)
+    batches = list(sampler)
+    assert len(batches) == len(sampler) == 3
+    for batch in batches:
+        reals, fakes = batch[:2], batch[2:]
+        assert ds.labels[reals].tolist() == [0, 0] and ds.labels[fakes].tolist() == [1, 1]
+        assert [int(ds.source_row[f]) for f in fakes] == reals
+    assert sorted(i for b in batches for i in b[:2]) == list(range(6))  # every real clip once an epoch
+    assert list(sampler) == batches  # resumable: the same epoch gives the same batches
+    sampler.set_epoch(1)
+    assert list(sampler) != batches
+
+
+def test_paired_flag_reaches_the_loader(real_cache, tmp_path):
+    from delocate_hf.training.common import balanced_loader
+    from delocate_hf.training.data import BalancedBatchSampler, PairedBatchSampler
+
+    parser = train_localization.build_parser()
+    for extra, sampler_type in (([], BalancedBatchSampler), (["--paired_pseudo_fakes"], PairedBatchSampler)):
+        args = parser.parse_args(common(real_cache, tmp_path / "x", 2, "--pseudo_fakes", "self_blend", *extra))
+        built = face_clip_dataset(args, DelocateConfig.tiny())
+        assert built.pairs == bool(extra)
+        assert type(balanced_loader(built, args).batch_sampler) is sampler_type

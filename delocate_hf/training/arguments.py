@@ -46,6 +46,9 @@ def add_pseudo_fake_arguments(parser: argparse.ArgumentParser) -> argparse.Argum
     parser.add_argument("--pseudo_fake_strength", default="1.0",
                         help="scale of the self-blend transforms: a value, or LOW,HIGH drawn per fake (1: SBI-like "
                              "magnitudes; larger: more visible blends)")
+    parser.add_argument("--paired_pseudo_fakes", action="store_true",
+                        help="SBI's batches: each real clip beside its own fresh pseudo-fake, with the same "
+                             "degradations, flip and colour jitter, so the blend is the only difference in a pair")
     parser.add_argument("--degrade_probability", type=float, default=0.25,
                         help="probability of each global degradation (blur, rescale, noise, JPEG) per clip, drawn "
                              "for real and fake clips alike (0: off)")

@@ -7,7 +7,7 @@ from torch.utils.data import DataLoader
 from delocate_hf.data.degradations import DegradationSettings
 
 from .learning_curve import LearningCurve
-from .data import BalancedBatchSampler, EpochSampler, FaceClipDataset, collate, load_face_clips
+from .data import BalancedBatchSampler, EpochSampler, FaceClipDataset, PairedBatchSampler, collate, load_face_clips
 from .processors import model_processor
 from .pseudo_fake_dataset import PseudoFakeClipDataset, parse_families
 
@@ -39,7 +39,8 @@ def face_clip_dataset(args, config, real_only: bool = False) -> FaceClipDataset:
     return PseudoFakeClipDataset(clips, config.num_frames, config.image_size, config.image_mean, config.image_std,
                                  families=families, ratio=args.pseudo_fake_ratio, augment=augment, seed=args.seed,
                                  strength=parse_strength(getattr(args, "pseudo_fake_strength", "1.0")),
-                                 degradations=DegradationSettings(probability) if probability > 0 else None)
+                                 degradations=DegradationSettings(probability) if probability > 0 else None,
+                                 pairs=getattr(args, "paired_pseudo_fakes", False))
 
 
 def parse_strength(spec) -> tuple[float, float]:
@@ -78,8 +79,12 @@ def random_loader(dataset, args) -> DataLoader:
 
 
 def balanced_loader(dataset: FaceClipDataset, args) -> DataLoader:
-    """Batches with as many real as fake clips (paper §3.2)."""
-    sampler = BalancedBatchSampler(dataset.labels, args.per_device_train_batch_size, seed=args.seed)
+    """Batches with as many real as fake clips (paper §3.2); with `--paired_pseudo_fakes`, each real clip beside its
+    own pseudo-fake (`PairedBatchSampler`)."""
+    if getattr(dataset, "pairs", False):
+        sampler = PairedBatchSampler(dataset, args.per_device_train_batch_size, seed=args.seed)
+    else:
+        sampler = BalancedBatchSampler(dataset.labels, args.per_device_train_batch_size, seed=args.seed)
     return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=args.dataloader_num_workers)
 
 

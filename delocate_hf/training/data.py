@@ -105,15 +105,16 @@ class FaceClipDataset(Dataset):
         }
 
     def to_model_inputs(self, faces: np.ndarray, boxes: np.ndarray, masks: np.ndarray | None, label: int,
-                        manipulation: str, index: int) -> dict:
+                        manipulation: str, index: int, augment_key: int | None = None) -> dict:
         """One training item from uint8 `faces (T, S0, S0, 3)`, `boxes (T, 3, 4)` and uint8 `masks (T, S0, S0)` in
-        0..255 (`None`: no ground truth, all -1): augmentation, resize to the model's size, normalisation."""
+        0..255 (`None`: no ground truth, all -1): augmentation (drawn from `(seed, epoch, augment_key)`, default
+        `index`), resize to the model's size, normalisation."""
         video = torch.from_numpy(np.ascontiguousarray(faces)).permute(0, 3, 1, 2).float() / 255.0  # (T, 3, S0, S0)
         boxes = torch.as_tensor(boxes, dtype=torch.float32)
         known = masks is not None
         masks = torch.from_numpy(np.ascontiguousarray(masks)).float() / 255.0 if known else torch.zeros(video[:, 0].shape)
         if self.augment:
-            video, boxes, masks = self._augment(video, boxes, masks, int(index))
+            video, boxes, masks = self._augment(video, boxes, masks, int(index if augment_key is None else augment_key))
         if not known:
             masks = torch.full_like(masks, -1.0)  # no ground truth: left out of the localization loss
         source = video.shape[-1]
@@ -174,6 +175,44 @@ class BalancedBatchSampler(Sampler[list[int]]):
         for batch in range(len(self)):
             part = slice(batch * self.half, (batch + 1) * self.half)
             yield [int(i) for i in rng.permutation(np.concatenate([real[part], fake[part]]))]
+
+
+class PairedBatchSampler(BalancedBatchSampler):
+    """Balanced batches in which each real clip comes with its *own* fresh pseudo-fake (SBI's batches).
+
+    For a :class:`~delocate_hf.training.pseudo_fake_dataset.PseudoFakeClipDataset` built with `pairs=True` (the fake
+    then carries its real clip's degradations and augmentation): half of a batch are real cache rows, the other half
+    their pseudo-fake slots (`dataset.pair_of`), so the only difference the model can learn from within a pair is the
+    blend. A real row without a slot (a cache with fakes of its own, fewer slots than real rows) is paired with a
+    fake of the cache instead. Resumable like :class:`BalancedBatchSampler` (`set_epoch`).
+    """
+
+    def __init__(self, dataset, batch_size: int, seed: int = 0):
+        super().__init__(dataset.labels, batch_size, seed=seed)
+        self.real = np.asarray(dataset.real_rows)
+        slots = np.arange(dataset.num_rows, dataset.num_rows + dataset.pseudo_count)
+        first = {}
+        for slot in slots:
+            first.setdefault(int(dataset.source_row[slot]), int(slot))
+        self.pair = first  # real row -> its first pseudo-fake slot
+        labels = np.asarray(dataset.labels)
+        self.cache_fakes = np.flatnonzero(labels[: dataset.num_rows] == 1)
+        if len(self.cache_fakes) == 0 and any(int(r) not in first for r in self.real):
+            raise ValueError("paired batches need a pseudo-fake slot for every real clip of a cache without fakes")
+
+    def __len__(self) -> int:
+        return max(1, len(self.real) // self.half)
+
+    def __iter__(self):
+        rng = np.random.default_rng([self.seed, self.epoch])
+        count = len(self) * self.half
+        real = self._stream(self.real, count, rng)
+        others = self._stream(self.cache_fakes, count, rng) if len(self.cache_fakes) else None
+        for batch in range(len(self)):
+            chosen = real[batch * self.half:(batch + 1) * self.half]
+            fakes = [self.pair.get(int(r), int(others[batch * self.half + k]) if others is not None else -1)
+                     for k, r in enumerate(chosen)]
+            yield [int(i) for i in chosen] + [int(i) for i in fakes]
 
 
 class EpochSampler(Sampler[int]):

@@ -28,13 +28,15 @@ class MetaSplit:
 
 
 def split_meta_domains(
-    manipulations: list[str], labels: list[int] | np.ndarray, rng: np.random.Generator, test_fraction: float = 0.3
+    manipulations: list[str], labels: list[int] | np.ndarray, rng: np.random.Generator, test_fraction: float = 0.3,
+    partners: np.ndarray | None = None,
 ) -> MetaSplit:
     """Split one batch into meta-train / meta-test.
 
     Fake samples are split by manipulation domain (about `test_fraction` of the domains go to meta-test, at least
     one on each side); with a single fake domain the fake samples themselves are split 7:3 (paper §4.2). Real
-    samples are split `1 - test_fraction : test_fraction` so both sides are binary tasks.
+    samples are split `1 - test_fraction : test_fraction` so both sides are binary tasks. `partners` (batch position
+    of each fake's own real clip, -1 for none; paired batches) keeps a real clip on its fake's side.
     """
     labels = np.asarray(labels)
     manipulations = np.asarray(manipulations)
@@ -57,9 +59,19 @@ def split_meta_domains(
         train_domains = test_domains = tuple(domains)
     shuffled = rng.permutation(real)
     num_test = min(max(1, int(round(test_fraction * len(real)))), len(real) - 1)
+    real_train, real_test = shuffled[num_test:], shuffled[:num_test]
+    if partners is not None:
+        partners = np.asarray(partners)
+        with_test = partners[fake_test][partners[fake_test] >= 0]
+        with_train = partners[fake_train][partners[fake_train] >= 0]
+        free = np.setdiff1d(real, np.concatenate([with_test, with_train]))
+        free = rng.permutation(free)
+        cut = max(0, int(round(test_fraction * len(real))) - len(with_test))
+        real_test = np.concatenate([with_test, free[:cut]]).astype(np.int64)
+        real_train = np.concatenate([with_train, free[cut:]]).astype(np.int64)
     return MetaSplit(
-        train=np.sort(np.concatenate([shuffled[num_test:], fake_train])),
-        test=np.sort(np.concatenate([shuffled[:num_test], fake_test])),
+        train=np.sort(np.concatenate([real_train, fake_train])),
+        test=np.sort(np.concatenate([real_test, fake_test])),
         train_domains=train_domains,
         test_domains=test_domains,
     )

@@ -13,7 +13,11 @@ blending traces. `PseudoFakeClipDataset` does this with the pseudo-fake families
 - the landmarks come from the cache (crop pixels, written by the processor): no landmark detector runs here;
 - every clip, real or fake, then gets the same random global degradations
   (:mod:`delocate_hf.data.degradations`: blur, rescaling, noise, JPEG) and the same flip / colour jitter, so no
-  global property tells fakes from reals.
+  global property tells fakes from reals;
+- with `pairs=True` (SBI's batches: each real face beside its own self-blend) a pseudo-fake slot draws its
+  degradations and augmentation from its *source row* instead of its own index, so the fake and its real clip
+  differ only by the blend; :class:`delocate_hf.training.data.PairedBatchSampler` puts both in the same batch. A
+  detector that follows the scene (person, lighting, sharpness) then scores the two alike and gains nothing.
 
 With `family_order="cycle"` (evaluation) slot `j` uses `families[j // num_real]`: one fake of every family per real
 clip, the same at every read when `epoch` is fixed.
@@ -69,6 +73,8 @@ class PseudoFakeClipDataset(FaceClipDataset):
             drawn per fake: 1 is SBI-like; larger values give more visible blends.
         degraded_reals: evaluation only: also add, for each real clip, a copy with each of these degradations at
             :data:`EVAL_DEGRADATION_STRENGTHS` (label 0, manipulation `real+<name>`).
+        pairs: a pseudo-fake gets exactly the degradations, flip and colour jitter of its source real clip at the
+            same epoch (see the module docstring; :meth:`pair_of` gives the slot of a real row).
         Other arguments as :class:`FaceClipDataset`.
 
     `labels`, `manipulations` and `domains` cover the whole index space (domains: the cache's manipulations, then
@@ -79,7 +85,8 @@ class PseudoFakeClipDataset(FaceClipDataset):
                  families: Sequence[str], pseudo_count: int | None = None, ratio: float = 0.5,
                  degradations: DegradationSettings | None = DegradationSettings(), family_order: str = "random",
                  degraded_reals: Sequence[str] = (), augment: bool = True, seed: int = 0, with_index: bool = False,
-                 domains: Sequence[str] | None = None, strength: float | tuple[float, float] = 1.0):
+                 domains: Sequence[str] | None = None, strength: float | tuple[float, float] = 1.0,
+                 pairs: bool = False):
         families = parse_families(families)
         if not families:
             raise ValueError("PseudoFakeClipDataset needs at least one pseudo-fake family")
@@ -129,6 +136,25 @@ class PseudoFakeClipDataset(FaceClipDataset):
                       else [identity_of(v) for v in clips["video_id"]])
         self.identities = np.asarray(identities, dtype=object)
         self.backend = "auto"  # from the number of landmarks (468 / 478: MediaPipe, 68: dlib)
+        self.pairs = bool(pairs)
+
+    def is_pseudo_fake(self, index: int) -> bool:
+        return self.num_rows <= int(index) < self.num_rows + self.pseudo_count
+
+    def pair_of(self, row: int) -> int:
+        """The pseudo-fake slot made from real cache row `row` (the first one, if several slots share it)."""
+        position = np.flatnonzero(self.real_rows == int(row))
+        if not len(position):
+            raise ValueError(f"row {row} is not a real clip of the cache")
+        if int(position[0]) >= self.pseudo_count:
+            raise ValueError(f"real row {row} has no pseudo-fake slot ({self.pseudo_count} slots)")
+        return self.num_rows + int(position[0])
+
+    def view_key(self, index: int) -> int:
+        """The index that seeds the degradations and augmentation of sample `index`: its source row for a paired
+        pseudo-fake (so it looks exactly like its real clip but for the blend), else `index` itself."""
+        index = int(index)
+        return int(self.source_row[index]) if self.pairs and self.is_pseudo_fake(index) else index
 
     def _slot_family(self, slot: int) -> str:
         return self.families[(slot // len(self.real_rows)) % len(self.families)]
@@ -173,7 +199,7 @@ class PseudoFakeClipDataset(FaceClipDataset):
         clip = self.read_clip(row)
         faces, masks, family = clip["faces"], clip["masks"] if self.has_mask[row] else None, None
         label, manipulation = int(self.labels[index]), self.manipulations[index]
-        if self.num_rows <= index < self.num_rows + self.pseudo_count:
+        if self.is_pseudo_fake(index):
             faces, masks, family, _ = self.make_fake(clip, index)
             manipulation = family
         applied: dict = {}
@@ -182,13 +208,14 @@ class PseudoFakeClipDataset(FaceClipDataset):
             faces = apply_degradation(faces, name, EVAL_DEGRADATION_STRENGTHS[name], self._rng(index, 2))
             applied[name] = float(EVAL_DEGRADATION_STRENGTHS[name])
         elif self.degradation_settings is not None:
-            faces, applied = random_degradations(faces, self._rng(index, 2), self.degradation_settings)
+            faces, applied = random_degradations(faces, self._rng(self.view_key(index), 2), self.degradation_settings)
         return {"faces": faces, "roi_boxes": clip["roi_boxes"], "masks": masks, "label": label,
                 "manipulation": manipulation, "family": family, "degradations": applied}
 
     def __getitem__(self, index: int) -> dict:
         s = self.sample(index)
-        return self.to_model_inputs(s["faces"], s["roi_boxes"], s["masks"], s["label"], s["manipulation"], int(index))
+        return self.to_model_inputs(s["faces"], s["roi_boxes"], s["masks"], s["label"], s["manipulation"], int(index),
+                                    augment_key=self.view_key(index))
 
 
 def identity_of(video_id: str) -> str:

@@ -99,11 +99,24 @@ def main(argv: list[str] | None = None) -> dict:
             return model(**inputs).loss, {}
         domains = [dataset.domains[int(d)] for d in batch["domain"].tolist()]
         split = split_meta_domains(domains, batch["labels"].tolist(), np.random.default_rng([seed, index, 1]),
-                                   test_fraction=args.meta_test_fraction)
+                                   test_fraction=args.meta_test_fraction, partners=pair_partners(batch["labels"]))
         with accelerator.autocast():
             losses = mldg_step(model, select(inputs, split.train), select(inputs, split.test), inner_lr,
                                first_order=args.first_order)
         return losses.loss, {"meta_train_loss": losses.train_loss.item(), "meta_test_loss": losses.test_loss.item()}
+
+    def pair_partners(labels: torch.Tensor) -> np.ndarray | None:
+        """Paired batches (`PairedBatchSampler`: reals, then their own fakes in the same order): for each fake's
+        position, its real clip's position, so MLDG keeps a pair on one side."""
+        if not getattr(dataset, "pairs", False):
+            return None
+        labels = labels.tolist()
+        half = len(labels) // 2
+        partners = np.full(len(labels), -1)
+        for k in range(half):
+            if labels[k] == 0 and labels[half + k] == 1:
+                partners[half + k] = k
+        return partners
 
     curve = learning_curve(args, config, accelerator.print)
     result = train(accelerator, args, model, optimizer, balanced_loader(dataset, args), compute_loss, "stage 2 localization",
