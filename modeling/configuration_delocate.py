@@ -18,7 +18,7 @@ SCORE_FUSIONS = ("mean_prob", "recovery_only", "localization_only")
 LOCALIZATION_LOSSES = ("mse", "bce_dice")
 # How the stage-2 frame classifier pools its feature maps: "mean" (global average, the paper) or "mean_max"
 # (average and maximum side by side: a blend trace in a small part of the face is not averaged away).
-FRAME_POOLINGS = ("mean", "mean_max")
+FRAME_POOLINGS = ("mean", "mean_max", "contrast")
 LOCALIZATION_AUTO_POS_WEIGHT_RANGE = (1.0, 100.0)  # clamp of the automatic positive weight of "bce_dice"
 # Held-out AUC below which front ends say, beside every verdict, that the model is near chance.
 NEAR_CHANCE_AUC = 0.65
@@ -106,8 +106,10 @@ class DelocateConfig(PretrainedConfig):
         clamped to `LOCALIZATION_AUTO_POS_WEIGHT_RANGE` = [1, 100] (a batch with no positive pixel gets 100).
     frame_pooling (`str`, defaults to `"mean"`):
         How the stage-2 frame classifier pools the mapping and deepest encoder features, one of `FRAME_POOLINGS`:
-        `"mean"` (global average pooling) or `"mean_max"` (global average and global maximum, concatenated: a
-        local blending trace is not averaged away over the whole face).
+        `"mean"` (global average pooling), `"mean_max"` (global average and global maximum, concatenated: a
+        local blending trace is not averaged away over the whole face) or `"contrast"` (maximum minus average, and
+        standard deviation, over the face: only how features vary *within* the frame, so a property of the whole
+        frame, such as blur or the scene, cannot raise the score; `localization_modules.pool_frame`).
     score_fusion (`str`, defaults to `"mean_prob"`):
         How the detector combines stages: `mean_prob` averages the two stages' fake probabilities
         (weight `fusion_weight` on stage 1), as the paper's "average the output".

@@ -187,6 +187,21 @@ class DelocateUNetDecoder(nn.Module):
         return hidden_states
 
 
+def pool_frame(features: torch.Tensor, pooling: str) -> torch.Tensor:
+    """`features` (N, C, h, w) -> (N, C) for "mean", (N, 2C) for "mean_max" ([mean, max]) and "contrast".
+
+    "contrast" pools only how a feature *varies within the face*: `[max - mean, std]` over space. A property of the
+    whole frame (blur, sharpness, noise, colour cast, the scene) moves a feature's mean but not its spread, so it
+    cannot raise the score; a blend, which makes one region differ from the rest, can.
+    """
+    mean = features.mean(dim=(2, 3))
+    if pooling == "mean":
+        return mean
+    if pooling == "mean_max":
+        return torch.cat([mean, features.amax(dim=(2, 3))], dim=1)
+    return torch.cat([features.amax(dim=(2, 3)) - mean, features.std(dim=(2, 3))], dim=1)
+
+
 class DelocateLocalizationNetwork(nn.Module):
     """Per-frame stage-2 network: mapping module, SE encoder / UNet-scSE decoder, frame classifier.
 
@@ -203,7 +218,7 @@ class DelocateLocalizationNetwork(nn.Module):
             list(config.loc_encoder_channels), list(config.loc_decoder_channels), config.use_scse, config.se_reduction
         )
         self.frame_pooling = config.frame_pooling
-        pooled = (config.mapping_hidden_channels + config.loc_encoder_channels[-1]) * (2 if self.frame_pooling == "mean_max" else 1)
+        pooled = (config.mapping_hidden_channels + config.loc_encoder_channels[-1]) * (1 if self.frame_pooling == "mean" else 2)
         self.classifier = nn.Linear(pooled, 1)
         self.chunk_size = config.localization_chunk_size
 
@@ -232,10 +247,7 @@ class DelocateLocalizationNetwork(nn.Module):
         mapped_up = F.interpolate(mapped, size=pixel_values.shape[-2:], mode="bilinear", align_corners=False)
         skips = self.encoder([pixel_values, mapped_up])  # the encoder sees face and mapped face, 6 channels
         mask_logits = self.segmentation_head(self.decoder(skips))  # (N, 1, H, W)
-        features = [map_features.mean(dim=(2, 3)), skips[-1].mean(dim=(2, 3))]  # (N, C_map), (N, C_enc)
-        if self.frame_pooling == "mean_max":
-            features += [map_features.amax(dim=(2, 3)), skips[-1].amax(dim=(2, 3))]
-        pooled = torch.cat(features, dim=1)  # (N, pooled channels)
+        pooled = torch.cat([pool_frame(f, self.frame_pooling) for f in (map_features, skips[-1])], dim=1)  # (N, pooled)
         frame_logits = self.classifier(pooled).squeeze(-1)
         return {"frame_logits": frame_logits, "mask_logits": mask_logits.contiguous(), "mapped_faces": mapped.contiguous()}
 

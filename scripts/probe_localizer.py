@@ -43,6 +43,12 @@ def main(argv=None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--config", default="{}", help="JSON overrides of DelocateConfig.small()")
     parser.add_argument("--loss", default="bce_dice")
+    parser.add_argument("--chroma_gain", type=float, default=0.0,
+                        help="probe only: feed [Y, gain * Cb, gain * Cr] instead of RGB (0: RGB)")
+    parser.add_argument("--boundary_weight", type=float, default=0.0,
+                        help="probe only: an extra 1x1 head on the decoder features predicts the blend boundary "
+                             "(Face X-ray style; dilate - erode of the mask, 3x3), BCE + Dice weighted by this")
+    parser.add_argument("--pairs", action="store_true", help="each real clip beside its own fresh fake, both degraded alike")
     parser.add_argument("--log", required=True)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -61,7 +67,8 @@ def main(argv=None) -> None:
     shape = (config.num_frames, config.image_size, config.image_mean, config.image_std)
     train = PseudoFakeClipDataset(load_face_clips(args.train), *shape, families=args.families.split(","),
                                   strength=parse_strength(args.strength), seed=args.seed,
-                                  degradations=DegradationSettings(args.degrade) if args.degrade > 0 else None)
+                                  degradations=DegradationSettings(args.degrade) if args.degrade > 0 else None,
+                                  pairs=args.pairs)
     held_clips = load_face_clips(args.heldout)
     held_clips = held_clips.select(range(min(args.eval_clips, len(held_clips))))
     held = PseudoFakeClipDataset(held_clips, *shape, families=FAMILIES[:5], family_order="cycle", degradations=None,
@@ -70,7 +77,28 @@ def main(argv=None) -> None:
     seen_clips = seen_clips.select(np.linspace(0, len(seen_clips) - 1, min(args.eval_clips, len(seen_clips))).astype(int))
     seen_people = PseudoFakeClipDataset(seen_clips, *shape, families=FAMILIES[:5], family_order="cycle",
                                         degradations=None, augment=False, seed=args.seed + 101)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.05)
+    captured = {}
+    parameters = list(model.parameters())
+    if args.boundary_weight:
+        from modeling.losses_delocate import forgery_mask_loss
+
+        boundary_head = torch.nn.Conv2d(config.loc_decoder_channels[-1], 1, 1)
+        parameters += list(boundary_head.parameters())
+        model.localizer.decoder.register_forward_hook(  # eval runs the frames in chunks: keep every chunk's output
+            lambda module, inputs, output: captured.setdefault("features", []).append(output))
+
+        def boundary_targets(mask_labels: torch.Tensor) -> torch.Tensor:
+            m = (mask_labels.flatten(0, 1)[:, None] > 0.5).float()  # (N, 1, H, W)
+            dilated = torch.nn.functional.max_pool2d(m, 3, 1, 1)
+            eroded = -torch.nn.functional.max_pool2d(-m, 3, 1, 1)
+            return dilated - eroded
+
+        def boundary_loss(mask_labels: torch.Tensor) -> torch.Tensor:
+            logits = boundary_head(torch.cat(captured.pop("features")))
+            targets = boundary_targets(mask_labels)
+            valid = torch.ones(targets.shape[0], dtype=torch.bool)
+            return forgery_mask_loss(logits, targets, valid, "bce_dice", None)
+    optimizer = torch.optim.AdamW(parameters, lr=args.lr, weight_decay=0.05)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min(1.0, (s + 1) / max(1, args.warmup)) * 0.5 * (1 + np.cos(np.pi * min(1.0, s / args.steps))))
     reals, fakes = train.real_rows, np.arange(train.num_rows, train.num_rows + train.pseudo_count)
@@ -80,13 +108,33 @@ def main(argv=None) -> None:
     log.write_text(json.dumps({"args": vars(args)}) + "\n")
     start, seen = time.perf_counter(), []
 
+    mean = torch.tensor(config.image_mean).view(1, 1, 3, 1, 1)
+    std = torch.tensor(config.image_std).view(1, 1, 3, 1, 1)
+
+    def represent(pixel_values: torch.Tensor) -> torch.Tensor:
+        if not args.chroma_gain:
+            return pixel_values
+        rgb = pixel_values * std + mean  # (B, T, 3, H, W) in [0, 1]
+        r, g, b = rgb.unbind(2)
+        y = 0.299 * r + 0.587 * g + 0.114 * b
+        cb, cr = 0.564 * (b - y), 0.713 * (r - y)
+        return torch.stack([(y - 0.45) / 0.25, args.chroma_gain * cb / 0.25, args.chroma_gain * cr / 0.25], dim=2)
+
+    boundary_scores = []
+
     def score(dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         scores, labels, ious, mask_scores = [], [], [], []
+        boundary_scores.clear()
         with torch.no_grad():
             for begin in range(0, len(dataset), 16):
                 items = [dataset[i] for i in range(begin, min(len(dataset), begin + 16))]
                 batch = collate(items)
-                out = model(batch["pixel_values"])
+                captured.clear()
+                out = model(represent(batch["pixel_values"]))
+                if args.boundary_weight:  # report the boundary head's top-5 % score as the mask score
+                    b = torch.sigmoid(boundary_head(torch.cat(captured.pop("features")))).flatten(1)  # (N, H*W)
+                    top_b = b.topk(max(1, b.shape[-1] // 20), dim=-1).values.mean(-1)
+                    boundary_scores.append(top_b.view(out.logits.shape[0], -1).mean(-1).numpy())
                 scores.append(torch.sigmoid(out.logits).numpy())
                 probabilities = torch.sigmoid(out.mask_logits).flatten(2)  # (batch, frames, H*W)
                 top = max(1, probabilities.shape[-1] // 20)  # mask score: mean of the top 5 % pixels, frames averaged
@@ -117,6 +165,10 @@ def main(argv=None) -> None:
         row["train_auc_mask"] = round(auc(train_mask_scores, train_labels), 3)
         row["auc_mask"] = round(auc(mask_scores[clean], labels[clean]), 3)
         row["auc_mask_vs_blurred_reals"] = round(auc(mask_scores[blurred], labels[blurred]), 3)
+        if boundary_scores:
+            held_boundary = np.concatenate(boundary_scores)
+            row["auc_boundary"] = round(auc(held_boundary[clean], labels[clean]), 3)
+            row["auc_boundary_vs_blurred_reals"] = round(auc(held_boundary[blurred], labels[blurred]), 3)
         print(json.dumps(row), flush=True)
         with log.open("a") as f:
             f.write(json.dumps(row) + "\n")
@@ -125,13 +177,18 @@ def main(argv=None) -> None:
     for step in range(args.steps):
         train.set_epoch(step)
         half = args.batch // 2
-        indices = [*rng.choice(reals, half), *rng.choice(fakes, half)]
+        chosen = rng.choice(reals, half)
+        indices = [*chosen, *([train.pair_of(r) for r in chosen] if args.pairs else rng.choice(fakes, half))]
         batch = collate([train[int(i)] for i in indices])
         keep = torch.as_tensor(np.sort(rng.choice(config.num_frames, args.frames, replace=False)))
-        out = model(pixel_values=batch["pixel_values"][:, keep], labels=batch["labels"],
+        captured.clear()
+        out = model(pixel_values=represent(batch["pixel_values"][:, keep]), labels=batch["labels"],
                     mask_labels=batch["mask_labels"][:, keep])
         optimizer.zero_grad()
-        out.loss.backward()
+        loss = out.loss
+        if args.boundary_weight:
+            loss = loss + args.boundary_weight * boundary_loss(batch["mask_labels"][:, keep])
+        loss.backward()
         optimizer.step()
         schedule.step()
         seen.extend(zip(torch.sigmoid(out.logits.detach()).tolist(), batch["labels"].tolist()))

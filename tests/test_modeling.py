@@ -270,10 +270,11 @@ def test_forgery_localization_with_loss_weights_and_bce_dice():
     assert torch.isfinite(out.loss_loc) and out.loss_loc > 0
 
 
-def test_forgery_localization_with_mean_max_frame_pooling(tmp_path):
-    """`frame_pooling="mean_max"`: same heads and losses; the classifier reads average and maximum features, so its
-    input doubles; the setting survives a save / load and a wrong value is refused."""
-    tester = DelocateModelTester(frame_pooling="mean_max")
+@pytest.mark.parametrize("pooling", ["mean_max", "contrast"])
+def test_forgery_localization_with_two_statistic_frame_pooling(tmp_path, pooling):
+    """`frame_pooling="mean_max"` / `"contrast"`: same heads and losses; the classifier reads two statistics of each
+    feature, so its input doubles; the setting survives a save / load and a wrong value is refused."""
+    tester = DelocateModelTester(frame_pooling=pooling)
     config, inputs = tester.prepare_config_and_inputs()
     tester.create_and_check_forgery_localization(config, inputs)
     model = DelocateForForgeryLocalization(config).eval()
@@ -281,11 +282,26 @@ def test_forgery_localization_with_mean_max_frame_pooling(tmp_path):
     assert model.localizer.classifier.in_features == 2 * mean_only
     model.save_pretrained(tmp_path)
     loaded = DelocateForForgeryLocalization.from_pretrained(tmp_path).eval()
-    assert loaded.config.frame_pooling == "mean_max"
+    assert loaded.config.frame_pooling == pooling
     with torch.no_grad():
         torch.testing.assert_close(loaded(inputs["pixel_values"]).logits, model(inputs["pixel_values"]).logits)
     with pytest.raises(ValueError, match="frame_pooling"):
         DelocateConfig.tiny(frame_pooling="max")
+
+
+def test_contrast_pooling_ignores_what_the_whole_frame_shares():
+    """"contrast" pools max - mean and std: a feature raised everywhere (a global property) leaves it unchanged, a
+    feature raised in one region (a local trace) changes it; "mean_max" moves with both."""
+    from modeling.localization_modules import pool_frame
+
+    features = torch.rand(2, 5, 8, 8, generator=torch.Generator().manual_seed(0))
+    local = features.clone()
+    local[:, :, 2:5, 2:5] += 1.0
+    contrast = pool_frame(features, "contrast")
+    assert contrast.shape == (2, 10) and pool_frame(features, "mean").shape == (2, 5)
+    torch.testing.assert_close(pool_frame(features + 1.0, "contrast"), contrast)
+    assert not torch.allclose(pool_frame(local, "contrast"), contrast)
+    assert not torch.allclose(pool_frame(features + 1.0, "mean_max"), pool_frame(features, "mean_max"))
 
 
 def test_deepfake_detection(tester):
