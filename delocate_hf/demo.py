@@ -159,7 +159,12 @@ def demo_people(faces: str, seed: int = 0) -> tuple[list[Path], list[Path], list
 
 
 def run_demo(video: Path | None = None, output_dir: Path = Path("outputs/demo"), count_base_parameters: bool = True,
-             steps: dict | None = None, seed: int = 0, faces: str = "library") -> dict:
+             steps: dict | None = None, seed: int = 0, faces: str = "library", config_overrides: dict | None = None,
+             frames_per_clip: int = 2, cache_size: int | None = None) -> dict:
+    """Runs the demo pipeline into `output_dir` and returns its summary. `config_overrides` change
+    `DelocateConfig.small(**DEMO_CONFIG)` (e.g. `make default-model`'s image size); `frames_per_clip`: frames of
+    each clip the stage-2 localizer trains on per step; `cache_size`: side of the cached face crops, where the
+    pseudo-fakes are blended (default twice the model's image size)."""
     from delocate_hf.data import load_video_folder
     from delocate_hf.data.demo_data import build_pseudo_fake_folder, build_real_clip_folder
     from delocate_hf.data.preprocess import preprocess_dataset
@@ -200,8 +205,8 @@ def run_demo(video: Path | None = None, output_dir: Path = Path("outputs/demo"),
     summary["data"] = counts
 
     stage("Loaders -> face-clip caches (aligned faces, landmarks, ROI boxes)")
-    config = DelocateConfig.small(**DEMO_CONFIG)
-    processor = DelocateFaceProcessor(num_frames=config.num_frames, size=2 * config.image_size)  # blends at 2x
+    config = DelocateConfig.small(**{**DEMO_CONFIG, **(config_overrides or {})})
+    processor = DelocateFaceProcessor(num_frames=config.num_frames, size=cache_size or 2 * config.image_size)
     caches = {}
     for split in ("train", "validation", "heldout"):
         records = load_video_folder(data / split, split=split, dataset=f"demo-{split}")
@@ -229,7 +234,8 @@ def run_demo(video: Path | None = None, output_dir: Path = Path("outputs/demo"),
                                          "--recovery_checkpoint", recovery["model_dir"],
                                          "--max_train_steps", str(steps["localization"]), "--optimizer", "adamw",
                                          "--learning_rate", "1e-3", "--lr_warmup_steps", "20",
-                                         "--localization_loss", "bce_dice", "--first_order", "--frames_per_clip", "2",
+                                         "--localization_loss", "bce_dice", "--first_order",
+                                         "--frames_per_clip", str(frames_per_clip),
                                          *fakes, *common])
     for name in ("stage1b", "stage2"):
         curve = output_dir / name / "learning_curve.png"

