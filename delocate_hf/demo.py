@@ -216,14 +216,14 @@ def run_demo(video: Path | None = None, output_dir: Path = Path("outputs/demo"),
     summary["caches"] = caches
 
     config.save_pretrained(output_dir / "model_config")  # the small config with DEMO_CONFIG; later stages inherit it
-    common = ["--model_config", str(output_dir / "model_config"), "--per_device_train_batch_size", "8",
-              "--seed", str(seed)]
+    common = ["--per_device_train_batch_size", "8", "--seed", str(seed)]  # stages 1b and 2 take stage 1's config
     fakes = ["--pseudo_fakes", ",".join(TRAIN_FAMILIES), "--pseudo_fake_strength", TRAIN_STRENGTH,
              "--eval_data", caches["heldout"], "--eval_steps", str(max(25, steps["localization"] // 8))]
     stage(f"Stage 1: recovery pretraining on real faces only, ROI masking ({steps['recovery']} steps)")
     recovery = pretrain_recovery.main(["--train_data", caches["train"], "--output_dir", str(output_dir / "stage1"),
                                        "--max_train_steps", str(steps["recovery"]), "--learning_rate", "1e-3",
-                                       "--lr_warmup_steps", "20", *common])
+                                       "--lr_warmup_steps", "20", "--model_config", str(output_dir / "model_config"),
+                                       *common])
     stage(f"Stage 1b: fine-tune the recovery encoder real vs pseudo-fake ({steps['classifier']} steps)")
     classifier = finetune_classifier.main(["--train_data", caches["train"], "--output_dir", str(output_dir / "stage1b"),
                                            "--recovery_checkpoint", recovery["model_dir"],

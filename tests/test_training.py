@@ -105,6 +105,25 @@ def test_localization_stage_keeps_recovery_frozen(stage1, face_clip_cache, tmp_p
     assert model.config.image_size == SIZE
 
 
+def test_localization_loss_weight_flags_reach_the_loss(stage1, face_clip_cache, tmp_path, capsys):
+    """`--map_loss_weight 0` drops L_mse_map from the optimised loss (the mapping branch then trains only through
+    the classifier), is saved in the model's config, and `--model_config` is reported as unused, not ignored silently."""
+    from modeling import DelocateForForgeryLocalization
+
+    runs = {}
+    for weight in ("1", "0"):
+        runs[weight] = train_localization.main(common(
+            face_clip_cache, tmp_path / weight, 2, "--recovery_checkpoint", stage1["model_dir"], "--meta_learning",
+            "none", "--learning_rate", "0.01", "--map_loss_weight", weight, "--cls_loss_weight", "0.5"))
+    assert "note: --model_config is not used by stage 2" in capsys.readouterr().out
+    saved = {w: DelocateForForgeryLocalization.from_pretrained(r["model_dir"]).config for w, r in runs.items()}
+    assert (saved["0"].map_loss_weight, saved["1"].map_loss_weight, saved["0"].cls_loss_weight) == (0.0, 1.0, 0.5)
+    assert runs["0"]["loss"] < runs["1"]["loss"]  # the same batches, minus a positive MSE term
+    with pytest.raises(SystemExit):
+        train_localization.main(common(face_clip_cache, tmp_path / "bad", 1, "--recovery_checkpoint",
+                                       stage1["model_dir"], "--map_loss_weight", "x"))
+
+
 @pytest.mark.parametrize("stop_at", [1, 2])  # mid-epoch (skips a batch) and at an epoch boundary (2 batches/epoch)
 def test_resume_continues_at_the_saved_step_with_the_same_result(stage1, face_clip_cache, tmp_path, stop_at):
     """3 uninterrupted steps == `stop_at` steps + checkpoint + resume('latest') to 3: same last loss, same weights.

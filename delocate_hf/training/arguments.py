@@ -11,8 +11,10 @@ def common_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--config", type=Path, default=None, help="YAML file of argument values; CLI flags override it")
     parser.add_argument("--train_data", nargs="+", default=None, help="face-clip cache folder(s) (preprocess_dataset)")
     parser.add_argument("--output_dir", type=Path, required=False, default=None)
-    parser.add_argument("--model_config", default="tiny",
-                        help="'tiny' (tests), 'small' (CPU demo), 'base' (the paper), or a folder / config.json of a DelocateConfig")
+    parser.add_argument("--model_config", default=None,
+                        help="'tiny' (tests; the default), 'small' (CPU demo), 'base' (the paper), or a folder / config.json "
+                             "of a DelocateConfig; for a model built from scratch (stages 1b and 2 take theirs from the "
+                             "checkpoint they start from)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--per_device_train_batch_size", type=int, default=8)
     parser.add_argument("--gradient_accumulation_steps", type=int, default=1)
@@ -84,11 +86,11 @@ def parse_with_config(parser: argparse.ArgumentParser, argv: list[str] | None = 
     return args
 
 
-def load_model_config(spec: str):
-    """'tiny' | 'small' | 'base' | a folder or config.json path -> DelocateConfig."""
+def load_model_config(spec: str | None):
+    """'tiny' (also None) | 'small' | 'base' | a folder or config.json path -> DelocateConfig."""
     from modeling import DelocateConfig
 
-    if spec == "tiny":
+    if spec is None or spec == "tiny":
         return DelocateConfig.tiny()
     if spec == "small":
         return DelocateConfig.small()

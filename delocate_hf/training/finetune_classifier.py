@@ -26,6 +26,9 @@ def main(argv: list[str] | None = None) -> dict:
     accelerator = build_accelerator(args, "finetune_classifier")
     if args.recovery_checkpoint:
         model = DelocateForVideoClassification.from_pretrained(args.recovery_checkpoint)
+        if args.model_config is not None:
+            accelerator.print("note: --model_config is not used with --recovery_checkpoint: the architecture and "
+                              "settings come from the checkpoint")
     else:
         accelerator.print("warning: no --recovery_checkpoint, the encoder starts from random initialisation")
         model = DelocateForVideoClassification(load_model_config(args.model_config))

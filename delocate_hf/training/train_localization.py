@@ -42,6 +42,10 @@ def build_parser():
                              "'bce_dice' = positive-weighted BCE + soft Dice, which does not collapse to empty masks)")
     parser.add_argument("--localization_pos_weight", type=float, default=None,
                         help="positive weight of 'bce_dice' (default: from each batch's positive fraction)")
+    for name, term in (("cls", "BCE of the frame classifier"), ("map", "MSE of the mapped face to the recovery "
+                       "reconstruction, L_mse_map"), ("loc", "mask loss")):
+        parser.add_argument(f"--{name}_loss_weight", type=float, default=None,
+                            help=f"weight of the {term} in the stage-2 loss (default: the model config's, 1)")
     return add_pseudo_fake_arguments(parser)
 
 
@@ -62,6 +66,12 @@ def main(argv: list[str] | None = None) -> dict:
         config.localization_loss = args.localization_loss
     if args.localization_pos_weight is not None:
         config.localization_pos_weight = args.localization_pos_weight
+    for name in ("cls_loss_weight", "map_loss_weight", "loc_loss_weight"):
+        if getattr(args, name) is not None:
+            setattr(config, name, getattr(args, name))
+    if args.model_config is not None:
+        accelerator.print("note: --model_config is not used by stage 2: the architecture and settings come from "
+                          f"{'--init_from' if args.init_from else '--recovery_checkpoint'} (loss settings: their flags)")
     config.check_values()
     processor = stage_processor(args.train_data, config, masking_from=args.recovery_checkpoint)
     record_masking(config, processor)
