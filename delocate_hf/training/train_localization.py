@@ -22,6 +22,10 @@ from .meta_learning import mldg_step, select, split_meta_domains
 from .processors import record_masking, save_with_checkpoints, stage_processor
 
 
+# Loss settings of the model config that stage-2 flags of the same name override.
+LOSS_SETTINGS = ("localization_loss", "localization_pos_weight", "cls_loss_weight", "map_loss_weight", "loc_loss_weight")
+
+
 def build_parser():
     parser = common_parser("Delocate stage 2: mapping + localization with MLDG meta-learning")
     parser.add_argument("--recovery_checkpoint", required=False, default=None,
@@ -62,11 +66,7 @@ def main(argv: list[str] | None = None) -> dict:
     else:
         model = DelocateForForgeryLocalization(recovery.config)
     config = model.config
-    if args.localization_loss is not None:
-        config.localization_loss = args.localization_loss
-    if args.localization_pos_weight is not None:
-        config.localization_pos_weight = args.localization_pos_weight
-    for name in ("cls_loss_weight", "map_loss_weight", "loc_loss_weight"):
+    for name in LOSS_SETTINGS:  # flags given override the checkpoint's config (and are saved with the model)
         if getattr(args, name) is not None:
             setattr(config, name, getattr(args, name))
     if args.model_config is not None:
