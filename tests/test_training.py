@@ -1,6 +1,7 @@
 """The three training stages under Accelerate on a tiny config and a face-clip cache made from real video."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -122,6 +123,34 @@ def test_localization_loss_weight_flags_reach_the_loss(stage1, face_clip_cache, 
     with pytest.raises(SystemExit):
         train_localization.main(common(face_clip_cache, tmp_path / "bad", 1, "--recovery_checkpoint",
                                        stage1["model_dir"], "--map_loss_weight", "x"))
+
+
+def test_unusable_values_end_the_stage_with_one_error_line(stage1, face_clip_cache, tmp_path, capsys):
+    """A value the stage cannot use (a config value out of range, a family that does not exist, a cache or checkpoint
+    that is not there, a batch that cannot be balanced) ends it as argparse does: exit status 2 and one `error:` line naming the
+    problem, no traceback and nothing trained; `--debug` raises the original exception instead."""
+    recovery = ["--recovery_checkpoint", stage1["model_dir"]]
+    cases = [
+        (train_localization, common(face_clip_cache, tmp_path / "a", 1, *recovery, "--map_loss_weight", "-1"),
+         "map_loss_weight"),
+        (finetune_classifier, common(face_clip_cache, tmp_path / "b", 1, *recovery, "--pseudo_fakes", "no_such_family"),
+         "no_such_family"),
+        (pretrain_recovery, common(tmp_path / "no_cache", tmp_path / "c", 1), "does not exist"),
+        (finetune_classifier, common(face_clip_cache, tmp_path / "d", 1, *recovery, "--per_device_train_batch_size",
+                                     "3"), "even batch_size"),
+        (train_localization, common(face_clip_cache, tmp_path / "e", 1, "--recovery_checkpoint",
+                                    str(tmp_path / "no_stage1")), "--recovery_checkpoint"),
+    ]
+    for stage, argv, named in cases:
+        with pytest.raises(SystemExit) as stopped:
+            stage.main(argv)
+        err = capsys.readouterr().err
+        errors = [line for line in err.splitlines() if "error:" in line]
+        assert stopped.value.code == 2 and len(errors) == 1 and named in errors[0], err
+        assert "Traceback" not in err
+        assert not (Path(argv[argv.index("--output_dir") + 1]) / "final").exists()
+    with pytest.raises(ValueError, match="map_loss_weight"):
+        train_localization.main(cases[0][1] + ["--debug"])
 
 
 @pytest.mark.parametrize("stop_at", [1, 2])  # mid-epoch (skips a batch) and at an epoch boundary (2 batches/epoch)

@@ -1,6 +1,8 @@
 """Command-line arguments shared by the training scripts: `--config file.yaml` plus CLI overrides."""
 
 import argparse
+import re
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -33,6 +35,8 @@ def common_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--dataloader_num_workers", type=int, default=0)
     parser.add_argument("--cpu", action="store_true", help="train on the CPU even when a GPU is present")
     parser.add_argument("--no_augment", action="store_true", help="no flip / colour augmentation of training clips")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of a setup error (default: one line naming the problem)")
     return parser
 
 
@@ -97,3 +101,33 @@ def load_model_config(spec: str | None):
     if spec == "base":
         return DelocateConfig()
     return DelocateConfig.from_pretrained(spec)
+
+
+# What a stage's setup raises for a bad flag value or unusable data: a config value out of range (`check_values`),
+# a cache or checkpoint that is not there or does not fit the model, a family name, a batch that cannot be balanced.
+SETUP_ERRORS = (ValueError, OSError)
+HUB_ID = re.compile(r"^[\w.-]+(/[\w.-]+)?$")  # "name" or "org/name": anything else is a local path
+
+
+def check_checkpoint_flags(args: argparse.Namespace, names=("recovery_checkpoint", "init_from")) -> None:
+    """FileNotFoundError naming the flag when a checkpoint flag holds a local path (not a Hub id) that is not there,
+    instead of transformers' message about repo-id characters."""
+    for name in names:
+        value = getattr(args, name, None)
+        if value and not Path(value).exists() and not HUB_ID.match(str(value)):
+            raise FileNotFoundError(f"--{name} '{value}' does not exist (a checkpoint folder or a Hub model id)")
+
+
+@contextmanager
+def setup_errors(parser: argparse.ArgumentParser, args: argparse.Namespace):
+    """Around a stage's setup (model, config, data, optimizer, loader; not the training loop): a bad flag value or
+    unusable data ends the run with one line, `prog: error: message (see --help)`, and exit status 2, as argparse's
+    own errors do, instead of a traceback. `--debug` re-raises the original exception."""
+    try:
+        check_checkpoint_flags(args)
+        yield
+    except SETUP_ERRORS as error:
+        if args.debug:
+            raise
+        message = " ".join(str(error).split())[:400] or type(error).__name__
+        parser.exit(2, f"{parser.prog}: error: {message} (see --help)\n")

@@ -10,7 +10,7 @@ import torch
 from modeling import DelocateForMaskedRecovery
 from processing.roi_masking import MASKING_STRATEGIES, resolve_ratio
 
-from .arguments import common_parser, load_model_config, parse_with_config
+from .arguments import common_parser, load_model_config, parse_with_config, setup_errors
 from .common import face_clip_dataset, parameter_groups, random_loader, save_processor
 from .data import batch_token_masks
 from .loop import build_accelerator, save_final, train
@@ -27,22 +27,25 @@ def build_parser():
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = parse_with_config(build_parser(), argv)
-    accelerator = build_accelerator(args, "pretrain_recovery")
-    if args.init_from:
-        model = DelocateForMaskedRecovery.from_pretrained(args.init_from)
-    else:
-        model = DelocateForMaskedRecovery(load_model_config(args.model_config))
-    config = model.config
-    processor = stage_processor(args.train_data, config, args.mask_strategy,
-                                resolve_ratio(args.mask_strategy, args.mask_ratio))
-    record_masking(config, processor)
-    save_with_checkpoints(accelerator, processor)
-    dataset = face_clip_dataset(args, config, real_only=True)
-    accelerator.print(f"stage 1: {len(dataset)} real clips, {processor.mask_strategy} masking "
-                      f"(ratio {processor.mask_ratio}), {args.max_train_steps} steps")
-    optimizer = torch.optim.AdamW(parameter_groups(model, 0.05 if args.weight_decay is None else args.weight_decay),
-                                  lr=args.learning_rate or 1.5e-4, betas=(0.9, 0.95))
+    parser = build_parser()
+    args = parse_with_config(parser, argv)
+    with setup_errors(parser, args):  # bad values / data: a one-line error, not a traceback
+        accelerator = build_accelerator(args, "pretrain_recovery")
+        if args.init_from:
+            model = DelocateForMaskedRecovery.from_pretrained(args.init_from)
+        else:
+            model = DelocateForMaskedRecovery(load_model_config(args.model_config))
+        config = model.config
+        processor = stage_processor(args.train_data, config, args.mask_strategy,
+                                    resolve_ratio(args.mask_strategy, args.mask_ratio))
+        record_masking(config, processor)
+        save_with_checkpoints(accelerator, processor)
+        dataset = face_clip_dataset(args, config, real_only=True)
+        accelerator.print(f"stage 1: {len(dataset)} real clips, {processor.mask_strategy} masking "
+                          f"(ratio {processor.mask_ratio}), {args.max_train_steps} steps")
+        optimizer = torch.optim.AdamW(parameter_groups(model, 0.05 if args.weight_decay is None else args.weight_decay),
+                                      lr=args.learning_rate or 1.5e-4, betas=(0.9, 0.95))
+        loader = random_loader(dataset, args)
     rank = accelerator.process_index
 
     def compute_loss(model, batch, index):
@@ -50,7 +53,7 @@ def main(argv: list[str] | None = None) -> dict:
                                  config.patch_size, config.tubelet_size, seed=args.seed + 7919 * rank, step=index)
         return model(batch["pixel_values"], bool_masked_pos=mask).loss, {}
 
-    result = train(accelerator, args, model, optimizer, random_loader(dataset, args), compute_loss, "stage 1 recovery")
+    result = train(accelerator, args, model, optimizer, loader, compute_loss, "stage 1 recovery")
     final = save_final(accelerator, model, args.output_dir,
                        extra=lambda folder: save_processor(config, folder, processor))
     accelerator.print(f"stage 1 done: step {result['step']}, loss {result.get('loss', float('nan')):.4f} -> {final}")

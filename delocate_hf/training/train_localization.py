@@ -14,7 +14,7 @@ import torch
 
 from modeling import DelocateForForgeryLocalization, DelocateForMaskedRecovery
 
-from .arguments import add_pseudo_fake_arguments, common_parser, parse_with_config
+from .arguments import add_pseudo_fake_arguments, common_parser, parse_with_config, setup_errors
 from .common import balanced_loader, face_clip_dataset, learning_curve, parameter_groups, save_processor
 from .data import batch_token_masks
 from .loop import build_accelerator, save_final, train
@@ -58,38 +58,41 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_with_config(parser, argv)
     if not args.recovery_checkpoint:
         parser.error("--recovery_checkpoint is required: the mapping module learns the recovery model's reconstructions")
-    accelerator = build_accelerator(args, "train_localization")
-    recovery = DelocateForMaskedRecovery.from_pretrained(args.recovery_checkpoint).eval().requires_grad_(False)
-    recovery.to(accelerator.device)
-    if args.init_from:
-        model = DelocateForForgeryLocalization.from_pretrained(args.init_from)
-    else:
-        model = DelocateForForgeryLocalization(recovery.config)
-    config = model.config
-    for name in LOSS_SETTINGS:  # flags given override the checkpoint's config (and are saved with the model)
-        if getattr(args, name) is not None:
-            setattr(config, name, getattr(args, name))
-    if args.model_config is not None:
-        accelerator.print("note: --model_config is not used by stage 2: the architecture and settings come from "
-                          f"{'--init_from' if args.init_from else '--recovery_checkpoint'} (loss settings: their flags)")
-    config.check_values()
-    processor = stage_processor(args.train_data, config, masking_from=args.recovery_checkpoint)
-    record_masking(config, processor)
-    save_with_checkpoints(accelerator, processor)
-    dataset = face_clip_dataset(args, config)
-    lr = args.learning_rate or (0.1 if args.optimizer == "sgd" else 1e-3)
-    inner_lr = args.inner_lr if args.inner_lr is not None else lr
-    accelerator.print(
-        f"stage 2: {len(dataset)} clips, domains {dataset.domains}, recovery inputs {processor.mask_strategy}-masked, "
-        f"meta-learning {args.meta_learning}"
-        f"{' (first order)' if args.first_order else ''}, {args.max_train_steps} steps"
-    )
-    if args.optimizer == "sgd":
-        optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=args.momentum,
-                                    weight_decay=5e-4 if args.weight_decay is None else args.weight_decay)
-    else:
-        optimizer = torch.optim.AdamW(parameter_groups(model, 0.05 if args.weight_decay is None else args.weight_decay),
-                                      lr=lr)
+    with setup_errors(parser, args):  # bad values / data: a one-line error, not a traceback
+        accelerator = build_accelerator(args, "train_localization")
+        recovery = DelocateForMaskedRecovery.from_pretrained(args.recovery_checkpoint).eval().requires_grad_(False)
+        recovery.to(accelerator.device)
+        if args.init_from:
+            model = DelocateForForgeryLocalization.from_pretrained(args.init_from)
+        else:
+            model = DelocateForForgeryLocalization(recovery.config)
+        config = model.config
+        for name in LOSS_SETTINGS:  # flags given override the checkpoint's config (and are saved with the model)
+            if getattr(args, name) is not None:
+                setattr(config, name, getattr(args, name))
+        if args.model_config is not None:
+            accelerator.print("note: --model_config is not used by stage 2: the architecture and settings come from "
+                              f"{'--init_from' if args.init_from else '--recovery_checkpoint'} (loss settings: their flags)")
+        config.check_values()
+        processor = stage_processor(args.train_data, config, masking_from=args.recovery_checkpoint)
+        record_masking(config, processor)
+        save_with_checkpoints(accelerator, processor)
+        dataset = face_clip_dataset(args, config)
+        lr = args.learning_rate or (0.1 if args.optimizer == "sgd" else 1e-3)
+        inner_lr = args.inner_lr if args.inner_lr is not None else lr
+        accelerator.print(
+            f"stage 2: {len(dataset)} clips, domains {dataset.domains}, recovery inputs {processor.mask_strategy}-masked, "
+            f"meta-learning {args.meta_learning}"
+            f"{' (first order)' if args.first_order else ''}, {args.max_train_steps} steps"
+        )
+        if args.optimizer == "sgd":
+            optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=args.momentum,
+                                        weight_decay=5e-4 if args.weight_decay is None else args.weight_decay)
+        else:
+            optimizer = torch.optim.AdamW(parameter_groups(model, 0.05 if args.weight_decay is None else args.weight_decay),
+                                          lr=lr)
+        curve = learning_curve(args, config, accelerator.print)  # None without --eval_data
+        loader = balanced_loader(dataset, args)
     rank = accelerator.process_index
 
     def compute_loss(model, batch, index):
@@ -128,9 +131,7 @@ def main(argv: list[str] | None = None) -> dict:
                 partners[half + k] = k
         return partners
 
-    curve = learning_curve(args, config, accelerator.print)
-    result = train(accelerator, args, model, optimizer, balanced_loader(dataset, args), compute_loss, "stage 2 localization",
-                   on_step=curve)
+    result = train(accelerator, args, model, optimizer, loader, compute_loss, "stage 2 localization", on_step=curve)
     if curve is not None and accelerator.is_main_process:
         accelerator.print(f"learning curve -> {curve.finish(result['step'], model, title='stage 2 localization')}")
     final = save_final(accelerator, model, args.output_dir,
