@@ -160,11 +160,13 @@ def demo_people(faces: str, seed: int = 0) -> tuple[list[Path], list[Path], list
 
 def run_demo(video: Path | None = None, output_dir: Path = Path("outputs/demo"), count_base_parameters: bool = True,
              steps: dict | None = None, seed: int = 0, faces: str = "library", config_overrides: dict | None = None,
-             frames_per_clip: int = 2, cache_size: int | None = None) -> dict:
+             frames_per_clip: int = 2, cache_size: int | None = None, stage_flags: dict | None = None) -> dict:
     """Runs the demo pipeline into `output_dir` and returns its summary. `config_overrides` change
     `DelocateConfig.small(**DEMO_CONFIG)` (e.g. `make default-model`'s image size); `frames_per_clip`: frames of
     each clip the stage-2 localizer trains on per step; `cache_size`: side of the cached face crops, where the
-    pseudo-fakes are blended (default twice the model's image size)."""
+    pseudo-fakes are blended (default twice the model's image size); `stage_flags`: extra command-line flags of a
+    stage script by stage name (the keys of `DEMO_STEPS`), after the demo's own, so they override them
+    (e.g. `{"localization": ["--per_device_train_batch_size", "16"]}`)."""
     from delocate_hf.data import load_video_folder
     from delocate_hf.data.demo_data import build_pseudo_fake_folder, build_real_clip_folder
     from delocate_hf.data.preprocess import preprocess_dataset
@@ -173,6 +175,10 @@ def run_demo(video: Path | None = None, output_dir: Path = Path("outputs/demo"),
     from processing import DelocateFaceProcessor
 
     steps = {**DEMO_STEPS, **(steps or {})}
+    extra = {name: list(map(str, flags)) for name, flags in (stage_flags or {}).items()}
+    unknown = sorted(set(extra) - set(DEMO_STEPS))
+    if unknown:
+        raise ValueError(f"stage_flags: unknown stage(s) {unknown}; the stages are {list(DEMO_STEPS)}")
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
@@ -223,12 +229,12 @@ def run_demo(video: Path | None = None, output_dir: Path = Path("outputs/demo"),
     recovery = pretrain_recovery.main(["--train_data", caches["train"], "--output_dir", str(output_dir / "stage1"),
                                        "--max_train_steps", str(steps["recovery"]), "--learning_rate", "1e-3",
                                        "--lr_warmup_steps", "20", "--model_config", str(output_dir / "model_config"),
-                                       *common])
+                                       *common, *extra.get("recovery", [])])
     stage(f"Stage 1b: fine-tune the recovery encoder real vs pseudo-fake ({steps['classifier']} steps)")
     classifier = finetune_classifier.main(["--train_data", caches["train"], "--output_dir", str(output_dir / "stage1b"),
                                            "--recovery_checkpoint", recovery["model_dir"],
                                            "--max_train_steps", str(steps["classifier"]), "--learning_rate", "5e-4",
-                                           *fakes, *common])
+                                           *fakes, *common, *extra.get("classifier", [])])
     stage(f"Stage 2: mapping + localization, first-order MLDG ({steps['localization']} steps; one family: its fakes split 7:3)")
     localizer = train_localization.main(["--train_data", caches["train"], "--output_dir", str(output_dir / "stage2"),
                                          "--recovery_checkpoint", recovery["model_dir"],
@@ -236,7 +242,7 @@ def run_demo(video: Path | None = None, output_dir: Path = Path("outputs/demo"),
                                          "--learning_rate", "1e-3", "--lr_warmup_steps", "20",
                                          "--localization_loss", "bce_dice", "--first_order",
                                          "--frames_per_clip", str(frames_per_clip),
-                                         *fakes, *common])
+                                         *fakes, *common, *extra.get("localization", [])])
     for name in ("stage1b", "stage2"):
         curve = output_dir / name / "learning_curve.png"
         if curve.exists():

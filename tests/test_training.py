@@ -267,3 +267,13 @@ def test_with_tracking_writes_tensorboard_events(face_clip_cache, tmp_path):
     result = pretrain_recovery.main(common(face_clip_cache, tmp_path, 2, "--with_tracking", "--logging_steps", "1"))
     assert result["step"] == 2
     assert list((tmp_path / "logs").rglob("events.out.tfevents.*"))
+
+
+def test_demo_stage_flags_name_known_stages(tmp_path):
+    """`run_demo(stage_flags=...)` (how `make default-model` changes a stage's flags) refuses a stage name that is not
+    one of the three before it builds anything."""
+    from delocate_hf.demo import DEMO_STEPS, run_demo
+
+    with pytest.raises(ValueError, match="unknown stage"):
+        run_demo(output_dir=tmp_path / "demo", stage_flags={"stage2": ["--max_grad_norm", "0"]})
+    assert not (tmp_path / "demo").exists() and "localization" in DEMO_STEPS
