@@ -127,7 +127,7 @@ def test_localization_loss_weight_flags_reach_the_loss(stage1, face_clip_cache, 
 
 def test_unusable_values_end_the_stage_with_one_error_line(stage1, face_clip_cache, tmp_path, capsys):
     """A value the stage cannot use (a config value out of range, a family that does not exist, a cache or checkpoint
-    that is not there, a batch that cannot be balanced) ends it as argparse does: exit status 2 and one `error:` line naming the
+    that is not there, a folder to resume from that is not a checkpoint, a batch that cannot be balanced) ends it as argparse does: exit status 2 and one `error:` line naming the
     problem, no traceback and nothing trained; `--debug` raises the original exception instead."""
     recovery = ["--recovery_checkpoint", stage1["model_dir"]]
     cases = [
@@ -140,6 +140,8 @@ def test_unusable_values_end_the_stage_with_one_error_line(stage1, face_clip_cac
                                      "3"), "even batch_size"),
         (train_localization, common(face_clip_cache, tmp_path / "e", 1, "--recovery_checkpoint",
                                     str(tmp_path / "no_stage1")), "--recovery_checkpoint"),
+        (pretrain_recovery, common(face_clip_cache, tmp_path / "f", 1, "--resume_from_checkpoint", str(tmp_path)),
+         "not a complete checkpoint"),
     ]
     for stage, argv, named in cases:
         with pytest.raises(SystemExit) as stopped:

@@ -111,11 +111,16 @@ HUB_ID = re.compile(r"^[\w.-]+(/[\w.-]+)?$")  # "name" or "org/name": anything e
 
 def check_checkpoint_flags(args: argparse.Namespace, names=("recovery_checkpoint", "init_from")) -> None:
     """FileNotFoundError naming the flag when a checkpoint flag holds a local path (not a Hub id) that is not there,
-    instead of transformers' message about repo-id characters."""
+    instead of transformers' message about repo-id characters; and, before anything is built, when
+    `--resume_from_checkpoint` names a folder that is not a complete checkpoint."""
     for name in names:
         value = getattr(args, name, None)
         if value and not Path(value).exists() and not HUB_ID.match(str(value)):
             raise FileNotFoundError(f"--{name} '{value}' does not exist (a checkpoint folder or a Hub model id)")
+    if getattr(args, "resume_from_checkpoint", None):
+        from .loop import resolve_checkpoint
+
+        resolve_checkpoint(args.resume_from_checkpoint, args.output_dir)
 
 
 @contextmanager
