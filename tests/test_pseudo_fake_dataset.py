@@ -2,6 +2,7 @@
 
 import json
 
+import cv2
 import datasets
 import numpy as np
 import pytest
@@ -273,3 +274,49 @@ def test_paired_flag_reaches_the_loader(real_cache, tmp_path):
         built = face_clip_dataset(args, DelocateConfig.tiny())
         assert built.pairs == bool(extra)
         assert type(balanced_loader(built, args).batch_sampler) is sampler_type
+
+
+def _detail(frames: np.ndarray, where: np.ndarray) -> float:
+    """Mean absolute Laplacian of the grey `frames (T, H, W, 3)` over the pixels `where (T, H, W)`."""
+    grey = frames.astype(np.float32).mean(-1)
+    lap = np.abs(np.stack([cv2.Laplacian(g, cv2.CV_32F) for g in grey]))
+    return float(lap[where].mean())
+
+
+def test_transformed_reals_give_real_faces_the_softness_of_blended_in_faces(real_cache):
+    """transformed_reals=q: a real cache clip is shown, with probability q, put whole through a fresh self-blend
+    source transform, so a real face is on average as soft as a self-blend's blended-in face; fakes are untouched."""
+    plain = dataset(real_cache, families="self_blend", degradations=None, augment=False)
+    always = dataset(real_cache, families="self_blend", degradations=None, augment=False, transformed_reals=1.0)
+    half = dataset(real_cache, families="self_blend", degradations=None, augment=False, transformed_reals=0.5)
+    detail = {"real": [], "transformed real": [], "blended-in face": []}
+    changed = []
+    for epoch in range(6):
+        for d in (plain, always, half):
+            d.set_epoch(epoch)
+        for row in range(6):
+            raw = plain.read_clip(row)["faces"]
+            assert np.array_equal(plain.sample(row)["faces"], raw)
+            shown = always.sample(row)["faces"]
+            assert np.array_equal(always.sample(row)["faces"], shown)  # the same epoch: the same draw
+            changed.append(not np.array_equal(half.sample(row)["faces"], raw))
+            slot = always.pair_of(row)
+            fake = always.sample(slot)
+            assert np.array_equal(fake["faces"], plain.sample(slot)["faces"])  # fakes are not touched
+            inside = fake["masks"] > 0
+            detail["real"].append(_detail(raw, inside))
+            detail["transformed real"].append(_detail(shown, inside))
+            detail["blended-in face"].append(_detail(fake["faces"], inside))
+    mean = {k: np.mean(v) for k, v in detail.items()}
+    assert mean["blended-in face"] < 0.9 * mean["real"]  # the self-blend's inner face is softer than a real face
+    assert abs(mean["transformed real"] / mean["blended-in face"] - 1) < 0.15  # transformed reals are as soft
+    assert 0.2 < np.mean(changed) < 0.8  # q = 0.5: about half of the real clips
+    with pytest.raises(ValueError, match="transformed_reals"):
+        dataset(real_cache, families="self_blend", transformed_reals=1.5)
+
+
+def test_transformed_reals_flag_reaches_the_dataset(real_cache, tmp_path):
+    for script in (finetune_classifier, train_localization):
+        args = script.build_parser().parse_args(common(real_cache, tmp_path / "x", 2, "--pseudo_fakes", "self_blend",
+                                                       "--transformed_reals", "0.3"))
+        assert face_clip_dataset(args, DelocateConfig.tiny()).transformed_reals == pytest.approx(0.3)

@@ -53,6 +53,7 @@ __all__ = [
     "make_pseudo_fake",
     "pseudo_fake_video_maker",
     "region_hard_masks",
+    "source_transformed_clip",
 ]
 
 FAMILIES = ("self_blend", "part_eyes", "part_cheek_nose", "part_lips", "flicker", "part_swap")
@@ -215,6 +216,26 @@ def make_pseudo_fake(
     params.update(sub)
     params["nudged_fraction"] = float(nudged / max(int(masks.sum()), 1))
     return PseudoFake(frames=out, masks=masks, blend=blend.astype(np.float32), family=family, params=params)
+
+
+def source_transformed_clip(frames: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> tuple[np.ndarray, dict]:
+    """A real clip `(T, H, W, 3)` uint8 put *whole* through one draw of the self-blend source transform's colour,
+    blur / sharpen and down-scaling (one draw for the clip; not its affine jitter, which would only move the frame).
+
+    A self-blend's blended-in face is such a transformed copy, so it is, on average, blurrier (blur and down-scaling
+    are drawn more often than sharpening) and off-colour compared with untouched real faces. Showing some real
+    clips transformed as a whole gives real faces the same distribution of those *absolute* properties: only the
+    inconsistency between the blended region and its surroundings then tells a fake. Returns `(frames uint8 same
+    shape, params)`; nothing is blended, so there is no mask.
+    """
+    frames = np.asarray(frames, dtype=np.uint8)
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ValueError(f"frames must be (T, H, W, 3) uint8, got {frames.shape}")
+    h, w = frames.shape[1:3]
+    p = {**_draw_sbi(rng, strength), "translate": [0.0, 0.0], "scale": 1.0, "rotate_deg": 0.0}
+    centre, size = np.asarray([(w - 1) / 2.0, (h - 1) / 2.0]), float(max(h, w))
+    out = np.stack([np.rint(_sbi_source(f, centre, size, p)) for f in frames]).astype(np.uint8)
+    return out, p
 
 
 # --------------------------------------------------------------------------- fixtures hook

@@ -55,6 +55,10 @@ def add_pseudo_fake_arguments(parser: argparse.ArgumentParser) -> argparse.Argum
     parser.add_argument("--paired_pseudo_fakes", action="store_true",
                         help="SBI's batches: each real clip beside its own fresh pseudo-fake, with the same "
                              "degradations, flip and colour jitter, so the blend is the only difference in a pair")
+    parser.add_argument("--transformed_reals", type=float, default=0.0,
+                        help="probability that a real clip is shown whole through the self-blend source transform "
+                             "(colour, blur / sharpen, down-scaling), so that a blended-in face's softness or colour "
+                             "alone does not tell it from a real one, only its mismatch with the rest (0: off)")
     parser.add_argument("--degrade_probability", type=float, default=0.25,
                         help="probability of each global degradation (blur, rescale, noise, JPEG) per clip, drawn "
                              "for real and fake clips alike (0: off)")

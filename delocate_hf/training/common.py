@@ -40,7 +40,8 @@ def face_clip_dataset(args, config, real_only: bool = False) -> FaceClipDataset:
                                  families=families, ratio=args.pseudo_fake_ratio, augment=augment, seed=args.seed,
                                  strength=parse_strength(getattr(args, "pseudo_fake_strength", "1.0")),
                                  degradations=DegradationSettings(probability) if probability > 0 else None,
-                                 pairs=getattr(args, "paired_pseudo_fakes", False))
+                                 pairs=getattr(args, "paired_pseudo_fakes", False),
+                                 transformed_reals=getattr(args, "transformed_reals", 0.0))
 
 
 def parse_strength(spec) -> tuple[float, float]:

@@ -14,6 +14,11 @@ blending traces. `PseudoFakeClipDataset` does this with the pseudo-fake families
 - every clip, real or fake, then gets the same random global degradations
   (:mod:`delocate_hf.data.degradations`: blur, rescaling, noise, JPEG) and the same flip / colour jitter, so no
   global property tells fakes from reals;
+- with `transformed_reals=q`, a real cache clip is shown, with probability `q`, put whole through a fresh draw of
+  the self-blend source transform (`source_transformed_clip`: colour, blur / sharpen, down-scaling), before the
+  degradations. A self-blend's inner face is such a transformed copy, on average blurrier than an untouched face;
+  without this, "a softer face" alone tells fakes from reals in training, and a globally blurred real clip scores
+  as fake. With it, only the inconsistency of the blended region with its surroundings does;
 - with `pairs=True` (SBI's batches: each real face beside its own self-blend) a pseudo-fake slot draws its
   degradations and augmentation from its *source row* instead of its own index, so the fake and its real clip
   differ only by the blend; :class:`delocate_hf.training.data.PairedBatchSampler` puts both in the same batch. A
@@ -31,7 +36,7 @@ import datasets
 import numpy as np
 
 from delocate_hf.data.degradations import DEGRADATIONS, DegradationSettings, apply_degradation, random_degradations
-from delocate_hf.data.pseudo_fakes import FAMILIES, make_pseudo_fake
+from delocate_hf.data.pseudo_fakes import FAMILIES, make_pseudo_fake, source_transformed_clip
 
 from .data import FaceClipDataset
 
@@ -75,6 +80,8 @@ class PseudoFakeClipDataset(FaceClipDataset):
             :data:`EVAL_DEGRADATION_STRENGTHS` (label 0, manipulation `real+<name>`).
         pairs: a pseudo-fake gets exactly the degradations, flip and colour jitter of its source real clip at the
             same epoch (see the module docstring; :meth:`pair_of` gives the slot of a real row).
+        transformed_reals: probability that a real cache clip is shown whole through the self-blend source
+            transform, at a strength drawn from `strength` (see the module docstring; 0: never).
         Other arguments as :class:`FaceClipDataset`.
 
     `labels`, `manipulations` and `domains` cover the whole index space (domains: the cache's manipulations, then
@@ -86,8 +93,10 @@ class PseudoFakeClipDataset(FaceClipDataset):
                  degradations: DegradationSettings | None = DegradationSettings(), family_order: str = "random",
                  degraded_reals: Sequence[str] = (), augment: bool = True, seed: int = 0, with_index: bool = False,
                  domains: Sequence[str] | None = None, strength: float | tuple[float, float] = 1.0,
-                 pairs: bool = False):
+                 pairs: bool = False, transformed_reals: float = 0.0):
         families = parse_families(families)
+        if not 0.0 <= transformed_reals <= 1.0:
+            raise ValueError(f"transformed_reals must be a probability in [0, 1], got {transformed_reals}")
         if not families:
             raise ValueError("PseudoFakeClipDataset needs at least one pseudo-fake family")
         if family_order not in ("random", "cycle"):
@@ -137,6 +146,7 @@ class PseudoFakeClipDataset(FaceClipDataset):
         self.identities = np.asarray(identities, dtype=object)
         self.backend = "auto"  # from the number of landmarks (468 / 478: MediaPipe, 68: dlib)
         self.pairs = bool(pairs)
+        self.transformed_reals = float(transformed_reals)
 
     def is_pseudo_fake(self, index: int) -> bool:
         return self.num_rows <= int(index) < self.num_rows + self.pseudo_count
@@ -202,6 +212,11 @@ class PseudoFakeClipDataset(FaceClipDataset):
         if self.is_pseudo_fake(index):
             faces, masks, family, _ = self.make_fake(clip, index)
             manipulation = family
+        elif index < self.num_rows and label == 0 and self.transformed_reals > 0:
+            rng = self._rng(index, 4)
+            if rng.random() < self.transformed_reals:
+                low, high = self.strength
+                faces, _ = source_transformed_clip(faces, rng, float(rng.uniform(low, high)))
         applied: dict = {}
         if index >= self.num_rows + self.pseudo_count:  # evaluation: a real clip with one fixed degradation
             name = manipulation.split("+", 1)[1]
