@@ -320,3 +320,23 @@ def test_transformed_reals_flag_reaches_the_dataset(real_cache, tmp_path):
         args = script.build_parser().parse_args(common(real_cache, tmp_path / "x", 2, "--pseudo_fakes", "self_blend",
                                                        "--transformed_reals", "0.3"))
         assert face_clip_dataset(args, DelocateConfig.tiny()).transformed_reals == pytest.approx(0.3)
+
+
+def test_paired_fake_of_a_transformed_real_is_blended_into_the_transformed_clip(real_cache):
+    """pairs + transformed_reals: the fake is made from its real clip *as shown* (transformed), so outside the mask
+    the pair is pixel-identical; unpaired fakes stay blends of the untouched clip."""
+    kwargs = dict(families="self_blend,part_lips", degradations=None, augment=False, transformed_reals=1.0)
+    paired, unpaired = dataset(real_cache, pairs=True, **kwargs), dataset(real_cache, **kwargs)
+    for epoch in range(3):
+        paired.set_epoch(epoch)
+        unpaired.set_epoch(epoch)
+        for row in range(3):
+            shown, raw = paired.sample(row)["faces"], paired.read_clip(row)["faces"]
+            assert not np.array_equal(shown, raw)  # q = 1: every real clip is transformed
+            fake = paired.sample(paired.pair_of(row))
+            inside = fake["masks"] > 0
+            assert inside.any() and (~inside).any()
+            assert np.array_equal(fake["faces"][~inside], shown[~inside])  # outside the mask: the shown real clip
+            assert (fake["faces"] != shown).any(-1)[inside].all()  # the mask is exactly the changed pixels
+            alone = unpaired.sample(unpaired.pair_of(row))
+            assert np.array_equal(alone["faces"][alone["masks"] == 0], raw[alone["masks"] == 0])

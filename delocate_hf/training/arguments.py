@@ -54,7 +54,8 @@ def add_pseudo_fake_arguments(parser: argparse.ArgumentParser) -> argparse.Argum
                              "magnitudes; larger: more visible blends)")
     parser.add_argument("--paired_pseudo_fakes", action="store_true",
                         help="SBI's batches: each real clip beside its own fresh pseudo-fake, with the same "
-                             "degradations, flip and colour jitter, so the blend is the only difference in a pair")
+                             "degradations, flip and colour jitter (and, with --transformed_reals, blended into the real clip as "
+                             "it is shown), so the blend is the only difference in a pair")
     parser.add_argument("--transformed_reals", type=float, default=0.0,
                         help="probability that a real clip is shown whole through the self-blend source transform "
                              "(colour, blur / sharpen, down-scaling), so that a blended-in face's softness or colour "

@@ -21,7 +21,8 @@ blending traces. `PseudoFakeClipDataset` does this with the pseudo-fake families
   as fake. With it, only the inconsistency of the blended region with its surroundings does;
 - with `pairs=True` (SBI's batches: each real face beside its own self-blend) a pseudo-fake slot draws its
   degradations and augmentation from its *source row* instead of its own index, so the fake and its real clip
-  differ only by the blend; :class:`delocate_hf.training.data.PairedBatchSampler` puts both in the same batch. A
+  differ only by the blend (with `transformed_reals`, the fake is blended into its real clip as that clip is shown,
+  transformed or not); :class:`delocate_hf.training.data.PairedBatchSampler` puts both in the same batch. A
   detector that follows the scene (person, lighting, sharpness) then scores the two alike and gains nothing.
 
 With `family_order="cycle"` (evaluation) slot `j` uses `families[j // num_real]`: one fake of every family per real
@@ -199,6 +200,18 @@ class PseudoFakeClipDataset(FaceClipDataset):
                                 strength=strength)
         return fake.frames, fake.masks * np.uint8(255), family, fake.params
 
+    def shown_real_faces(self, faces: np.ndarray, row: int) -> np.ndarray:
+        """The faces `(T, H, W, 3)` uint8 of real cache row `row` as a real training sample shows them: put whole
+        through the self-blend source transform with probability `transformed_reals` (a draw of `(seed, epoch,
+        row)`), else unchanged. With `pairs`, a pseudo-fake of `row` is blended into these same faces."""
+        if self.transformed_reals <= 0 or int(self.labels[row]) != 0:
+            return faces
+        rng = self._rng(row, 4)
+        if rng.random() >= self.transformed_reals:
+            return faces
+        # strength drawn from [low, high] even when low == high (one draw either way keeps the stream as it was)
+        return source_transformed_clip(faces, rng, float(rng.uniform(*self.strength)))[0]
+
     def sample(self, index: int) -> dict:
         """Pixels of sample `index` before tensor conversion: `faces`, `roi_boxes`, `masks` (uint8 0..255 or None),
         `label`, `manipulation`, `family`, `degradations` (what was applied)."""
@@ -210,13 +223,12 @@ class PseudoFakeClipDataset(FaceClipDataset):
         faces, masks, family = clip["faces"], clip["masks"] if self.has_mask[row] else None, None
         label, manipulation = int(self.labels[index]), self.manipulations[index]
         if self.is_pseudo_fake(index):
+            if self.pairs:  # blended into its real clip as that clip is shown: the pair differs only by the blend
+                clip = {**clip, "faces": self.shown_real_faces(faces, row)}
             faces, masks, family, _ = self.make_fake(clip, index)
             manipulation = family
-        elif index < self.num_rows and label == 0 and self.transformed_reals > 0:
-            rng = self._rng(index, 4)
-            if rng.random() < self.transformed_reals:
-                low, high = self.strength
-                faces, _ = source_transformed_clip(faces, rng, float(rng.uniform(low, high)))
+        elif index < self.num_rows:
+            faces = self.shown_real_faces(faces, index)
         applied: dict = {}
         if index >= self.num_rows + self.pseudo_count:  # evaluation: a real clip with one fixed degradation
             name = manipulation.split("+", 1)[1]
