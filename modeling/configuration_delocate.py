@@ -110,6 +110,11 @@ class DelocateConfig(PretrainedConfig):
         local blending trace is not averaged away over the whole face) or `"contrast"` (maximum minus average, and
         standard deviation, over the face: only how features vary *within* the frame, so a property of the whole
         frame, such as blur or the scene, cannot raise the score; `localization_modules.pool_frame`).
+    loc_residual_input (`float`, defaults to 0):
+        Gain `g` of a fixed high-pass residual input to the stage-2 encoder: `g * (x - blur3x3(x))` of the face,
+        3 more input channels beside the face and its mapped face (`localization_modules.high_pass_residual`). A
+        blend leaves its trace mostly in the high frequencies (noise level, detail mismatch at the blend's edge); a
+        small network trained from scratch sees them directly. 0: off (the paper's 6-channel encoder input).
     score_fusion (`str`, defaults to `"mean_prob"`):
         How the detector combines stages: `mean_prob` averages the two stages' fake probabilities
         (weight `fusion_weight` on stage 1), as the paper's "average the output".
@@ -188,6 +193,7 @@ class DelocateConfig(PretrainedConfig):
     localization_loss: str = "mse"
     localization_pos_weight: float | int | None = None
     frame_pooling: str = "mean"
+    loc_residual_input: float | int = 0.0
     # Detector
     score_fusion: str = "mean_prob"
     fusion_weight: float | int = 0.5
@@ -266,6 +272,8 @@ class DelocateConfig(PretrainedConfig):
             raise ValueError(f"localization_loss must be one of {LOCALIZATION_LOSSES}, got {self.localization_loss!r}")
         if self.frame_pooling not in FRAME_POOLINGS:
             raise ValueError(f"frame_pooling must be one of {FRAME_POOLINGS}, got {self.frame_pooling!r}")
+        if not 0.0 <= self.loc_residual_input < float("inf"):
+            raise ValueError(f"loc_residual_input must be a gain >= 0, got {self.loc_residual_input}")
         if self.localization_pos_weight is not None and not 0.0 < self.localization_pos_weight < float("inf"):
             raise ValueError(f"localization_pos_weight must be > 0 or None, got {self.localization_pos_weight}")
         for name in ("localization_frames", "localization_chunk_size"):

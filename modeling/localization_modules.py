@@ -187,6 +187,15 @@ class DelocateUNetDecoder(nn.Module):
         return hidden_states
 
 
+def high_pass_residual(pixel_values: torch.Tensor) -> torch.Tensor:
+    """`pixel_values` (N, C, H, W) -> `x - blur(x)` (N, C, H, W): the residual of a 3x3 binomial blur per channel
+    (edges replicated), i.e. the image's highest frequencies (noise, fine detail, the sharp part of a blend's edge)."""
+    kernel = torch.tensor([1.0, 2.0, 1.0], dtype=pixel_values.dtype, device=pixel_values.device)
+    kernel = (kernel[:, None] * kernel[None, :] / 16.0).expand(pixel_values.shape[1], 1, 3, 3)
+    blurred = F.conv2d(F.pad(pixel_values, (1, 1, 1, 1), mode="replicate"), kernel, groups=pixel_values.shape[1])
+    return pixel_values - blurred
+
+
 def pool_frame(features: torch.Tensor, pooling: str) -> torch.Tensor:
     """`features` (N, C, h, w) -> (N, C) for "mean", (N, 2C) for "mean_max" ([mean, max]) and "contrast".
 
@@ -205,7 +214,8 @@ def pool_frame(features: torch.Tensor, pooling: str) -> torch.Tensor:
 class DelocateLocalizationNetwork(nn.Module):
     """Per-frame stage-2 network: mapping module, SE encoder / UNet-scSE decoder, frame classifier.
 
-    The encoder sees the face and its mapped face (upsampled), 6 channels; the classifier sees pooled mapping
+    The encoder sees the face and its mapped face (upsampled), 6 channels (9 with `config.loc_residual_input`: the
+    face's high-pass residual too); the classifier sees pooled mapping
     features and pooled deepest encoder features ("classification uses both", paper §3.2): global average pooling, or
     average and maximum side by side (`config.frame_pooling`).
     """
@@ -213,7 +223,9 @@ class DelocateLocalizationNetwork(nn.Module):
     def __init__(self, config: DelocateConfig):
         super().__init__()
         self.mapping = DelocateMappingModule(config)
-        self.encoder = DelocateSEEncoder(2 * config.num_channels, list(config.loc_encoder_channels), config.se_reduction)
+        self.residual_gain = float(config.loc_residual_input)
+        inputs = 3 if self.residual_gain else 2  # face, mapped face (and the face's high-pass residual)
+        self.encoder = DelocateSEEncoder(inputs * config.num_channels, list(config.loc_encoder_channels), config.se_reduction)
         self.decoder = DelocateUNetDecoder(
             list(config.loc_encoder_channels), list(config.loc_decoder_channels), config.use_scse, config.se_reduction
         )
@@ -245,7 +257,10 @@ class DelocateLocalizationNetwork(nn.Module):
         pixel_values = pixel_values.contiguous(memory_format=torch.channels_last)
         mapped, map_features = self.mapping(pixel_values)
         mapped_up = F.interpolate(mapped, size=pixel_values.shape[-2:], mode="bilinear", align_corners=False)
-        skips = self.encoder([pixel_values, mapped_up])  # the encoder sees face and mapped face, 6 channels
+        inputs = [pixel_values, mapped_up]  # the encoder sees face and mapped face, 6 channels
+        if self.residual_gain:  # and the face's high-pass residual, 9 channels
+            inputs.append(self.residual_gain * high_pass_residual(pixel_values))
+        skips = self.encoder(inputs)
         mask_logits = self.segmentation_head(self.decoder(skips))  # (N, 1, H, W)
         pooled = torch.cat([pool_frame(f, self.frame_pooling) for f in (map_features, skips[-1])], dim=1)  # (N, pooled)
         frame_logits = self.classifier(pooled).squeeze(-1)

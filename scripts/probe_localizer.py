@@ -49,6 +49,8 @@ def main(argv=None) -> None:
                         help="probe only: an extra 1x1 head on the decoder features predicts the blend boundary "
                              "(Face X-ray style; dilate - erode of the mask, 3x3), BCE + Dice weighted by this")
     parser.add_argument("--pairs", action="store_true", help="each real clip beside its own fresh fake, both degraded alike")
+    parser.add_argument("--transformed_reals", type=float, default=0.0,
+                        help="probability that a real training clip is shown through the self-blend source transform")
     parser.add_argument("--log", required=True)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -68,7 +70,7 @@ def main(argv=None) -> None:
     train = PseudoFakeClipDataset(load_face_clips(args.train), *shape, families=args.families.split(","),
                                   strength=parse_strength(args.strength), seed=args.seed,
                                   degradations=DegradationSettings(args.degrade) if args.degrade > 0 else None,
-                                  pairs=args.pairs)
+                                  pairs=args.pairs, transformed_reals=args.transformed_reals)
     held_clips = load_face_clips(args.heldout)
     held_clips = held_clips.select(range(min(args.eval_clips, len(held_clips))))
     held = PseudoFakeClipDataset(held_clips, *shape, families=FAMILIES[:5], family_order="cycle", degradations=None,

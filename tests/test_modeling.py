@@ -304,6 +304,35 @@ def test_contrast_pooling_ignores_what_the_whole_frame_shares():
     assert not torch.allclose(pool_frame(features + 1.0, "mean_max"), pool_frame(features, "mean_max"))
 
 
+def test_forgery_localization_with_a_high_pass_residual_input(tmp_path):
+    """`loc_residual_input=g`: the encoder reads 9 channels (face, mapped face, g * the face's high-pass residual);
+    the residual is 0 on flat regions and follows fine detail; the setting survives a save / load; a negative gain
+    is refused."""
+    from modeling.localization_modules import high_pass_residual
+
+    flat = torch.full((1, 3, 16, 16), 0.7)
+    torch.testing.assert_close(high_pass_residual(flat), torch.zeros_like(flat))
+    checker = ((torch.arange(16)[:, None] + torch.arange(16)[None, :]) % 2).float().expand(1, 3, 16, 16)
+    assert high_pass_residual(checker).abs().mean() > 0.4  # the finest detail passes almost whole
+    tester = DelocateModelTester(loc_residual_input=4.0)
+    config, inputs = tester.prepare_config_and_inputs()
+    tester.create_and_check_forgery_localization(config, inputs)
+    model = DelocateForForgeryLocalization(config).eval()
+    first_conv = model.localizer.encoder.stages[0][0][0]
+    assert first_conv.in_channels == 3 * config.num_channels
+    assert DelocateForForgeryLocalization(DelocateConfig.tiny()).localizer.encoder.stages[0][0][0].in_channels == 6
+    model.save_pretrained(tmp_path)
+    loaded = DelocateForForgeryLocalization.from_pretrained(tmp_path).eval()
+    assert loaded.config.loc_residual_input == 4.0
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(inputs["pixel_values"]).logits, model(inputs["pixel_values"]).logits)
+        with torch.no_grad():  # the residual channels are read: zeroing their weights changes the output
+            first_conv.weight[:, 2 * config.num_channels:] = 0
+        assert not torch.allclose(model(inputs["pixel_values"]).mask_logits, loaded(inputs["pixel_values"]).mask_logits)
+    with pytest.raises(ValueError, match="loc_residual_input"):
+        DelocateConfig.tiny(loc_residual_input=-1.0)
+
+
 def test_deepfake_detection(tester):
     tester.create_and_check_deepfake_detection(*tester.prepare_config_and_inputs())
     other = DelocateModelTester(batch_size=3, fusion_weight=0.2)
