@@ -16,7 +16,7 @@ from delocate_hf.training.common import face_clip_dataset
 from delocate_hf.training.pseudo_fake_dataset import PseudoFakeClipDataset, identity_of, parse_families
 from modeling import DelocateConfig
 
-from conftest import processed_windows
+from conftest import processed_windows, save_tiny_detector
 
 FRAMES, SIZE = 4, 64
 FAMILIES = "self_blend,part_eyes,part_lips,flicker,part_swap"
@@ -340,3 +340,32 @@ def test_paired_fake_of_a_transformed_real_is_blended_into_the_transformed_clip(
             assert (fake["faces"] != shown).any(-1)[inside].all()  # the mask is exactly the changed pixels
             alone = unpaired.sample(unpaired.pair_of(row))
             assert np.array_equal(alone["faces"][alone["masks"] == 0], raw[alone["masks"] == 0])
+
+
+def test_global_edits_probe_scores_edited_reals_and_fakes_alike(real_cache, tmp_path):
+    """scripts/probe_global_edits.py on a tiny detector: every edit applied to the real clips and to their fakes,
+    probabilities in [0, 1], the real clips listed by score, and the picture written; its edits keep the clip's
+    shape, and a neutral grade changes nothing."""
+    import sys
+    from pathlib import Path
+
+    scripts = str(Path(__file__).resolve().parents[1] / "scripts")
+    sys.path.insert(0, scripts)
+    try:
+        import probe_global_edits as probe
+    finally:
+        sys.path.remove(scripts)
+    clip = dataset(real_cache, families="self_blend").read_clip(0)["faces"]
+    assert np.array_equal(probe.grade(clip), clip)
+    assert not np.array_equal(probe.grade(clip, shift=(20, 0, -20)), clip)
+    low = probe.compressed_at_low_resolution(clip)
+    assert low.shape == clip.shape and low.dtype == np.uint8 and not np.array_equal(low, clip)
+    picture = tmp_path / "top.png"
+    result = probe.main(["--model", str(save_tiny_detector(tmp_path / "det")), "--data", str(real_cache),
+                         "--top", "3", "--picture", str(picture)])
+    assert set(result["auc (both edited)"]) == {"as it is", *probe.EDITS}
+    for kind in ("real", "fake"):
+        assert all(0.0 <= result["mean_score"][f"{kind}, {name}"] <= 1.0 for name in ["as it is", *probe.EDITS])
+    top = [r["score"] for r in result["highest-scoring real clips"]]
+    assert len(top) == 3 and top == sorted(top, reverse=True)
+    assert cv2.imread(str(picture)).shape == (SIZE, 3 * SIZE, 3)
