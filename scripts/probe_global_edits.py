@@ -2,7 +2,7 @@
 low resolution) move a detector's stage-2 score, for real clips and for fakes?
 
 For each held-out real clip of a face-clip cache and one fixed self-blend of it, the detector's localization
-probability (`DelocateForDeepfakeDetection(...).localization_logits`) of the clip as it is and after each edit,
+probability (`DelocateForDeepfakeDetection(...).localization_logits`; or a stage-2 model's clip probability) of the clip as it is and after each edit,
 applied alike to the real clip and to its fake. A detector that follows blending traces keeps real scores where they
 are under every edit (a real clip edited globally is still real); a score that rises for edited reals is a global
 shortcut, one that falls for edited fakes shows what hides a blend. Also lists the real clips that score highest, and
@@ -25,7 +25,7 @@ from delocate_hf.data.degradations import apply_degradation
 from delocate_hf.metrics.functional import roc_auc
 from delocate_hf.training.data import load_face_clips
 from delocate_hf.training.pseudo_fake_dataset import PseudoFakeClipDataset
-from modeling import DelocateForDeepfakeDetection
+from modeling import DelocateConfig, DelocateForDeepfakeDetection, DelocateForForgeryLocalization
 
 
 def grade(frames: np.ndarray, shift=(0.0, 0.0, 0.0), contrast: float = 1.0, saturation: float = 1.0) -> np.ndarray:
@@ -65,7 +65,9 @@ EDITS = {
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", required=True, help="a detector folder (DelocateForDeepfakeDetection)")
+    parser.add_argument("--model", required=True,
+                        help="a detector folder (DelocateForDeepfakeDetection: its stage-2 probability is scored) or a "
+                             "stage-2 folder (DelocateForForgeryLocalization: its clip probability)")
     parser.add_argument("--data", nargs="+", required=True, help="face-clip cache(s) of held-out clips")
     parser.add_argument("--seed", type=int, default=1234, help="seed of the fixed self-blends")
     parser.add_argument("--top", type=int, default=6, help="how many of the highest-scoring real clips to list")
@@ -74,8 +76,10 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
-    model = DelocateForDeepfakeDetection.from_pretrained(args.model).eval()
-    cfg = model.config
+    cfg = DelocateConfig.from_pretrained(args.model)
+    localizer_only = "DelocateForForgeryLocalization" in (cfg.architectures or [])
+    model = (DelocateForForgeryLocalization if localizer_only else DelocateForDeepfakeDetection).from_pretrained(args.model)
+    model.eval()
     clips = load_face_clips(args.data)
     ds = PseudoFakeClipDataset(clips, cfg.num_frames, cfg.image_size, cfg.image_mean, cfg.image_std,
                                families=["self_blend"], family_order="cycle", degradations=None, augment=False,
@@ -85,7 +89,8 @@ def main(argv=None) -> dict:
         boxes = np.zeros((len(faces), 3, 4), np.float32)
         pixels = ds.to_model_inputs(faces, boxes, None, 0, "real", index)["pixel_values"]  # (T, 3, S, S)
         with torch.no_grad():
-            return float(torch.sigmoid(model(pixels[None]).localization_logits)[0])
+            out = model(pixels[None])
+            return float(torch.sigmoid(out.logits if localizer_only else out.localization_logits)[0])
 
     scores: dict[str, list[float]] = {}
     real_rows = [int(r) for r in ds.real_rows]

@@ -51,6 +51,9 @@ def main(argv=None) -> None:
     parser.add_argument("--pairs", action="store_true", help="each real clip beside its own fresh fake, both degraded alike")
     parser.add_argument("--transformed_reals", type=float, default=0.0,
                         help="probability that a real training clip is shown through the self-blend source transform")
+    parser.add_argument("--low_resolution_codec", type=float, default=0.0,
+                        help="probability that a rescaled training clip is noised / compressed at its small size")
+    parser.add_argument("--save", default=None, help="folder to save the trained localizer into at the end")
     parser.add_argument("--log", required=True)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -69,7 +72,8 @@ def main(argv=None) -> None:
     shape = (config.num_frames, config.image_size, config.image_mean, config.image_std)
     train = PseudoFakeClipDataset(load_face_clips(args.train), *shape, families=args.families.split(","),
                                   strength=parse_strength(args.strength), seed=args.seed,
-                                  degradations=DegradationSettings(args.degrade) if args.degrade > 0 else None,
+                                  degradations=DegradationSettings(args.degrade, low_resolution_codec=args.low_resolution_codec)
+                                  if args.degrade > 0 else None,
                                   pairs=args.pairs, transformed_reals=args.transformed_reals)
     held_clips = load_face_clips(args.heldout)
     held_clips = held_clips.select(range(min(args.eval_clips, len(held_clips))))
@@ -196,6 +200,8 @@ def main(argv=None) -> None:
         seen.extend(zip(torch.sigmoid(out.logits.detach()).tolist(), batch["labels"].tolist()))
         if (step + 1) % args.eval_every == 0 or step + 1 == args.steps:
             evaluate(step + 1)
+    if args.save:
+        model.save_pretrained(args.save)
 
 
 if __name__ == "__main__":

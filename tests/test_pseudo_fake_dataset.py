@@ -145,6 +145,38 @@ def test_degradation_operations_on_real_frames(real_cache):
         DegradationSettings(1.5)
 
 
+def test_low_resolution_codec_compresses_a_rescaled_clip_at_its_small_size(real_cache):
+    """low_resolution_codec=1: a rescaled clip is noised and JPEG-compressed at its small size, then scaled back up
+    (a small face in a compressed video): the result equals doing those steps by hand, and differs from the
+    default order (compressed after scaling up), whose draws stay as they were."""
+    def scale(clip, size):  # (T, h, w, 3) -> (T, size[0], size[1], 3): area down, bilinear up
+        method = cv2.INTER_AREA if size[0] < clip.shape[1] else cv2.INTER_LINEAR
+        return np.stack([cv2.resize(f, (size[1], size[0]), interpolation=method) for f in clip])
+
+    frames = dataset(real_cache, families="self_blend").read_clip(0)["faces"]
+    default, drawn = random_degradations(frames, np.random.default_rng(3), DegradationSettings(1.0))
+    codec, drawn_codec = random_degradations(frames, np.random.default_rng(3),
+                                             DegradationSettings(1.0, low_resolution_codec=1.0))
+    assert "low_resolution_codec" not in drawn and drawn_codec.pop("low_resolution_codec") == 1.0
+    assert list(drawn_codec) == list(DEGRADATIONS) and codec.shape == frames.shape and codec.dtype == np.uint8
+    rng = np.random.default_rng(3)  # replay the draws: 4 x (apply?, strength), plus the codec draw after resize
+    blur = (rng.random(), rng.uniform(0.4, 1.6))[1]
+    factor = (rng.random(), rng.uniform(0.35, 0.85), rng.random())[1]
+    h, w = frames.shape[1:3]
+    small = scale(apply_degradation(frames, "blur", blur), (max(2, round(h * factor)), max(2, round(w * factor))))
+    noise = (rng.random(), rng.uniform(1.0, 6.0))[1]
+    small = apply_degradation(small, "noise", noise, rng)
+    quality = (rng.random(), rng.uniform(35, 95))[1]
+    by_hand = scale(apply_degradation(small, "jpeg", quality), (h, w))
+    assert drawn_codec == pytest.approx({"blur": blur, "resize": factor, "noise": noise, "jpeg": quality})
+    np.testing.assert_array_equal(codec, by_hand)
+    assert not np.array_equal(codec, default)
+    again, _ = random_degradations(frames, np.random.default_rng(3), DegradationSettings(1.0, low_resolution_codec=0.0))
+    np.testing.assert_array_equal(again, default)  # 0: the default order and draws
+    with pytest.raises(ValueError, match="low_resolution_codec"):
+        DegradationSettings(0.5, low_resolution_codec=2.0)
+
+
 def test_bad_arguments_are_named(real_cache):
     assert parse_families("all")[0] == "self_blend" and parse_families("none") == ()
     with pytest.raises(ValueError, match="unknown pseudo-fake family warp"):
@@ -315,11 +347,13 @@ def test_transformed_reals_give_real_faces_the_softness_of_blended_in_faces(real
         dataset(real_cache, families="self_blend", transformed_reals=1.5)
 
 
-def test_transformed_reals_flag_reaches_the_dataset(real_cache, tmp_path):
+def test_transformed_reals_and_low_resolution_codec_flags_reach_the_dataset(real_cache, tmp_path):
     for script in (finetune_classifier, train_localization):
         args = script.build_parser().parse_args(common(real_cache, tmp_path / "x", 2, "--pseudo_fakes", "self_blend",
-                                                       "--transformed_reals", "0.3"))
-        assert face_clip_dataset(args, DelocateConfig.tiny()).transformed_reals == pytest.approx(0.3)
+                                                       "--transformed_reals", "0.3", "--low_resolution_codec", "0.6"))
+        built = face_clip_dataset(args, DelocateConfig.tiny())
+        assert built.transformed_reals == pytest.approx(0.3)
+        assert built.degradation_settings.low_resolution_codec == pytest.approx(0.6)
 
 
 def test_paired_fake_of_a_transformed_real_is_blended_into_the_transformed_clip(real_cache):

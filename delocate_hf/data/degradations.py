@@ -35,10 +35,15 @@ class DegradationSettings:
     resize_factor: tuple[float, float] = (0.35, 0.85)  # down-scale, then back up
     noise_std: tuple[float, float] = (1.0, 6.0)  # grey levels
     jpeg_quality: tuple[int, int] = (35, 95)
+    # Probability that a rescaled clip gets its noise and JPEG at the small size, before it is scaled back up (a small
+    # face in a compressed video, enlarged by the face crop), instead of at full size after it. 0: off.
+    low_resolution_codec: float = 0.0
 
     def __post_init__(self):
         if not 0.0 <= self.probability <= 1.0:
             raise ValueError(f"degradation probability must be in [0, 1], got {self.probability}")
+        if not 0.0 <= self.low_resolution_codec <= 1.0:
+            raise ValueError(f"low_resolution_codec must be a probability in [0, 1], got {self.low_resolution_codec}")
 
 
 def apply_degradation(frames: np.ndarray, name: str, strength: float, rng: np.random.Generator | None = None) -> np.ndarray:
@@ -51,9 +56,7 @@ def apply_degradation(frames: np.ndarray, name: str, strength: float, rng: np.ra
         sigma = float(strength) * max(h, w) / 128.0
         return np.stack([cv2.GaussianBlur(f, (0, 0), sigma) for f in frames])
     if name == "resize":
-        small = (max(2, round(w * strength)), max(2, round(h * strength)))
-        return np.stack([cv2.resize(cv2.resize(f, small, interpolation=cv2.INTER_AREA), (w, h),
-                                    interpolation=cv2.INTER_LINEAR) for f in frames])
+        return _scale_to(_scale_by(frames, strength), (h, w))
     if name == "noise":
         rng = rng if rng is not None else np.random.default_rng(0)
         noisy = frames.astype(np.float32) + rng.normal(0.0, float(strength), size=frames.shape).astype(np.float32)
@@ -68,17 +71,39 @@ def apply_degradation(frames: np.ndarray, name: str, strength: float, rng: np.ra
     raise ValueError(f"unknown degradation {name!r}; choose one of {DEGRADATIONS}")
 
 
+def _scale_by(frames: np.ndarray, factor: float) -> np.ndarray:
+    """Down-scales `(T, H, W, 3)` frames by `factor` (area interpolation), at least 2 px a side."""
+    h, w = frames.shape[1:3]
+    small = (max(2, round(w * factor)), max(2, round(h * factor)))
+    return np.stack([cv2.resize(f, small, interpolation=cv2.INTER_AREA) for f in frames])
+
+
+def _scale_to(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Scales `(T, h, w, 3)` frames back up to `size = (H, W)` (bilinear)."""
+    return np.stack([cv2.resize(f, (size[1], size[0]), interpolation=cv2.INTER_LINEAR) for f in frames])
+
+
 def random_degradations(frames: np.ndarray, rng: np.random.Generator,
                         settings: DegradationSettings = DegradationSettings()) -> tuple[np.ndarray, dict]:
     """Each degradation applied with `settings.probability`, in the order of a real pipeline (blur and
-    rescaling of the camera/editing, then sensor noise, then compression). Returns `(frames, {name: strength})`."""
+    rescaling of the camera/editing, then sensor noise, then compression). Returns `(frames, {name: strength})`;
+    with `settings.low_resolution_codec`, a rescaled clip may get noise and JPEG at its small size (then
+    `drawn["low_resolution_codec"] = 1.0`)."""
     drawn: dict[str, float] = {}
+    full_size = None  # set while the clip is held at its small size
     for name in DEGRADATIONS:
         if rng.random() >= settings.probability:
             continue
         low, high = {"blur": settings.blur_sigma, "resize": settings.resize_factor, "noise": settings.noise_std,
                      "jpeg": settings.jpeg_quality}[name]
         strength = float(rng.uniform(low, high))
-        frames = apply_degradation(frames, name, strength, rng)
+        if name == "resize" and settings.low_resolution_codec > 0 and rng.random() < settings.low_resolution_codec:
+            full_size = frames.shape[1:3]
+            frames = _scale_by(frames, strength)
+            drawn["low_resolution_codec"] = 1.0
+        else:
+            frames = apply_degradation(frames, name, strength, rng)
         drawn[name] = strength
+    if full_size is not None:
+        frames = _scale_to(frames, full_size)
     return frames, drawn

@@ -63,6 +63,9 @@ def add_pseudo_fake_arguments(parser: argparse.ArgumentParser) -> argparse.Argum
     parser.add_argument("--degrade_probability", type=float, default=0.25,
                         help="probability of each global degradation (blur, rescale, noise, JPEG) per clip, drawn "
                              "for real and fake clips alike (0: off)")
+    parser.add_argument("--low_resolution_codec", type=float, default=0.0,
+                        help="probability that a rescaled clip gets its noise and JPEG at the small size, before it is "
+                             "scaled back up (a small face in a compressed video), instead of after (0: off)")
     parser.add_argument("--eval_data", nargs="+", default=None,
                         help="face-clip cache(s) of held-out clips: AUC (and mask IoU) on them and on the training "
                              "clips every --eval_steps steps, saved as OUTPUT/learning_curve.png|json")

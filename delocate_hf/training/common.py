@@ -39,7 +39,9 @@ def face_clip_dataset(args, config, real_only: bool = False) -> FaceClipDataset:
     return PseudoFakeClipDataset(clips, config.num_frames, config.image_size, config.image_mean, config.image_std,
                                  families=families, ratio=args.pseudo_fake_ratio, augment=augment, seed=args.seed,
                                  strength=parse_strength(getattr(args, "pseudo_fake_strength", "1.0")),
-                                 degradations=DegradationSettings(probability) if probability > 0 else None,
+                                 degradations=DegradationSettings(
+                                     probability, low_resolution_codec=getattr(args, "low_resolution_codec", 0.0))
+                                 if probability > 0 else None,
                                  pairs=getattr(args, "paired_pseudo_fakes", False),
                                  transformed_reals=getattr(args, "transformed_reals", 0.0))
 
