@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import torch
 
-from delocate_hf.data.degradations import apply_degradation
+from delocate_hf.data.degradations import apply_degradation, compressed_at_low_resolution
 from delocate_hf.metrics.functional import roc_auc
 from delocate_hf.training.data import load_face_clips
 from delocate_hf.training.pseudo_fake_dataset import PseudoFakeClipDataset
@@ -37,19 +37,6 @@ def grade(frames: np.ndarray, shift=(0.0, 0.0, 0.0), contrast: float = 1.0, satu
     return np.clip(np.rint(x), 0, 255).astype(np.uint8)
 
 
-def compressed_at_low_resolution(frames: np.ndarray, factor: float = 0.4, quality: int = 40) -> np.ndarray:
-    """A small face in a compressed video, scaled up to the crop: down-scale, JPEG at that size, scale back up."""
-    h, w = frames.shape[1:3]
-    small = (max(2, round(w * factor)), max(2, round(h * factor)))
-    out = []
-    for frame in frames:
-        low = cv2.resize(frame, small, interpolation=cv2.INTER_AREA)
-        ok, buffer = cv2.imencode(".jpg", np.ascontiguousarray(low[..., ::-1]), [int(cv2.IMWRITE_JPEG_QUALITY), quality])
-        low = cv2.imdecode(buffer, cv2.IMREAD_COLOR)[..., ::-1] if ok else low
-        out.append(cv2.resize(low, (w, h), interpolation=cv2.INTER_LINEAR))
-    return np.ascontiguousarray(np.stack(out))
-
-
 EDITS = {
     "warm": lambda f: grade(f, shift=(20, 0, -20)),
     "cool": lambda f: grade(f, shift=(-15, 0, 15)),
@@ -59,7 +46,7 @@ EDITS = {
     "saturated": lambda f: grade(f, saturation=1.5),
     "down-scaled 0.4": lambda f: apply_degradation(f, "resize", 0.4),
     "JPEG 40": lambda f: apply_degradation(f, "jpeg", 40),
-    "JPEG 40 at 0.4 size": compressed_at_low_resolution,
+    "JPEG 40 at 0.4 size": lambda f: compressed_at_low_resolution(f, 0.4, 40),
 }
 
 

@@ -392,7 +392,7 @@ def test_global_edits_probe_scores_edited_reals_and_fakes_alike(real_cache, tmp_
     clip = dataset(real_cache, families="self_blend").read_clip(0)["faces"]
     assert np.array_equal(probe.grade(clip), clip)
     assert not np.array_equal(probe.grade(clip, shift=(20, 0, -20)), clip)
-    low = probe.compressed_at_low_resolution(clip)
+    low = probe.compressed_at_low_resolution(clip, 0.4, 40)
     assert low.shape == clip.shape and low.dtype == np.uint8 and not np.array_equal(low, clip)
     picture = tmp_path / "top.png"
     result = probe.main(["--model", str(save_tiny_detector(tmp_path / "det")), "--data", str(real_cache),

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["DEGRADATIONS", "DegradationSettings", "apply_degradation", "random_degradations"]
+__all__ = ["DEGRADATIONS", "DegradationSettings", "apply_degradation", "compressed_at_low_resolution",
+           "random_degradations"]
 
 DEGRADATIONS = ("blur", "resize", "noise", "jpeg")
 
@@ -81,6 +82,13 @@ def _scale_by(frames: np.ndarray, factor: float) -> np.ndarray:
 def _scale_to(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Scales `(T, h, w, 3)` frames back up to `size = (H, W)` (bilinear)."""
     return np.stack([cv2.resize(f, (size[1], size[0]), interpolation=cv2.INTER_LINEAR) for f in frames])
+
+
+def compressed_at_low_resolution(frames: np.ndarray, factor: float, quality: float) -> np.ndarray:
+    """A small face in a compressed video, enlarged by the face crop: uint8 `frames (T, H, W, 3)` down-scaled by
+    `factor`, JPEG-compressed at that size with `quality`, scaled back up (what `low_resolution_codec` does to a
+    rescaled training clip, without its noise)."""
+    return _scale_to(apply_degradation(_scale_by(frames, factor), "jpeg", quality), frames.shape[1:3])
 
 
 def random_degradations(frames: np.ndarray, rng: np.random.Generator,
