@@ -53,6 +53,8 @@ def main(argv=None) -> None:
                         help="probability that a real training clip is shown through the self-blend source transform")
     parser.add_argument("--low_resolution_codec", type=float, default=0.0,
                         help="probability that a rescaled training clip is noised / compressed at its small size")
+    parser.add_argument("--geometric_augment", type=float, default=0.0,
+                        help="probability of a random similarity warp of a training clip (FaceClipDataset)")
     parser.add_argument("--save", default=None, help="folder to save the trained localizer into at the end")
     parser.add_argument("--log", required=True)
     args = parser.parse_args(argv)
@@ -74,7 +76,8 @@ def main(argv=None) -> None:
                                   strength=parse_strength(args.strength), seed=args.seed,
                                   degradations=DegradationSettings(args.degrade, low_resolution_codec=args.low_resolution_codec)
                                   if args.degrade > 0 else None,
-                                  pairs=args.pairs, transformed_reals=args.transformed_reals)
+                                  pairs=args.pairs, transformed_reals=args.transformed_reals,
+                                  geometric_augment=args.geometric_augment)
     held_clips = load_face_clips(args.heldout)
     held_clips = held_clips.select(range(min(args.eval_clips, len(held_clips))))
     held = PseudoFakeClipDataset(held_clips, *shape, families=FAMILIES[:5], family_order="cycle", degradations=None,

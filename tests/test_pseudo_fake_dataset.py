@@ -403,3 +403,51 @@ def test_global_edits_probe_scores_edited_reals_and_fakes_alike(real_cache, tmp_
     top = [r["score"] for r in result["highest-scoring real clips"]]
     assert len(top) == 3 and top == sorted(top, reverse=True)
     assert cv2.imread(str(picture)).shape == (SIZE, 3 * SIZE, 3)
+
+
+def test_geometric_augment_warps_a_pair_alike_and_its_flag_reaches_the_dataset(real_cache, tmp_path):
+    """geometric_augment=1: every clip is warped by a similarity drawn from (seed, epoch, index): real and fake of a
+    pair alike (they still differ only near the warped mask), the ROI boxes move with the face, a new warp at another
+    epoch and the same after a resume; at 0 nothing is drawn (items bit-identical to the default). The flag of
+    stages 1b and 2 reaches the dataset."""
+    from delocate_hf.training.data import similarity_warp
+
+    kwargs = dict(families="self_blend", degradations=None, augment=True, pairs=True)
+    plain, warped, zero = dataset(real_cache, **kwargs), dataset(real_cache, geometric_augment=1.0, **kwargs), \
+        dataset(real_cache, geometric_augment=0.0, **kwargs)
+    for ds in (plain, warped, zero):
+        ds.set_epoch(3)
+    for row in range(3):
+        assert torch.equal(zero[row]["pixel_values"], plain[row]["pixel_values"])
+        real, fake = warped[row], warped[warped.pair_of(row)]
+        assert not torch.allclose(real["pixel_values"], plain[row]["pixel_values"], atol=0.05)
+        assert not torch.allclose(real["roi_boxes"], plain[row]["roi_boxes"], atol=0.5)
+        near = torch.nn.functional.max_pool2d(fake["mask_labels"][:, None], 5, 1, 2)[:, 0] > 0
+        assert near.any() and (~near).any()
+        # the same pixels outside the mask, up to one offset per channel (the colour jitter's contrast pivots on each
+        # clip's own mean, which the blend moves a little), but where clamping to [0, 1] ate the offset
+        mean, std = torch.tensor(warped.mean.flatten())[:, None], torch.tensor(warped.std.flatten())[:, None]
+        a, b = (x["pixel_values"].permute(1, 0, 2, 3)[:, ~near] * std + mean for x in (fake, real))  # (3, pixels)
+        unclamped = ((a > 1e-3) & (a < 1 - 1e-3) & (b > 1e-3) & (b < 1 - 1e-3)).all(0)
+        away = (a - b)[:, unclamped]
+        assert unclamped.float().mean() > 0.5
+        assert (away - away.median(dim=1, keepdim=True).values).abs().max() < 1e-4
+        assert (fake["pixel_values"] - real["pixel_values"]).abs().amax(1)[fake["mask_labels"] > 0.5].mean() > 0.02
+    again = dataset(real_cache, geometric_augment=1.0, **kwargs)
+    again.set_epoch(3)
+    assert torch.equal(again[1]["pixel_values"], warped[1]["pixel_values"])
+    again.set_epoch(4)
+    assert not torch.equal(again[1]["pixel_values"], warped[1]["pixel_values"])
+    # the warp itself: identity is exact; a shift of 0.25 (normalised units) moves pixels and boxes by 1/8 of the crop
+    video, boxes, masks = torch.rand(2, 3, 32, 32), torch.tensor([[[4.0, 6.0, 20.0, 24.0]]] * 2), torch.rand(2, 32, 32)
+    same = similarity_warp(video, boxes, masks, 0.0, 1.0, np.zeros(2))
+    assert torch.allclose(same[0], video, atol=1e-5) and torch.allclose(same[1], boxes) and torch.allclose(same[2], masks, atol=1e-5)
+    moved = similarity_warp(video, boxes, masks, 0.0, 1.0, np.array([0.25, 0.0]))
+    assert torch.allclose(moved[1], boxes + torch.tensor([4.0, 0.0, 4.0, 0.0]))
+    assert torch.allclose(moved[0][..., 4:], video[..., :-4], atol=1e-5)
+    with pytest.raises(ValueError, match="geometric_augment"):
+        dataset(real_cache, families="self_blend", geometric_augment=1.5)
+    for script in (finetune_classifier, train_localization):
+        args = script.build_parser().parse_args(common(real_cache, tmp_path / "x", 2, "--pseudo_fakes", "self_blend",
+                                                       "--geometric_augment", "0.4"))
+        assert face_clip_dataset(args, DelocateConfig.tiny()).geometric_augment == pytest.approx(0.4)

@@ -10,6 +10,7 @@ from conftest import SHARED_MEDIA
 from delocate_hf.data.pseudo_fakes import (
     FAMILIES,
     FAMILIES_WITHOUT_SWAP,
+    KNOWN_FAMILIES,
     PseudoFake,
     face_size,
     make_pseudo_fake,
@@ -67,7 +68,7 @@ NAMES = ("carphone", "single_face")
 
 
 @pytest.mark.parametrize("name", NAMES)
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", KNOWN_FAMILIES)
 def test_masks_are_the_changed_pixels_inside_the_face(clips, name, family):
     frames, landmarks = clips[name]
     fake = _fake(clips, name, family)
@@ -131,7 +132,7 @@ def test_flicker_touches_a_strict_subset_of_frames(clips, name):
         assert not fake.blend[~touched].any()
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", KNOWN_FAMILIES)
 def test_deterministic_under_seed(clips, family):
     a = _fake(clips, "carphone", family, seed=0)
     frames, landmarks = clips["carphone"]
@@ -140,6 +141,42 @@ def test_deterministic_under_seed(clips, family):
     assert a.blend.tobytes() == b.blend.tobytes() and a.params == b.params
     c = make_pseudo_fake(frames, landmarks, BACKEND, family, np.random.default_rng(1), *clips["single_face"])
     assert a.frames.tobytes() != c.frames.tobytes() and a.params != c.params
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_local_blends_follow_the_face_anywhere_inside_it(clips, name):
+    """"local_blend": every frame touched, the region inside the face outline and moving with its anchor landmark,
+    smaller than a whole-face blend, and at different places of the face for different seeds."""
+    frames, landmarks = clips[name]
+    size = face_size(landmarks, BACKEND)
+    outline = np.zeros(frames.shape[:3], dtype=np.uint8)
+    for i, pts in enumerate(landmarks):
+        cv2.fillConvexPoly(outline[i], cv2.convexHull(np.round(pts[OVAL]).astype(np.int32)), 1)
+    centres = []
+    for seed in range(4):
+        fake = _fake(clips, name, "local_blend", seed)
+        assert "local_blend" not in FAMILIES and fake.params["region"] == "local"
+        assert fake.masks.any(axis=(1, 2)).all()
+        whole = _fake(clips, name, "self_blend").masks
+        assert fake.masks.sum() < 0.8 * whole.sum()
+        grown = np.stack([cv2.dilate(o, np.ones((5, 5), np.uint8)) for o in outline]).astype(bool)
+        assert (fake.masks.astype(bool) & ~grown).sum() <= 0.02 * fake.masks.sum()
+        anchor = fake.params["ellipses"][0]["anchor"]
+        assert anchor not in OVAL
+        if len(fake.params["ellipses"]) == 1:  # one ellipse: its centre keeps its offset from the anchor landmark
+            offsets = [np.argwhere(m)[:, ::-1].mean(0) - landmarks[i, anchor] for i, m in enumerate(fake.masks)]
+            assert np.ptp(np.array(offsets), axis=0).max() < 0.08 * size
+        centres.append(np.argwhere(fake.masks[0])[:, ::-1].mean(0))
+    assert np.ptp(np.array(centres), axis=0).max() > 0.1 * size  # not one fixed place
+
+
+def test_local_blend_is_a_training_family_not_in_all():
+    from delocate_hf.training.pseudo_fake_dataset import parse_families
+
+    assert parse_families("all") == FAMILIES and "local_blend" not in parse_families("all")
+    assert parse_families("self_blend,local_blend") == ("self_blend", "local_blend")
+    with pytest.raises(ValueError, match="local_blend"):  # the error lists it among the known families
+        parse_families("local_blends")
 
 
 def test_temporally_consistent_parameters(clips):

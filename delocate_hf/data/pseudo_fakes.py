@@ -9,6 +9,10 @@ frame by frame. The families serve as meta-learning domains:
   transform plus a small affine jitter of the face; blended through the soft face-oval hull.
 - ``part_eyes`` / ``part_cheek_nose`` / ``part_lips``: the same self-blend, but only inside one facial part
   (:data:`processing.face_parts.PARTS`): randomly located local traces, the paper's premise.
+- ``local_blend``: the same self-blend inside a random face region (one or two ellipses of random size and shape,
+  anchored to inner landmarks, clipped to the face outline: ``random_region_hard_masks``), no facial part in
+  particular. A training family (not among :data:`FAMILIES`, the families of the evaluation and of "all"): it teaches
+  a blending trace anywhere on the face, so that named parts (``part_*``) can stay held out.
 - ``flicker``: a self-blend or part blend (drawn) in a random non-empty strict subset of the frames only (a run or a
   scattered set); masks are empty in the other frames.
 - ``part_swap``: one part of another identity (``donor_frames``/``donor_landmarks``), aligned by a landmark
@@ -41,16 +45,26 @@ import numpy as np
 from processing.face_parts import PARTS
 
 from .pseudo_fakes_blend import _blend_clip, _draw_sbi, _sbi_source, _similarity, _work_box
-from .pseudo_fakes_regions import _backend_key, _region_centres, _soft_weights, face_size, region_hard_masks
+from .pseudo_fakes_regions import (
+    _backend_key,
+    _region_centres,
+    _soft_weights,
+    face_size,
+    random_region_hard_masks,
+    region_hard_masks,
+)
 
 __all__ = [
     "FAMILIES",
     "FAMILIES_WITHOUT_SWAP",
     "FF_METHOD_FAMILIES",
+    "KNOWN_FAMILIES",
+    "TRAINING_FAMILIES",
     "PseudoFake",
     "PseudoFakeVideoMaker",
     "face_size",
     "make_pseudo_fake",
+    "random_region_hard_masks",
     "pseudo_fake_video_maker",
     "region_hard_masks",
     "source_transformed_clip",
@@ -58,6 +72,9 @@ __all__ = [
 
 FAMILIES = ("self_blend", "part_eyes", "part_cheek_nose", "part_lips", "flicker", "part_swap")
 FAMILIES_WITHOUT_SWAP = FAMILIES[:-1]
+# Families made for training only (not in FAMILIES, hence not in "all" nor in the evaluation's fixed fakes).
+TRAINING_FAMILIES = ("local_blend",)
+KNOWN_FAMILIES = FAMILIES + TRAINING_FAMILIES
 # A suggested family per FaceForensics++ method folder (one meta-learning domain each) for miniature layouts.
 FF_METHOD_FAMILIES = {
     "Deepfakes": "self_blend",
@@ -91,9 +108,9 @@ class PseudoFake:
     params: dict = field(default_factory=dict)
 
 
-def _self_blend(frames, landmarks, key, region, rng, threshold, active, strength=1.0):
+def _self_blend(frames, landmarks, key, region, rng, threshold, active, strength=1.0, hard=None):
     size = face_size(landmarks, key)
-    hard = region_hard_masks(landmarks, key, region, frames.shape[1:3])
+    hard = region_hard_masks(landmarks, key, region, frames.shape[1:3]) if hard is None else hard
     blend, soft_params = _soft_weights(hard, size, rng, region)
     p = _draw_sbi(rng, strength)
     centres = _region_centres(hard, landmarks)
@@ -159,7 +176,7 @@ def make_pseudo_fake(
         frames: `(T, H, W, 3)` uint8 RGB real clip (full frames or aligned crops).
         landmarks: `(T, K, 2)` float pixel (x, y) landmarks in the same coordinates.
         backend_name: "mediapipe" (468/478 points) or "dlib68" (68 points).
-        family: one of :data:`FAMILIES`.
+        family: one of :data:`KNOWN_FAMILIES` (:data:`FAMILIES` and the training family "local_blend").
         rng: every random choice is drawn from it (same seed -> byte-identical output).
         donor_frames, donor_landmarks: `(Td, Hd, Wd, 3)` uint8 and `(Td, K, 2)` of another identity; required (only)
             by "part_swap".
@@ -176,8 +193,8 @@ def make_pseudo_fake(
         raise ValueError(f"frames must be (T, H, W, 3), got {frames.shape}")
     if landmarks.ndim != 3 or landmarks.shape[0] != frames.shape[0] or landmarks.shape[2] != 2:
         raise ValueError(f"landmarks must be (T={frames.shape[0]}, K, 2), got {landmarks.shape}")
-    if family not in FAMILIES:
-        raise ValueError(f"unknown family {family!r}; choose one of {FAMILIES}")
+    if family not in KNOWN_FAMILIES:
+        raise ValueError(f"unknown family {family!r}; choose one of {KNOWN_FAMILIES}")
     if not 0.0 <= threshold < 1.0:
         raise ValueError(f"threshold must be in [0, 1), got {threshold}")
     if not 0.0 < strength <= 10.0:
@@ -209,6 +226,11 @@ def make_pseudo_fake(
         region = "face" if inner == "self_blend" else _PART_FAMILIES[inner]
         out, masks, blend, sub, nudged = _self_blend(frames, landmarks, key, region, rng, threshold, active, strength)
         sub = {"inner_family": inner, "layout": layout, "frames": [int(i) for i in active], **sub}
+    elif family == "local_blend":
+        hard, drawn = random_region_hard_masks(landmarks, key, frames.shape[1:3], rng)
+        out, masks, blend, sub, nudged = _self_blend(frames, landmarks, key, "local", rng, threshold, np.arange(num),
+                                                     strength, hard=hard)
+        sub = {**drawn, **sub}
     else:
         region = "face" if family == "self_blend" else _PART_FAMILIES[family]
         out, masks, blend, sub, nudged = _self_blend(frames, landmarks, key, region, rng, threshold, np.arange(num),

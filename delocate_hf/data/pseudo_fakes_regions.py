@@ -4,6 +4,9 @@
 - ``face_size(landmarks (T, K, 2), backend_name)``: median larger side of the face-outline box, in pixels.
 - ``region_hard_masks(landmarks (T, K, 2), backend_name, region, (H, W))`` -> ``(T, H, W)`` uint8 {0, 1}: the face
   outline hull ("face") or one facial part (:data:`processing.face_parts.PARTS`), frame by frame.
+- ``random_region_hard_masks(landmarks (T, K, 2), backend_name, (H, W), rng)`` -> ``(T, H, W)`` uint8 {0, 1} and the
+  drawn parameters: one or two ellipses of random size and shape anchored to random inner landmarks (they follow the
+  face frame by frame), clipped to the face outline; a region that is no facial part in particular.
 - ``_soft_weights(hard (T, H, W), size, rng, region)`` -> ``(T, H, W)`` float32 blend weights in [0, 1] (deformed,
   feathered and scaled by one set of drawn parameters for the whole clip) and those parameters.
 - ``_region_centres(hard (T, H, W), landmarks (T, K, 2))`` -> ``(T, 2)`` float32 (x, y) centre of each frame's region.
@@ -17,7 +20,7 @@ import numpy as np
 
 from processing.face_parts import part_indices
 
-__all__ = ["face_size", "region_hard_masks"]
+__all__ = ["face_size", "random_region_hard_masks", "region_hard_masks"]
 
 # Face outline: MediaPipe FACEMESH_FACE_OVAL (36 points, forehead included); dlib 68: jaw 0-16 + brows 17-26.
 _FACE_OVAL = {
@@ -80,6 +83,41 @@ def region_hard_masks(landmarks: np.ndarray, backend_name: str, region: str, ima
                 _fill_hull(cut, pts[idx])
             out[t][cv2.dilate(cut, _disk(grow)) > 0] = 0
     return out
+
+
+def random_region_hard_masks(
+    landmarks: np.ndarray, backend_name: str, image_size: tuple[int, int], rng: np.random.Generator
+) -> tuple[np.ndarray, dict]:
+    """Masks `(T, H, W)` uint8 {0, 1} of a random face region, and what was drawn.
+
+    One or two ellipses, each anchored to a random landmark *inside* the face outline (so it moves with the face),
+    centre offset by up to 4 % of the face size, semi-axes 6-20 % of the face size, any orientation; their union is
+    clipped to the face-outline hull. The anchor lies inside the hull and inside its ellipse, so no frame is empty (a
+    frame where clipping would empty it keeps the unclipped ellipses). All draws come from `rng` in a fixed order.
+    """
+    landmarks = np.asarray(landmarks, dtype=np.float32)
+    key = _backend_key(backend_name, landmarks.shape[1])
+    size = face_size(landmarks, key)
+    inner = np.setdiff1d(np.arange(landmarks.shape[1]), _FACE_OVAL[key])
+    blobs = []
+    for _ in range(int(rng.integers(1, 3))):
+        blobs.append({"anchor": int(rng.choice(inner)),
+                      "offset": [float(v) for v in rng.uniform(-0.04, 0.04, size=2)],
+                      "axes": [float(v) for v in rng.uniform(0.06, 0.2, size=2)],
+                      "angle_deg": float(rng.uniform(0.0, 180.0))})
+    h, w = image_size
+    face = region_hard_masks(landmarks, key, "face", image_size)
+    out = np.zeros((len(landmarks), h, w), dtype=np.uint8)
+    for t, pts in enumerate(landmarks):
+        for blob in blobs:
+            centre = pts[blob["anchor"]] + np.asarray(blob["offset"]) * size
+            axes = np.asarray(blob["axes"]) * size
+            cv2.ellipse(out[t], tuple(int(v) for v in np.round(centre * 16)), tuple(int(v) for v in np.round(axes * 16)),
+                        blob["angle_deg"], 0, 360, 1, -1, lineType=cv2.LINE_8, shift=4)
+        clipped = out[t] & face[t]
+        if clipped.any():
+            out[t] = clipped
+    return out, {"ellipses": blobs}
 
 
 def _soft_weights(

@@ -45,7 +45,8 @@ def add_pseudo_fake_arguments(parser: argparse.ArgumentParser) -> argparse.Argum
     a data set of real videos only trains the whole detector, and global degradations of real and fake alike."""
     parser.add_argument("--pseudo_fakes", default=None,
                         help="comma-separated pseudo-fake families drawn afresh from the real clips at every read "
-                             "(self_blend, part_eyes, part_cheek_nose, part_lips, flicker, part_swap; 'all'); "
+                             "(self_blend, part_eyes, part_cheek_nose, part_lips, flicker, part_swap; 'all' = these six; "
+                             "and the training family local_blend: a self-blend in a random face region); "
                              "default: none, train on the data set's own fakes only")
     parser.add_argument("--pseudo_fake_ratio", type=float, default=0.5,
                         help="when the data set has fakes of its own: the fraction of fakes that are pseudo-fakes")
@@ -60,6 +61,10 @@ def add_pseudo_fake_arguments(parser: argparse.ArgumentParser) -> argparse.Argum
                         help="probability that a real clip is shown whole through the self-blend source transform "
                              "(colour, blur / sharpen, down-scaling), so that a blended-in face's softness or colour "
                              "alone does not tell it from a real one, only its mismatch with the rest (0: off)")
+    parser.add_argument("--geometric_augment", type=float, default=0.0,
+                        help="probability that a training clip (real or fake alike) is also warped by a random "
+                             "similarity (rotation +-10 degrees, scale 0.9-1.1, shift +-5%%), mask and ROI boxes "
+                             "with it, so no face is seen twice at the same pixels (0: off; needs augmentation on)")
     parser.add_argument("--degrade_probability", type=float, default=0.25,
                         help="probability of each global degradation (blur, rescale, noise, JPEG) per clip, drawn "
                              "for real and fake clips alike (0: off)")

@@ -32,9 +32,10 @@ def face_clip_dataset(args, config, real_only: bool = False) -> FaceClipDataset:
             raise ValueError(f"no real clips in {args.train_data}: stage 1 trains on real faces only")
     augment = not getattr(args, "no_augment", False)
     families = parse_families(getattr(args, "pseudo_fakes", None))
+    geometric = getattr(args, "geometric_augment", 0.0)
     if real_only or not families:
         return FaceClipDataset(clips, config.num_frames, config.image_size, config.image_mean, config.image_std,
-                               augment=augment, seed=args.seed)
+                               augment=augment, seed=args.seed, geometric_augment=geometric)
     probability = getattr(args, "degrade_probability", 0.25)
     return PseudoFakeClipDataset(clips, config.num_frames, config.image_size, config.image_mean, config.image_std,
                                  families=families, ratio=args.pseudo_fake_ratio, augment=augment, seed=args.seed,
@@ -43,7 +44,8 @@ def face_clip_dataset(args, config, real_only: bool = False) -> FaceClipDataset:
                                      probability, low_resolution_codec=getattr(args, "low_resolution_codec", 0.0))
                                  if probability > 0 else None,
                                  pairs=getattr(args, "paired_pseudo_fakes", False),
-                                 transformed_reals=getattr(args, "transformed_reals", 0.0))
+                                 transformed_reals=getattr(args, "transformed_reals", 0.0),
+                                 geometric_augment=geometric)
 
 
 def parse_strength(spec) -> tuple[float, float]:

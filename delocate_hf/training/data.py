@@ -45,6 +45,29 @@ def temporal_indices(available: int, wanted: int) -> np.ndarray:
     return sample_frame_indices(available, wanted, "uniform")
 
 
+def similarity_warp(video: torch.Tensor, boxes: torch.Tensor, masks: torch.Tensor, angle: float, scale: float,
+                    shift: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Rotates a clip by `angle` (radians) and scales it by `scale` about the crop centre, then shifts it by `shift`
+    (x, y in normalised units, 2 = the crop size): `video` `(T, C, S, S)` and `masks` `(T, S, S)` (bilinear, reflected
+    borders) and `boxes` `(T, R, 4)` pixel (x0, y0, x1, y1) (the box around the warped corners,
+    clipped to the crop). Returns the three warped."""
+    size = video.shape[-1]
+    cos, sin = float(np.cos(angle)), float(np.sin(angle))
+    forward = torch.tensor([[cos, -sin], [sin, cos]], dtype=torch.float32) * float(scale)  # input -> output
+    offset = torch.tensor(shift, dtype=torch.float32)
+    inverse = torch.linalg.inv(forward)
+    theta = torch.cat([inverse, (-inverse @ offset)[:, None]], dim=1)  # output -> input, for affine_grid
+    grid = F.affine_grid(theta.expand(len(video), 2, 3), list(video.shape), align_corners=False)
+    video = F.grid_sample(video, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    # reflected like the frames: a blend reflected into the border is changed pixels too
+    masks = F.grid_sample(masks[:, None], grid, mode="bilinear", padding_mode="reflection", align_corners=False)[:, 0]
+    corners = boxes[..., [[0, 1], [2, 1], [0, 3], [2, 3]]]  # (T, R, 4 corners, 2)
+    normalised = corners / size * 2.0 - 1.0
+    moved = (normalised @ forward.T + offset + 1.0) / 2.0 * size
+    boxes = torch.cat([moved.amin(dim=-2), moved.amax(dim=-2)], dim=-1).clamp(0, size)
+    return video, boxes, masks
+
+
 class FaceClipDataset(Dataset):
     """Torch view of a face-clip cache, resized to the model's clip shape.
 
@@ -52,11 +75,18 @@ class FaceClipDataset(Dataset):
     model pixels, `mask_labels` float `(T, S, S)` in [0, 1] (all -1 when the clip has no ground-truth mask,
     `mask_source == "none"`), `labels` long, `domain` long (index into `domains`),
     and `index` (the row) when `with_index`.
+
+    `augment`: clip-consistent flip and colour jitter; with `geometric_augment` p > 0, also (with probability p per
+    clip) one random similarity warp of the whole clip, mask and ROI boxes (rotation +-10 degrees, scale 0.9-1.1,
+    shift +-5 % of the crop; reflected borders), so that the model never sees a training face twice at the same
+    pixels. Real and fake of a pair share it (same `augment_key`).
     """
 
     def __init__(self, clips: datasets.Dataset, num_frames: int, image_size: int, image_mean, image_std,
                  domains: Sequence[str] | None = None, with_index: bool = False, augment: bool = False,
-                 seed: int = 0):
+                 seed: int = 0, geometric_augment: float = 0.0):
+        if not 0.0 <= geometric_augment <= 1.0:
+            raise ValueError(f"geometric_augment must be a probability in [0, 1], got {geometric_augment}")
         # uint8 stays uint8 (the numpy/torch formats would widen it to int64)
         self.clips = clips.with_format("torch", columns=["faces", "masks"], dtype=torch.uint8, output_all_columns=True)
         self.has_mask = np.asarray(clips["mask_source"] if "mask_source" in clips.column_names
@@ -70,13 +100,16 @@ class FaceClipDataset(Dataset):
         self.domains = list(domains) if domains is not None else sorted(set(self.manipulations))
         self.with_index = with_index
         self.augment, self.seed, self.epoch = augment, seed, 0
+        self.geometric_augment = float(geometric_augment)
 
     def set_epoch(self, epoch: int) -> None:
         """Augmentations are drawn from `(seed, epoch, index)`: reproducible, and the same after a resume."""
         self.epoch = epoch
 
     def _augment(self, video: torch.Tensor, boxes: torch.Tensor, masks: torch.Tensor, index: int):
-        """Clip-consistent horizontal flip and brightness / contrast / saturation jitter (real and fake alike)."""
+        """Clip-consistent horizontal flip, brightness / contrast / saturation jitter and (`geometric_augment`) a
+        similarity warp (real and fake alike). `video` `(T, 3, S, S)` in [0, 1], `boxes` `(T, 3, 4)`, `masks`
+        `(T, S, S)`."""
         rng = np.random.default_rng([self.seed, self.epoch, index])
         if rng.random() < 0.5:
             video, masks = video.flip(-1), masks.flip(-1)
@@ -86,6 +119,10 @@ class FaceClipDataset(Dataset):
         gray = video.mean(dim=1, keepdim=True)
         video = gray + (video - gray) * saturation
         video = (video - video.mean()) * contrast + video.mean() * brightness
+        if self.geometric_augment and rng.random() < self.geometric_augment:  # drawn last: streams unchanged at 0
+            angle, scale = np.deg2rad(rng.uniform(-10.0, 10.0)), rng.uniform(0.9, 1.1)
+            shift = rng.uniform(-0.05, 0.05, size=2) * 2.0  # in normalised [-1, 1] units
+            video, boxes, masks = similarity_warp(video, boxes, masks, angle, scale, shift)
         return video.clamp(0, 1), boxes, masks
 
     def __len__(self) -> int:

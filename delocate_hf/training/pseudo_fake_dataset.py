@@ -37,7 +37,7 @@ import datasets
 import numpy as np
 
 from delocate_hf.data.degradations import DEGRADATIONS, DegradationSettings, apply_degradation, random_degradations
-from delocate_hf.data.pseudo_fakes import FAMILIES, make_pseudo_fake, source_transformed_clip
+from delocate_hf.data.pseudo_fakes import FAMILIES, KNOWN_FAMILIES, make_pseudo_fake, source_transformed_clip
 
 from .data import FaceClipDataset
 
@@ -48,7 +48,9 @@ EVAL_DEGRADATION_STRENGTHS = {"blur": 1.2, "resize": 0.5, "noise": 4.0, "jpeg": 
 
 
 def parse_families(spec: str | Sequence[str] | None) -> tuple[str, ...]:
-    """'self_blend,part_eyes' | a sequence | 'all' | None / 'none' -> a tuple of known family names."""
+    """'self_blend,part_eyes' | a sequence | 'all' | None / 'none' -> a tuple of known family names.
+
+    "all" is :data:`FAMILIES` (the six evaluation families); the training family "local_blend" is named explicitly."""
     if spec is None:
         return ()
     names = [s.strip() for s in (spec.split(",") if isinstance(spec, str) else spec) if s and s.strip()]
@@ -56,10 +58,10 @@ def parse_families(spec: str | Sequence[str] | None) -> tuple[str, ...]:
         return ()
     if names == ["all"]:
         return FAMILIES
-    unknown = [n for n in names if n not in FAMILIES]
+    unknown = [n for n in names if n not in KNOWN_FAMILIES]
     if unknown:
         raise ValueError(f"unknown pseudo-fake famil{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)}; "
-                         f"choose from {', '.join(FAMILIES)}")
+                         f"choose from {', '.join(KNOWN_FAMILIES)}")
     return tuple(dict.fromkeys(names))
 
 
@@ -83,6 +85,7 @@ class PseudoFakeClipDataset(FaceClipDataset):
             same epoch (see the module docstring; :meth:`pair_of` gives the slot of a real row).
         transformed_reals: probability that a real cache clip is shown whole through the self-blend source
             transform, at a strength drawn from `strength` (see the module docstring; 0: never).
+        geometric_augment: probability of a random similarity warp per clip (:class:`FaceClipDataset`).
         Other arguments as :class:`FaceClipDataset`.
 
     `labels`, `manipulations` and `domains` cover the whole index space (domains: the cache's manipulations, then
@@ -94,7 +97,7 @@ class PseudoFakeClipDataset(FaceClipDataset):
                  degradations: DegradationSettings | None = DegradationSettings(), family_order: str = "random",
                  degraded_reals: Sequence[str] = (), augment: bool = True, seed: int = 0, with_index: bool = False,
                  domains: Sequence[str] | None = None, strength: float | tuple[float, float] = 1.0,
-                 pairs: bool = False, transformed_reals: float = 0.0):
+                 pairs: bool = False, transformed_reals: float = 0.0, geometric_augment: float = 0.0):
         families = parse_families(families)
         if not 0.0 <= transformed_reals <= 1.0:
             raise ValueError(f"transformed_reals must be a probability in [0, 1], got {transformed_reals}")
@@ -116,7 +119,7 @@ class PseudoFakeClipDataset(FaceClipDataset):
         base_manipulations = sorted(set(clips["manipulation"]))
         super().__init__(clips, num_frames, image_size, image_mean, image_std,
                          domains=domains if domains is not None else [*base_manipulations, *families],
-                         with_index=with_index, augment=augment, seed=seed)
+                         with_index=with_index, augment=augment, seed=seed, geometric_augment=geometric_augment)
         self.families, self.family_order, self.degradation_settings = families, family_order, degradations
         self.num_rows = len(clips)
         cache_labels = self.labels
