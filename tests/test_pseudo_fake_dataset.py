@@ -426,7 +426,7 @@ def test_geometric_augment_warps_a_pair_alike_and_its_flag_reaches_the_dataset(r
         assert near.any() and (~near).any()
         # the same pixels outside the mask, up to one offset per channel (the colour jitter's contrast pivots on each
         # clip's own mean, which the blend moves a little), but where clamping to [0, 1] ate the offset
-        mean, std = torch.tensor(warped.mean.flatten())[:, None], torch.tensor(warped.std.flatten())[:, None]
+        mean, std = warped.mean.flatten()[:, None], warped.std.flatten()[:, None]
         a, b = (x["pixel_values"].permute(1, 0, 2, 3)[:, ~near] * std + mean for x in (fake, real))  # (3, pixels)
         unclamped = ((a > 1e-3) & (a < 1 - 1e-3) & (b > 1e-3) & (b < 1 - 1e-3)).all(0)
         away = (a - b)[:, unclamped]
