@@ -53,6 +53,7 @@ def main(argv=None) -> None:
                         help="probability that a real training clip is shown through the self-blend source transform")
     parser.add_argument("--low_resolution_codec", type=float, default=0.0,
                         help="probability that a rescaled training clip is noised / compressed at its small size")
+    parser.add_argument("--family_strength", action="append", default=None, help="FAMILY=LOW,HIGH (repeatable)")
     parser.add_argument("--geometric_augment", type=float, default=0.0,
                         help="probability of a random similarity warp of a training clip (FaceClipDataset)")
     parser.add_argument("--save", default=None, help="folder to save the trained localizer into at the end")
@@ -63,7 +64,7 @@ def main(argv=None) -> None:
 
     from delocate_hf.data.degradations import DegradationSettings
     from delocate_hf.data.pseudo_fakes import FAMILIES
-    from delocate_hf.training.common import parse_strength
+    from delocate_hf.training.common import parse_family_strength, parse_strength
     from delocate_hf.training.data import collate, load_face_clips
     from delocate_hf.training.learning_curve import clip_mask_metrics
     from delocate_hf.training.pseudo_fake_dataset import PseudoFakeClipDataset
@@ -77,7 +78,8 @@ def main(argv=None) -> None:
                                   degradations=DegradationSettings(args.degrade, low_resolution_codec=args.low_resolution_codec)
                                   if args.degrade > 0 else None,
                                   pairs=args.pairs, transformed_reals=args.transformed_reals,
-                                  geometric_augment=args.geometric_augment)
+                                  geometric_augment=args.geometric_augment,
+                                  family_strength=parse_family_strength(args.family_strength))
     held_clips = load_face_clips(args.heldout)
     held_clips = held_clips.select(range(min(args.eval_clips, len(held_clips))))
     held = PseudoFakeClipDataset(held_clips, *shape, families=FAMILIES[:5], family_order="cycle", degradations=None,

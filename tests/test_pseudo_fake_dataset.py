@@ -451,3 +451,23 @@ def test_geometric_augment_warps_a_pair_alike_and_its_flag_reaches_the_dataset(r
         args = script.build_parser().parse_args(common(real_cache, tmp_path / "x", 2, "--pseudo_fakes", "self_blend",
                                                        "--geometric_augment", "0.4"))
         assert face_clip_dataset(args, DelocateConfig.tiny()).geometric_augment == pytest.approx(0.4)
+
+
+def test_a_family_strength_of_its_own_reaches_its_fakes_only(real_cache, tmp_path):
+    """family_strength={"local_blend": (3, 4)}: local blends draw their strength from 3-4, self-blends still from the
+    dataset's range; a family that is not trained on is named in the error; `--family_strength` reaches the dataset."""
+    ds = dataset(real_cache, families="self_blend,local_blend", strength=(1.0, 1.5),
+                 family_strength={"local_blend": (3.0, 4.0)}, degradations=None)
+    drawn = {"self_blend": [], "local_blend": []}
+    for epoch in range(6):
+        ds.set_epoch(epoch)
+        for index in range(6, 12):
+            _, _, family, params = ds.make_fake(ds.read_clip(int(ds.source_row[index])), index)
+            drawn[family].append(params["strength"])
+    assert drawn["self_blend"] and drawn["local_blend"]
+    assert all(1.0 <= s <= 1.5 for s in drawn["self_blend"]) and all(3.0 <= s <= 4.0 for s in drawn["local_blend"])
+    with pytest.raises(ValueError, match="part_lips"):
+        dataset(real_cache, families="self_blend", family_strength={"part_lips": (2.0, 3.0)})
+    args = train_localization.build_parser().parse_args(common(
+        real_cache, tmp_path / "x", 2, "--pseudo_fakes", "self_blend,local_blend", "--family_strength", "local_blend=2,4"))
+    assert face_clip_dataset(args, DelocateConfig.tiny()).family_strength == {"local_blend": (2.0, 4.0)}

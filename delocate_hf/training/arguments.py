@@ -53,6 +53,9 @@ def add_pseudo_fake_arguments(parser: argparse.ArgumentParser) -> argparse.Argum
     parser.add_argument("--pseudo_fake_strength", default="1.0",
                         help="scale of the self-blend transforms: a value, or LOW,HIGH drawn per fake (1: SBI-like "
                              "magnitudes; larger: more visible blends)")
+    parser.add_argument("--family_strength", action="append", default=None, metavar="FAMILY=LOW,HIGH",
+                        help="a strength (range) of its own for one family, e.g. local_blend=2,4 (repeatable; the "
+                             "other families use --pseudo_fake_strength)")
     parser.add_argument("--paired_pseudo_fakes", action="store_true",
                         help="SBI's batches: each real clip beside its own fresh pseudo-fake, with the same "
                              "degradations, flip and colour jitter (and, with --transformed_reals, blended into the real clip as "

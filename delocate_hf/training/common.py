@@ -45,7 +45,19 @@ def face_clip_dataset(args, config, real_only: bool = False) -> FaceClipDataset:
                                  if probability > 0 else None,
                                  pairs=getattr(args, "paired_pseudo_fakes", False),
                                  transformed_reals=getattr(args, "transformed_reals", 0.0),
-                                 geometric_augment=geometric)
+                                 geometric_augment=geometric,
+                                 family_strength=parse_family_strength(getattr(args, "family_strength", None)))
+
+
+def parse_family_strength(specs) -> dict[str, tuple[float, float]]:
+    """['local_blend=2,4', ...] -> {'local_blend': (2.0, 4.0)} (`--family_strength`, repeatable)."""
+    out = {}
+    for spec in specs or []:
+        name, sep, value = str(spec).partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"--family_strength takes FAMILY=VALUE or FAMILY=LOW,HIGH, got {spec!r}")
+        out[name.strip()] = parse_strength(value)
+    return out
 
 
 def parse_strength(spec) -> tuple[float, float]:

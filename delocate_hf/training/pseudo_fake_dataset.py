@@ -86,6 +86,8 @@ class PseudoFakeClipDataset(FaceClipDataset):
         transformed_reals: probability that a real cache clip is shown whole through the self-blend source
             transform, at a strength drawn from `strength` (see the module docstring; 0: never).
         geometric_augment: probability of a random similarity warp per clip (:class:`FaceClipDataset`).
+        family_strength: `{family: (low, high)}`, a strength range of its own for a family (e.g. the small regions
+            of "local_blend" need a stronger mismatch to be learnt); the others draw from `strength`.
         Other arguments as :class:`FaceClipDataset`.
 
     `labels`, `manipulations` and `domains` cover the whole index space (domains: the cache's manipulations, then
@@ -97,7 +99,8 @@ class PseudoFakeClipDataset(FaceClipDataset):
                  degradations: DegradationSettings | None = DegradationSettings(), family_order: str = "random",
                  degraded_reals: Sequence[str] = (), augment: bool = True, seed: int = 0, with_index: bool = False,
                  domains: Sequence[str] | None = None, strength: float | tuple[float, float] = 1.0,
-                 pairs: bool = False, transformed_reals: float = 0.0, geometric_augment: float = 0.0):
+                 pairs: bool = False, transformed_reals: float = 0.0, geometric_augment: float = 0.0,
+                 family_strength: dict[str, tuple[float, float]] | None = None):
         families = parse_families(families)
         if not 0.0 <= transformed_reals <= 1.0:
             raise ValueError(f"transformed_reals must be a probability in [0, 1], got {transformed_reals}")
@@ -113,6 +116,14 @@ class PseudoFakeClipDataset(FaceClipDataset):
         if not 0.0 < low <= high <= 10.0:
             raise ValueError(f"pseudo-fake strength must be a value or range within (0, 10], got {strength}")
         self.strength = (low, high)
+        self.family_strength = {}
+        for name, spec in (family_strength or {}).items():
+            if name not in families:
+                raise ValueError(f"family_strength names {name!r}, which is not among the families {families}")
+            lo, hi = (float(spec), float(spec)) if np.isscalar(spec) else map(float, spec)
+            if not 0.0 < lo <= hi <= 10.0:
+                raise ValueError(f"strength of {name!r} must be a value or range within (0, 10], got {spec}")
+            self.family_strength[name] = (lo, hi)
         unknown = [d for d in degraded_reals if d not in DEGRADATIONS]
         if unknown:
             raise ValueError(f"unknown degradation(s) {unknown}; choose from {DEGRADATIONS}")
@@ -197,7 +208,7 @@ class PseudoFakeClipDataset(FaceClipDataset):
             else:
                 donor_frames = donor["faces"]
                 donor_landmarks = np.asarray(donor["row"]["landmarks"], dtype=np.float32)[donor["keep"]]
-        low, high = self.strength
+        low, high = self.family_strength.get(family, self.strength)
         strength = low if low == high else float(self._rng(index, 3).uniform(low, high))
         fake = make_pseudo_fake(clip["faces"], landmarks, self.backend, family, rng, donor_frames, donor_landmarks,
                                 strength=strength)
