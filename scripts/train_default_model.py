@@ -65,14 +65,19 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--cache-size", type=int, default=DEFAULT_CACHE_SIZE,
                         help="side of the cached face crops where pseudo-fakes are blended (the demo's: 2 x image size)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--stage-flags", type=json.loads, default=None, metavar="JSON",
+                        help='extra flags of a stage script by stage name, after the recipe\'s own (they override it), '
+                             'e.g. \'{"localization": ["--pseudo_fakes", "self_blend,local_blend"]}\' (experiments)')
     args = parser.parse_args(argv)
+    if args.stage_flags is not None and (not isinstance(args.stage_flags, dict) or set(args.stage_flags) - set(DEMO_STEPS)):
+        parser.error(f"--stage-flags must be a JSON object with keys among {list(DEMO_STEPS)}")
     steps = {stage: getattr(args, f"{stage}_steps") for stage in DEMO_STEPS}
 
     start = time.perf_counter()
     overrides = {"image_size": args.image_size, "mapped_size": args.image_size // 4}
     summary = run_demo(output_dir=args.run_dir, count_base_parameters=False, steps=steps, seed=args.seed,
                        config_overrides=overrides, frames_per_clip=args.frames_per_clip,
-                       cache_size=args.cache_size)
+                       cache_size=args.cache_size, stage_flags=args.stage_flags)
     minutes = (time.perf_counter() - start) / 60
 
     detector = args.run_dir / "detector"
