@@ -279,3 +279,23 @@ def test_demo_stage_flags_name_known_stages(tmp_path):
     with pytest.raises(ValueError, match="unknown stage"):
         run_demo(output_dir=tmp_path / "demo", stage_flags={"stage2": ["--max_grad_norm", "0"]})
     assert not (tmp_path / "demo").exists() and "localization" in DEMO_STEPS
+
+
+def test_default_model_script_refuses_stage_flags_of_unknown_stages(tmp_path, capsys):
+    """`scripts/train_default_model.py --stage-flags JSON`: keys must be stage names; a wrong one is a one-line usage
+    error before anything is built."""
+    import sys
+    from pathlib import Path
+
+    scripts = str(Path(__file__).resolve().parents[1] / "scripts")
+    sys.path.insert(0, scripts)
+    try:
+        import train_default_model
+    finally:
+        sys.path.remove(scripts)
+    for bad in ('{"stage2": ["--max_grad_norm", "0"]}', '["--max_grad_norm"]'):
+        with pytest.raises(SystemExit):
+            train_default_model.main(["--run-dir", str(tmp_path / "run"), "--dest", str(tmp_path / "dest"),
+                                      "--stage-flags", bad])
+        assert "--stage-flags must be a JSON object" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists() and not (tmp_path / "dest").exists()
