@@ -471,3 +471,33 @@ def test_a_family_strength_of_its_own_reaches_its_fakes_only(real_cache, tmp_pat
     args = train_localization.build_parser().parse_args(common(
         real_cache, tmp_path / "x", 2, "--pseudo_fakes", "self_blend,local_blend", "--family_strength", "local_blend=2,4"))
     assert face_clip_dataset(args, DelocateConfig.tiny()).family_strength == {"local_blend": (2.0, 4.0)}
+
+
+def test_localizer_probe_runs_its_recipe_flags_and_saves_the_model(real_cache, tmp_path):
+    """scripts/probe_localizer.py (the experiments' probe) on the real cache: the new families and flags run, the log
+    holds its arguments and one evaluation row per `--eval_every` with AUCs in [0, 1], and the saved localizer loads
+    back with the probe's config."""
+    import sys
+    from pathlib import Path
+
+    from modeling import DelocateForForgeryLocalization
+
+    scripts = str(Path(__file__).resolve().parents[1] / "scripts")
+    sys.path.insert(0, scripts)
+    try:
+        import probe_localizer
+    finally:
+        sys.path.remove(scripts)
+    log, saved = tmp_path / "probe.jsonl", tmp_path / "model"
+    probe_localizer.main(["--train", str(real_cache), "--heldout", str(real_cache), "--image_size", "32",
+                          "--steps", "4", "--batch", "4", "--frames", "1", "--eval_every", "2", "--eval_clips", "3",
+                          "--families", "self_blend,local_blend", "--family_strength", "local_blend=2,3",
+                          "--pairs", "--transformed_reals", "0.5", "--geometric_augment", "0.5",
+                          "--config", json.dumps({"num_frames": FRAMES, "tubelet_size": 2}),
+                          "--save", str(saved), "--log", str(log)])
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    assert rows[0]["args"]["families"] == "self_blend,local_blend" and [r["step"] for r in rows[1:]] == [2, 4]
+    for row in rows[1:]:
+        assert all(0.0 <= row[k] <= 1.0 for k in ("auc", "train_auc", "self_blend", "part_lips", "iou"))
+    model = DelocateForForgeryLocalization.from_pretrained(saved)
+    assert model.config.num_frames == FRAMES and model.config.image_size == 32
