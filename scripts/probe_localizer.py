@@ -56,6 +56,7 @@ def main(argv=None) -> None:
     parser.add_argument("--family_strength", action="append", default=None, help="FAMILY=LOW,HIGH (repeatable)")
     parser.add_argument("--geometric_augment", type=float, default=0.0,
                         help="probability of a random similarity warp of a training clip (FaceClipDataset)")
+    parser.add_argument("--init", default=None, help="start from this saved localizer (e.g. another probe's --save)")
     parser.add_argument("--save", default=None, help="folder to save the trained localizer into at the end")
     parser.add_argument("--log", required=True)
     args = parser.parse_args(argv)
@@ -71,7 +72,9 @@ def main(argv=None) -> None:
     from modeling import DelocateConfig, DelocateForForgeryLocalization
 
     config = DelocateConfig.small(image_size=args.image_size, localization_loss=args.loss, **json.loads(args.config))
-    model = DelocateForForgeryLocalization(config)
+    model = DelocateForForgeryLocalization.from_pretrained(args.init) if args.init else DelocateForForgeryLocalization(config)
+    if args.init:
+        config = model.config
     shape = (config.num_frames, config.image_size, config.image_mean, config.image_std)
     train = PseudoFakeClipDataset(load_face_clips(args.train), *shape, families=args.families.split(","),
                                   strength=parse_strength(args.strength), seed=args.seed,
