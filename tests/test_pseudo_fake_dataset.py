@@ -269,8 +269,9 @@ def test_paired_fake_looks_like_its_real_clip_but_for_the_blend(real_cache):
         unpaired.set_epoch(epoch)
         assert paired.sample(8)["degradations"] == paired.sample(2)["degradations"]
         fake, real = paired[8], paired[2]
-        # pixels far from the mask (blur, rescaling and JPEG blocks spread the blend's edge by a few pixels)
-        near = torch.nn.functional.max_pool2d(fake["mask_labels"][:, None], 25, 1, 12)[:, 0] > 0
+        # pixels far from the mask (blur and rescaling spread the blend's edge by a few pixels, JPEG by up to one
+        # 16-pixel chroma block)
+        near = torch.nn.functional.max_pool2d(fake["mask_labels"][:, None], 33, 1, 16)[:, 0] > 0
         assert near.any() and (~near).any()
         far_outside.append((fake["pixel_values"] - real["pixel_values"]).abs().amax(1)[~near].max().item())
         independent.append((unpaired[8]["pixel_values"] - unpaired[2]["pixel_values"]).abs().amax(1)[~near].max().item())
@@ -408,7 +409,8 @@ def test_global_edits_probe_scores_edited_reals_and_fakes_alike(real_cache, tmp_
 def test_geometric_augment_warps_a_pair_alike_and_its_flag_reaches_the_dataset(real_cache, tmp_path):
     """geometric_augment=1: every clip is warped by a similarity drawn from (seed, epoch, index): real and fake of a
     pair alike (they still differ only near the warped mask), the ROI boxes move with the face, a new warp at another
-    epoch and the same after a resume; at 0 nothing is drawn (items bit-identical to the default). The flag of
+    epoch and the same after a resume; at 0 nothing is drawn (items bit-identical to the default). Without pairs the
+    contrast keeps pivoting on each clip's own mean. The flag of
     stages 1b and 2 reaches the dataset."""
     from delocate_hf.training.data import similarity_warp
 
@@ -424,14 +426,9 @@ def test_geometric_augment_warps_a_pair_alike_and_its_flag_reaches_the_dataset(r
         assert not torch.allclose(real["roi_boxes"], plain[row]["roi_boxes"], atol=0.5)
         near = torch.nn.functional.max_pool2d(fake["mask_labels"][:, None], 5, 1, 2)[:, 0] > 0
         assert near.any() and (~near).any()
-        # the same pixels outside the mask, up to one offset per channel (the colour jitter's contrast pivots on each
-        # clip's own mean, which the blend moves a little), but where clamping to [0, 1] ate the offset
-        mean, std = warped.mean.flatten()[:, None], warped.std.flatten()[:, None]
-        a, b = (x["pixel_values"].permute(1, 0, 2, 3)[:, ~near] * std + mean for x in (fake, real))  # (3, pixels)
-        unclamped = ((a > 1e-3) & (a < 1 - 1e-3) & (b > 1e-3) & (b < 1 - 1e-3)).all(0)
-        away = (a - b)[:, unclamped]
-        assert unclamped.float().mean() > 0.5
-        assert (away - away.median(dim=1, keepdim=True).values).abs().max() < 1e-4
+        # the same pixels outside the mask (pairs: the colour jitter's contrast pivots on a fixed grey, not on each
+        # clip's own mean, which the blend moves)
+        assert (fake["pixel_values"] - real["pixel_values"]).abs().amax(1)[~near].max() < 1e-5
         assert (fake["pixel_values"] - real["pixel_values"]).abs().amax(1)[fake["mask_labels"] > 0.5].mean() > 0.02
     again = dataset(real_cache, geometric_augment=1.0, **kwargs)
     again.set_epoch(3)
@@ -445,6 +442,7 @@ def test_geometric_augment_warps_a_pair_alike_and_its_flag_reaches_the_dataset(r
     moved = similarity_warp(video, boxes, masks, 0.0, 1.0, np.array([0.25, 0.0]))
     assert torch.allclose(moved[1], boxes + torch.tensor([4.0, 0.0, 4.0, 0.0]))
     assert torch.allclose(moved[0][..., 4:], video[..., :-4], atol=1e-5)
+    assert dataset(real_cache, families="self_blend").contrast_pivot is None and warped.contrast_pivot == 0.5
     with pytest.raises(ValueError, match="geometric_augment"):
         dataset(real_cache, families="self_blend", geometric_augment=1.5)
     for script in (finetune_classifier, train_localization):

@@ -101,6 +101,7 @@ class FaceClipDataset(Dataset):
         self.with_index = with_index
         self.augment, self.seed, self.epoch = augment, seed, 0
         self.geometric_augment = float(geometric_augment)
+        self.contrast_pivot: float | None = None  # None: each clip's mean (see `_augment`)
 
     def set_epoch(self, epoch: int) -> None:
         """Augmentations are drawn from `(seed, epoch, index)`: reproducible, and the same after a resume."""
@@ -118,7 +119,10 @@ class FaceClipDataset(Dataset):
         brightness, contrast, saturation = rng.uniform(0.85, 1.15, size=3)
         gray = video.mean(dim=1, keepdim=True)
         video = gray + (video - gray) * saturation
-        video = (video - video.mean()) * contrast + video.mean() * brightness
+        # contrast pivots on the clip's own mean, or on a fixed grey (`contrast_pivot`, pairs: a fake's mean differs
+        # from its real clip's, which would shift every pixel of the fake by a little)
+        pivot = video.mean() if self.contrast_pivot is None else torch.tensor(self.contrast_pivot)
+        video = (video - pivot) * contrast + pivot * brightness
         if self.geometric_augment and rng.random() < self.geometric_augment:  # drawn last: streams unchanged at 0
             angle, scale = np.deg2rad(rng.uniform(-10.0, 10.0)), rng.uniform(0.9, 1.1)
             shift = rng.uniform(-0.05, 0.05, size=2) * 2.0  # in normalised [-1, 1] units

@@ -82,7 +82,8 @@ class PseudoFakeClipDataset(FaceClipDataset):
         degraded_reals: evaluation only: also add, for each real clip, a copy with each of these degradations at
             :data:`EVAL_DEGRADATION_STRENGTHS` (label 0, manipulation `real+<name>`).
         pairs: a pseudo-fake gets exactly the degradations, flip and colour jitter of its source real clip at the
-            same epoch (see the module docstring; :meth:`pair_of` gives the slot of a real row).
+            same epoch (the jitter's contrast then pivots on a fixed grey, so the pair is pixel-identical outside the
+            mask) (see the module docstring; :meth:`pair_of` gives the slot of a real row).
         transformed_reals: probability that a real cache clip is shown whole through the self-blend source
             transform, at a strength drawn from `strength` (see the module docstring; 0: never).
         geometric_augment: probability of a random similarity warp per clip (:class:`FaceClipDataset`).
@@ -132,6 +133,8 @@ class PseudoFakeClipDataset(FaceClipDataset):
                          domains=domains if domains is not None else [*base_manipulations, *families],
                          with_index=with_index, augment=augment, seed=seed, geometric_augment=geometric_augment)
         self.families, self.family_order, self.degradation_settings = families, family_order, degradations
+        if pairs:  # the colour jitter's contrast pivots on a fixed grey, so a pair differs by the blend alone
+            self.contrast_pivot = 0.5
         self.num_rows = len(clips)
         cache_labels = self.labels
         self.real_rows = np.flatnonzero(cache_labels == 0)
