@@ -121,7 +121,7 @@ class FaceClipDataset(Dataset):
         video = gray + (video - gray) * saturation
         # contrast pivots on the clip's own mean, or on a fixed grey (`contrast_pivot`, pairs: a fake's mean differs
         # from its real clip's, which would shift every pixel of the fake by a little)
-        pivot = video.mean() if self.contrast_pivot is None else torch.tensor(self.contrast_pivot)
+        pivot = video.mean() if self.contrast_pivot is None else self.contrast_pivot
         video = (video - pivot) * contrast + pivot * brightness
         if self.geometric_augment and rng.random() < self.geometric_augment:  # drawn last: streams unchanged at 0
             angle, scale = np.deg2rad(rng.uniform(-10.0, 10.0)), rng.uniform(0.9, 1.1)

@@ -65,6 +65,14 @@ def parse_families(spec: str | Sequence[str] | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+def _strength_range(spec: float | Sequence[float], what: str) -> tuple[float, float]:
+    """A strength value or `(low, high)` range -> `(low, high)` within (0, 10]; else a ValueError naming `what`."""
+    low, high = (float(spec), float(spec)) if np.isscalar(spec) else map(float, spec)
+    if not 0.0 < low <= high <= 10.0:
+        raise ValueError(f"{what} must be a value or range within (0, 10], got {spec}")
+    return low, high
+
+
 class PseudoFakeClipDataset(FaceClipDataset):
     """A face-clip cache plus pseudo-fakes drawn on the fly from its real clips (see the module docstring).
 
@@ -113,18 +121,12 @@ class PseudoFakeClipDataset(FaceClipDataset):
             raise ValueError(f"pseudo_fake_ratio must be in (0, 1], got {ratio}")
         if "landmarks" not in clips.column_names:
             raise ValueError("the face-clip cache has no 'landmarks' column: rebuild it with preprocess_dataset")
-        low, high = (float(strength), float(strength)) if np.isscalar(strength) else map(float, strength)
-        if not 0.0 < low <= high <= 10.0:
-            raise ValueError(f"pseudo-fake strength must be a value or range within (0, 10], got {strength}")
-        self.strength = (low, high)
+        self.strength = _strength_range(strength, "pseudo-fake strength")
         self.family_strength = {}
         for name, spec in (family_strength or {}).items():
             if name not in families:
                 raise ValueError(f"family_strength names {name!r}, which is not among the families {families}")
-            lo, hi = (float(spec), float(spec)) if np.isscalar(spec) else map(float, spec)
-            if not 0.0 < lo <= hi <= 10.0:
-                raise ValueError(f"strength of {name!r} must be a value or range within (0, 10], got {spec}")
-            self.family_strength[name] = (lo, hi)
+            self.family_strength[name] = _strength_range(spec, f"strength of {name!r}")
         unknown = [d for d in degraded_reals if d not in DEGRADATIONS]
         if unknown:
             raise ValueError(f"unknown degradation(s) {unknown}; choose from {DEGRADATIONS}")
