@@ -58,6 +58,9 @@ def main(argv=None) -> None:
                         help="probability of a random similarity warp of a training clip (FaceClipDataset)")
     parser.add_argument("--init", default=None, help="start from this saved localizer (e.g. another probe's --save)")
     parser.add_argument("--save", default=None, help="folder to save the trained localizer into at the end")
+    parser.add_argument("--bf16", action="store_true",
+                        help="training forward under bfloat16 autocast (CPUs with AVX512-BF16 / AMX: ~1.7x faster); "
+                             "evaluation stays float32")
     parser.add_argument("--log", required=True)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -196,8 +199,9 @@ def main(argv=None) -> None:
         batch = collate([train[int(i)] for i in indices])
         keep = torch.as_tensor(np.sort(rng.choice(config.num_frames, args.frames, replace=False)))
         captured.clear()
-        out = model(pixel_values=represent(batch["pixel_values"][:, keep]), labels=batch["labels"],
-                    mask_labels=batch["mask_labels"][:, keep])
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+            out = model(pixel_values=represent(batch["pixel_values"][:, keep]), labels=batch["labels"],
+                        mask_labels=batch["mask_labels"][:, keep])
         optimizer.zero_grad()
         loss = out.loss
         if args.boundary_weight:

@@ -490,7 +490,7 @@ def test_localizer_probe_runs_its_recipe_flags_and_saves_the_model(real_cache, t
     probe_localizer.main(["--train", str(real_cache), "--heldout", str(real_cache), "--image_size", "32",
                           "--steps", "4", "--batch", "4", "--frames", "1", "--eval_every", "2", "--eval_clips", "3",
                           "--families", "self_blend,local_blend", "--family_strength", "local_blend=2,3",
-                          "--pairs", "--transformed_reals", "0.5", "--geometric_augment", "0.5",
+                          "--pairs", "--transformed_reals", "0.5", "--geometric_augment", "0.5", "--bf16",
                           "--config", json.dumps({"num_frames": FRAMES, "tubelet_size": 2}),
                           "--save", str(saved), "--log", str(log)])
     rows = [json.loads(line) for line in log.read_text().splitlines()]
@@ -499,3 +499,31 @@ def test_localizer_probe_runs_its_recipe_flags_and_saves_the_model(real_cache, t
         assert all(0.0 <= row[k] <= 1.0 for k in ("auc", "train_auc", "self_blend", "part_lips", "iou"))
     model = DelocateForForgeryLocalization.from_pretrained(saved)
     assert model.config.num_frames == FRAMES and model.config.image_size == 32
+
+
+def test_self_reference_probe_scores_each_clip_against_fresh_blends_of_itself(real_cache, tmp_path):
+    """scripts/probe_self_reference.py on a tiny detector: one record per real clip and per fake of each family,
+    `relative` = own clip logit - mean logit of its K self-blends, the references really are blends (their logits
+    differ from the clip's own), and the AUCs cover every family."""
+    import sys
+    from pathlib import Path
+
+    scripts = str(Path(__file__).resolve().parents[1] / "scripts")
+    sys.path.insert(0, scripts)
+    try:
+        import probe_self_reference as probe
+    finally:
+        sys.path.remove(scripts)
+    families = "self_blend,part_lips"
+    result = probe.main(["--model", str(save_tiny_detector(tmp_path / "det")), "--data", str(real_cache),
+                         "--families", families, "--references", "2"])
+    records = result["records"]
+    reals = [r for r in records if r["label"] == 0]
+    assert len(reals) == 6 and len(records) == 6 * 3
+    assert sorted({r["family"] for r in records}) == ["part_lips", "real", "self_blend"]
+    for r in records:
+        assert r["relative"] == pytest.approx(r["score"] - r["reference"])
+    assert any(abs(r["relative"]) > 1e-6 for r in records)  # a blended clip does not score exactly as the clip
+    for key in ("score", "reference", "relative"):
+        assert set(result[key]) == {"all", "self_blend", "part_lips"}
+        assert all(0.0 <= v <= 100.0 for v in result[key].values())
