@@ -7,7 +7,7 @@ blended; a clip that already carries a blend has less room to rise. This probe s
 
 - `s(x)`: the clip's mean frame probability (what the detector uses now);
 - `s(B_k(x))`, k = 1..K: the same for K fresh self-blends of the clip (seeded, strength `--ref_strength`);
-- `relative`: `logit s(x) - mean_k logit s(B_k(x))`, and `reference`: `mean_k s(B_k(x))` alone (a control);
+- `relative`: `logit s(x) - mean_k logit s(B_k(x))`, and `reference`: `mean_k logit s(B_k(x))` alone (a control);
 
 for each held-out real clip and one fixed pseudo-fake per family of it, and prints the AUCs (all families together
 and per family) as JSON.
@@ -59,23 +59,20 @@ def main(argv=None) -> dict:
                                cfg.image_std, families=families, family_order="cycle", degradations=None,
                                augment=False, seed=args.seed)
 
-    def logits(faces: np.ndarray, index: int) -> np.ndarray:  # (T, S0, S0, 3) uint8 -> (T,) frame logits
+    def clip_logit(faces: np.ndarray, index: int) -> float:  # (T, S0, S0, 3) uint8 -> logit of the mean frame probability
         boxes = np.zeros((len(faces), 3, 4), np.float32)
         pixels = ds.to_model_inputs(faces, boxes, None, 0, "real", index)["pixel_values"]  # (T, 3, S, S)
         with torch.no_grad():
-            return localizer(pixels)["frame_logits"].numpy()
-
-    def clip_logit(frame_logits: np.ndarray) -> float:  # logit of the mean frame probability
-        p = float(np.clip(1 / (1 + np.exp(-frame_logits)).mean(), 1e-6, 1 - 1e-6))
-        return float(np.log(p / (1 - p)))
+            frame_logits = localizer(pixels)["frame_logits"]  # (T,)
+        return float(torch.logit(torch.sigmoid(frame_logits).mean(), eps=1e-6))
 
     def measures(faces: np.ndarray, landmarks: np.ndarray, index: int) -> dict:
-        own = clip_logit(logits(faces, index))
+        own = clip_logit(faces, index)
         refs = []
         for k in range(args.references):
             rng = np.random.default_rng([args.seed, 7, int(index), k])
             ref = make_pseudo_fake(faces, landmarks, "auto", args.ref_family, rng, strength=args.ref_strength)
-            refs.append(clip_logit(logits(ref.frames, index)))
+            refs.append(clip_logit(ref.frames, index))
         return {"score": own, "reference": float(np.mean(refs)), "relative": own - float(np.mean(refs))}
 
     rows = ds.real_rows[: args.limit] if args.limit else ds.real_rows
@@ -84,8 +81,8 @@ def main(argv=None) -> dict:
         clip = ds.read_clip(int(row))
         landmarks = np.asarray(clip["row"]["landmarks"], dtype=np.float32)[clip["keep"]]
         records.append({"family": "real", "label": 0, **measures(clip["faces"], landmarks, int(row))})
-        for f in range(len(families)):
-            index = ds.num_rows + f * len(ds.real_rows) + int(np.flatnonzero(ds.real_rows == row)[0])
+        for f in range(len(families)):  # the fixed fake of family f of this clip: slot f * (real clips) after its first
+            index = ds.pair_of(int(row)) + f * len(ds.real_rows)
             fake, _, family, _ = ds.make_fake(clip, index)
             records.append({"family": family, "label": 1, **measures(fake, landmarks, index)})
 
