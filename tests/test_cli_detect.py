@@ -7,13 +7,13 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import SHARED_MEDIA, save_tiny_detector
+from conftest import SINGLE_FACE, TEST_MEDIA, save_tiny_detector
 
 from delocate_hf import cli
 from delocate_hf.inference import loading as loading_module
 from processing import iter_video_frames, write_video
 
-SINGLE_FACE = SHARED_MEDIA / "single_face.mp4"  # 640x360, 72 frames
+# SINGLE_FACE (conftest): delocate_hf/assets/single_face.mp4, 640x360, 72 frames
 
 
 @pytest.fixture(scope="module")
@@ -192,7 +192,7 @@ def test_entry_point_help_imports_no_torch():
 def test_text_output_prints_each_note_once(model_dir):
     """The face leaves the picture in face_noface.mov: the note saying so is printed under the verdict, and the
     same note is not repeated as a log warning on stderr (neither by detect nor by its result assembly)."""
-    proc = run_cli(SHARED_MEDIA / "face_noface.mov", "--model", model_dir, "--frames", 16)
+    proc = run_cli(TEST_MEDIA / "face_noface.mov", "--model", model_dir, "--frames", 16)
     assert proc.returncode == 0, proc.stderr
     notes = [line for line in proc.stdout.splitlines() if line.strip().startswith("note:")]
     assert notes, proc.stdout

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import HANG_TIMEOUT, SHARED_MEDIA
+from conftest import HANG_TIMEOUT, SINGLE_FACE
 from datasets import Dataset
 from safetensors.torch import load_file
 
@@ -62,7 +62,7 @@ def sigkill(proc: subprocess.Popen) -> None:
 @pytest.fixture(scope="module")
 def records(carphone) -> Dataset:
     """6 real video records (two real talking heads, alternating)."""
-    sources = [carphone, SHARED_MEDIA / "single_face.mp4"]
+    sources = [carphone, SINGLE_FACE]
     rows = [{"video_path": str(sources[i % 2]), "label": 0, "dataset": "crash", "manipulation": "real",
              "source_video": "", "mask_path": "", "split": "train", "compression": "", "video_id": f"v{i}"}
             for i in range(NUM_RECORDS)]

@@ -8,7 +8,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from conftest import SHARED_MEDIA
+from conftest import SINGLE_FACE
 
 from delocate_hf.data import (
     VIDEO_RECORD_FEATURES,
@@ -32,10 +32,7 @@ FF_METHODS = ["Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures", "FaceShift
 
 @pytest.fixture(scope="session")
 def sources(carphone):
-    single_face = SHARED_MEDIA / "single_face.mp4"
-    if not single_face.is_file():
-        pytest.skip(f"{single_face} is missing")
-    return [carphone, single_face]
+    return [carphone, SINGLE_FACE]
 
 
 @pytest.fixture(scope="session")

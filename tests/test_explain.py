@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import SHARED_MEDIA
+from conftest import SINGLE_FACE
 
 import delocate_hf  # noqa: F401  (registers the pipeline)
 from delocate_hf import cli
@@ -18,7 +18,7 @@ from modeling import DelocateConfig, DelocateForDeepfakeDetection
 from processing import DelocateFaceProcessor
 from processing.video_io import read_frames
 
-SINGLE_FACE = SHARED_MEDIA / "single_face.mp4"  # 640x360, 72 frames
+# SINGLE_FACE (conftest): delocate_hf/assets/single_face.mp4, 640x360, 72 frames
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@ that FaceMesh's own short-range detector misses, hard frames (dark, low contrast
 and bad input as one-line typed errors.
 
 The group photos (`sample1.jpg` ... `sample6.jpg`, face-api demo images, MIT) show 3, 3, 3, 4, 5 and 4 people
-(counted by eye; 22 in all, as ../shared/media/README.md says): one of them (sample2, left) in profile, several
+(counted by eye; 22 in all, as tests/media/README.md says): one of them (sample2, left) in profile, several
 looking down or turned three-quarters.
 """
 
@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import SHARED_MEDIA
+from conftest import SINGLE_FACE, TEST_MEDIA
 from processing.errors import DelocateInputError, NoFaceDetectedError
 from processing.face_detection import MediaPipeFaceDetector, rotate_frame, tile_views, transform_points
 from processing.landmarks import (
@@ -44,7 +44,7 @@ def short_range():
 @pytest.fixture(scope="module")
 def man(still):
     """A frame of single_face.mp4 (a real man talking, 640x360) and his 468 reference points."""
-    frame = read_video(SHARED_MEDIA / "single_face.mp4", num_frames=4).frames[1]
+    frame = read_video(SINGLE_FACE, num_frames=4).frames[1]
     (face,) = still.detect(frame)
     return frame, face.points
 
@@ -103,7 +103,7 @@ def _the_face(faces, reference):
 # ------------------------------------------------------------------------------------------- group photos
 @pytest.mark.parametrize("name", sorted(PEOPLE))
 def test_group_photo_every_person_found_once(still, short_range, name):
-    image = _rgb(SHARED_MEDIA / name)
+    image = _rgb(TEST_MEDIA / name)
     for scale in (1.0, 0.25):  # 1920 px wide (faces ~180-330 px high) and 480 px wide (faces ~45-80 px)
         frame = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         faces = still.detect(frame)
@@ -119,7 +119,7 @@ def test_group_photo_every_person_found_once(still, short_range, name):
 def test_short_range_alone_misses_people_in_group_photos(still, short_range):
     found = {"before": 0, "now": 0}
     for name in PEOPLE:
-        frame = cv2.resize(_rgb(SHARED_MEDIA / name), None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+        frame = cv2.resize(_rgb(TEST_MEDIA / name), None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
         found["before"] += len(short_range.detect(frame))
         found["now"] += len(still.detect(frame))
     assert found["now"] == sum(PEOPLE.values()) == 22
@@ -131,7 +131,7 @@ def test_processor_counts_everyone_in_a_group_photo():
     are counted in every frame, and the largest one is followed."""
     from processing import DelocateFaceProcessor
 
-    frame = cv2.resize(_rgb(SHARED_MEDIA / "sample5.jpg"), None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    frame = cv2.resize(_rgb(TEST_MEDIA / "sample5.jpg"), None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
     processor = DelocateFaceProcessor(num_frames=2, size=64, allow_single_frame=True)
     out = processor(frame[None], return_num_faces=True, return_tensors="np")
     assert out["num_faces"].tolist() == [[5, 5]] and out["face_detected"].all()
@@ -153,7 +153,7 @@ def test_small_distant_face_video_clip(tmp_path, man):
     alone finds no face; the processor follows it, its landmarks on the small face."""
     from processing import DelocateFaceProcessor
 
-    frames = read_video(SHARED_MEDIA / "single_face.mp4", num_frames=16).frames
+    frames = read_video(SINGLE_FACE, num_frames=16).frames
     _, reference = man
     height = float(reference[:, 1].max() - reference[:, 1].min())
     distant = np.stack([_shrink_into(f, reference, height / 3, at=(0.3, 0.6))[0] for f in frames])  # same move
@@ -216,7 +216,7 @@ def test_retries_find_what_one_look_misses(still, man, kind, height):
 @pytest.mark.parametrize("kind", ["rotated+45", "rotated-45", "low_contrast"])
 def test_hard_frames_in_video(man, kind):
     """The same in a video (tracking mode): the face is found in every frame of a rolled / flat real clip."""
-    frames = read_video(SHARED_MEDIA / "single_face.mp4", num_frames=8).frames
+    frames = read_video(SINGLE_FACE, num_frames=8).frames
     _, reference = man
     hard = np.stack([_condition(_shrink_into(f, reference, 80)[0], kind)[0] for f in frames])
     track = track_faces(hard, get_landmarker("mediapipe"), max_gap=0)
@@ -227,7 +227,7 @@ def test_hard_frames_in_video(man, kind):
 @pytest.mark.parametrize("video", ["single_face", "carphone"])
 def test_frontal_video_landmarks_unchanged(video, carphone):
     """On ordinary frontal talking heads FaceMesh's own landmarks are kept: the same as before full-range detection."""
-    path = carphone if video == "carphone" else SHARED_MEDIA / "single_face.mp4"
+    path = carphone if video == "carphone" else SINGLE_FACE
     frames = read_video(path, num_frames=16).frames
     now = track_faces(frames, get_landmarker("mediapipe"))
     before = track_faces(frames, MediaPipeLandmarker(detector=None))
@@ -237,7 +237,7 @@ def test_frontal_video_landmarks_unchanged(video, carphone):
 
 def test_detector_only_face_is_named_in_the_error(still):
     """A 16 px face the detector sees but FaceMesh cannot fit: the error says so, on one line."""
-    image = _rgb(SHARED_MEDIA / "sample1.jpg")
+    image = _rgb(TEST_MEDIA / "sample1.jpg")
     faces = sorted(still.detect(image), key=lambda f: f.center[0])
     canvas, _ = _shrink_into(image, faces[0].points, 16, canvas=(360, 640))
     with pytest.raises(NoFaceDetectedError) as info:

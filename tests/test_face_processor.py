@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import processing
-from conftest import HANG_TIMEOUT, SHARED_MEDIA
+from conftest import HANG_TIMEOUT, SINGLE_FACE
 from processing import DelocateFaceProcessor
 from processing.errors import DelocateInputError, NoFaceDetectedError, VideoDecodeError, VideoTooShortError
 from processing.video_io import read_video, write_video
@@ -54,7 +54,7 @@ def test_outputs_on_real_video(carphone_out):
 
 
 def test_batch_and_array_inputs(processor, carphone):
-    single = SHARED_MEDIA / "single_face.mp4"
+    single = SINGLE_FACE
     batch = processor([str(carphone), single], return_tensors="np")
     assert batch["pixel_values"].shape == (2, NUM_FRAMES, 3, 224, 224)
     assert batch["frame_sizes"].tolist() == [[144, 176], [360, 640]]
@@ -127,7 +127,7 @@ def test_auto_class_registered_for_delocate_config(tmp_path):
 def test_bool_masked_pos(processor, carphone):
     from processing.roi_masking import part_token_sets
 
-    single = SHARED_MEDIA / "single_face.mp4"
+    single = SINGLE_FACE
     out = processor([str(carphone), single], return_bool_masked_pos=True, seed=0)
     mask, parts = out["bool_masked_pos"], out["masked_part"]
     assert mask.shape == (2, (NUM_FRAMES // 2) * 14 * 14) and mask.dtype == torch.bool

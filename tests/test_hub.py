@@ -25,8 +25,6 @@ from processing import DelocateFaceProcessor
 
 REPO = Path(__file__).resolve().parents[1]
 VIDEO = Path(delocate_hf.__file__).resolve().parent / "assets" / "single_face.mp4"
-if not VIDEO.is_file():
-    VIDEO = REPO.parent / "shared" / "media" / "single_face.mp4"
 
 METRICS = {
     "all": {

@@ -12,11 +12,10 @@ import subprocess
 import sys
 
 import pytest
-from conftest import HANG_TIMEOUT, SHARED_MEDIA, save_tiny_detector
+from conftest import HANG_TIMEOUT, SINGLE_FACE, save_tiny_detector
 
 from delocate_hf.hub import export_model_folder
 
-SINGLE_FACE = SHARED_MEDIA / "single_face.mp4"
 TASK = "deepfake-detection"
 
 PROBE = r"""

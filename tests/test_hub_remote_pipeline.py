@@ -9,11 +9,10 @@ import sys
 import sysconfig
 
 import pytest
-from conftest import HANG_TIMEOUT, SHARED_MEDIA, save_tiny_detector
+from conftest import HANG_TIMEOUT, SINGLE_FACE, save_tiny_detector
 
 from delocate_hf.hub import export_model_folder, verify_remote_code
 
-SINGLE_FACE = SHARED_MEDIA / "single_face.mp4"
 
 PROBE = r"""
 import json, sys

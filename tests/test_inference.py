@@ -5,7 +5,7 @@ import math
 import cv2
 import numpy as np
 import pytest
-from conftest import SHARED_MEDIA, save_tiny_detector
+from conftest import SINGLE_FACE, TEST_MEDIA, save_tiny_detector
 
 import delocate_hf  # noqa: F401  (registers the pipeline)
 from delocate_hf.inference import loading as loading_module
@@ -22,8 +22,8 @@ from modeling import DelocateForDeepfakeDetection
 from processing import DelocateFaceProcessor, iter_video_frames, write_video
 from processing.errors import NoFaceDetectedError
 
-SINGLE_FACE = SHARED_MEDIA / "single_face.mp4"  # 640x360, 72 frames
-FACE_NOFACE = SHARED_MEDIA / "face_noface.mov"  # 960x540, 169 frames, the face leaves the picture
+# SINGLE_FACE (conftest): delocate_hf/assets/single_face.mp4, 640x360, 72 frames
+FACE_NOFACE = TEST_MEDIA / "face_noface.mov"  # 960x540, 169 frames, the face leaves the picture
 
 
 @pytest.fixture(scope="module")

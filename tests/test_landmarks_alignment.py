@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from conftest import SHARED_MEDIA
+from conftest import SINGLE_FACE, TEST_MEDIA
 from processing.alignment import align_faces, apply_affine, invert_affines, paste_back
 from processing.errors import NoFaceDetectedError
 from processing.face_parts import PARTS, box_iou, part_boxes
@@ -22,7 +22,7 @@ MOUTH = {"mediapipe": [61, 291, 0, 17, 13, 14], "dlib68": [48, 54, 51, 57, 62, 6
 
 @pytest.fixture(scope="module", params=["carphone", "single_face"])
 def clip(request, carphone):
-    path = carphone if request.param == "carphone" else SHARED_MEDIA / "single_face.mp4"
+    path = carphone if request.param == "carphone" else SINGLE_FACE
     return read_video(path, num_frames=NUM_FRAMES)
 
 
@@ -148,7 +148,7 @@ def test_multiple_faces_pick_largest_and_follow_it(carphone):
     import cv2
 
     # a group photo: the largest of several faces is picked in the first frame
-    image = cv2.cvtColor(cv2.imread(str(SHARED_MEDIA / "sample4.jpg")), cv2.COLOR_BGR2RGB)
+    image = cv2.cvtColor(cv2.imread(str(TEST_MEDIA / "sample4.jpg")), cv2.COLOR_BGR2RGB)
     image = cv2.resize(image, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
     backend = get_landmarker("mediapipe", static_image_mode=True)
     faces = backend.detect(image)
@@ -158,7 +158,7 @@ def test_multiple_faces_pick_largest_and_follow_it(carphone):
     np.testing.assert_allclose(track.boxes[0], max(faces, key=lambda f: f.area).box, atol=1)
 
     # two real people side by side over time: the big face is followed, the small one ignored
-    big = read_video(SHARED_MEDIA / "single_face.mp4", num_frames=6).frames  # (6, 360, 640, 3)
+    big = read_video(SINGLE_FACE, num_frames=6).frames  # (6, 360, 640, 3)
     small = read_video(carphone, num_frames=6).frames  # (6, 144, 176, 3)
     small = np.stack([cv2.resize(f, (352, 288)) for f in small])
     small = np.pad(small, ((0, 0), (0, 360 - 288), (0, 0), (0, 0)))
@@ -185,13 +185,13 @@ def test_gaps_interpolated_or_rejected(carphone):
 
 
 def test_no_face_raises():
-    clip = read_video(SHARED_MEDIA / "face_noface.mov", sampling="stride", stride=8, num_frames=12, max_frames=None)
+    clip = read_video(TEST_MEDIA / "face_noface.mov", sampling="stride", stride=8, num_frames=12, max_frames=None)
     cartoon = clip.frames[clip.frame_indices >= 80]
     assert len(cartoon) >= 2
     with pytest.raises(NoFaceDetectedError) as info:
         track_faces(cartoon, "mediapipe", source="face_noface.mov")
     assert "face found in 0 of" in str(info.value) and "\n" not in str(info.value)
-    mixed = read_video(SHARED_MEDIA / "face_noface.mov", num_frames=16)
+    mixed = read_video(TEST_MEDIA / "face_noface.mov", num_frames=16)
     with pytest.raises(NoFaceDetectedError, match=r"face found in [1-9] of 16 sampled frames"):
         track_faces(mixed.frames, "mediapipe", source="face_noface.mov")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import HANG_TIMEOUT, SHARED_MEDIA
+from conftest import HANG_TIMEOUT, SINGLE_FACE
 from datasets import Dataset
 
 from delocate_hf.data import load_faceforensics
@@ -76,8 +76,7 @@ def face_hull_fake(frames, rng):
 
 @pytest.fixture(scope="module")
 def records(tmp_path_factory, carphone):
-    single_face = SHARED_MEDIA / "single_face.mp4"
-    sources = [carphone] + ([single_face] if single_face.is_file() else [])
+    sources = [carphone, SINGLE_FACE]
     tmp = tmp_path_factory.mktemp("pp_ff")
     root = make_mini_faceforensics(
         tmp / "ff", sources, num_videos=6, frames=8, methods=["Deepfakes"], make_fake=face_hull_fake

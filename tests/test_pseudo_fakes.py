@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import SHARED_MEDIA
+from conftest import SINGLE_FACE
 from delocate_hf.data.pseudo_fakes import (
     FAMILIES,
     FAMILIES_WITHOUT_SWAP,
@@ -36,7 +36,7 @@ def landmarker():
 def clips(carphone, landmarker):
     """name -> (frames (T, H, W, 3) uint8, landmarks (T, 468, 2)) for two real videos (two identities)."""
     out = {}
-    for name, path in (("carphone", carphone), ("single_face", SHARED_MEDIA / "single_face.mp4")):
+    for name, path in (("carphone", carphone), ("single_face", SINGLE_FACE)):
         frames = read_video(path, num_frames=NUM_FRAMES).frames
         out[name] = (frames, track_faces(frames, landmarker).landmarks)
     return out

@@ -12,7 +12,7 @@ pytest.importorskip("gradio")
 pytest.importorskip("gradio_client")
 
 import torch  # noqa: E402
-from conftest import SHARED_MEDIA, carphone_path  # noqa: E402
+from conftest import TEST_MEDIA, carphone_path  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
 
 from delocate_hf.assets import default_video_path  # noqa: E402
@@ -351,7 +351,7 @@ def test_lost_face_is_reported_in_the_verdict(space):
     """face_noface.mov: the face leaves the picture; the verdict says in how many analysed frames it was not found
     (and that one clip had no face at all) instead of presenting the interpolated frames as analysed faces."""
     demo, client = space
-    verdict, *_, details = client.predict(handle_file(str(SHARED_MEDIA / "face_noface.mov")), FRAMES,
+    verdict, *_, details = client.predict(handle_file(str(TEST_MEDIA / "face_noface.mov")), FRAMES,
                                           api_name=ENDPOINT)
     assert "1 clip(s) without a face skipped" in verdict
     assert "face not found in 1 of 4 analysed frames" in verdict

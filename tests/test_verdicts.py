@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import HANG_TIMEOUT, SHARED_MEDIA
+from conftest import HANG_TIMEOUT, SINGLE_FACE, TEST_MEDIA
 
 import delocate_hf  # noqa: F401  (registers the pipeline task)
 from delocate_hf import cli
@@ -26,8 +26,7 @@ from modeling import DelocateConfig
 from processing import write_video
 from processing.errors import NoFaceDetectedError
 
-SINGLE_FACE = SHARED_MEDIA / "single_face.mp4"
-FACE_NOFACE = SHARED_MEDIA / "face_noface.mov"  # 169 frames; the face leaves the picture at about frame 70
+FACE_NOFACE = TEST_MEDIA / "face_noface.mov"  # 169 frames; the face leaves the picture at about frame 70
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -5,11 +5,10 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from conftest import SHARED_MEDIA
+from conftest import SINGLE_FACE, TEST_MEDIA
 from processing.errors import DelocateInputError, VideoDecodeError, VideoTooShortError
 from processing.video_io import iter_video_frames, read_video, sample_indices, write_video
 
-SINGLE_FACE = SHARED_MEDIA / "single_face.mp4"
 
 
 def _gradient_frames(n, h=48, w=64):
@@ -155,7 +154,7 @@ def test_too_short_videos_and_still_images(tmp_path):
     with pytest.raises(VideoTooShortError):
         read_video(ten, sampling="stride", stride=4, num_frames=4)
 
-    image = SHARED_MEDIA / "sample2.jpg"
+    image = TEST_MEDIA / "sample2.jpg"
     with pytest.raises(VideoTooShortError) as info:
         read_video(image)
     _assert_one_line(info.value, "sample2.jpg")

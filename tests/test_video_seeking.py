@@ -4,7 +4,7 @@ videos and on a long H.264 file with B-frames, and decodes far fewer frames on l
 import av
 import numpy as np
 import pytest
-from conftest import SHARED_MEDIA
+from conftest import SINGLE_FACE, TEST_MEDIA
 
 from processing import read_video
 from processing.video_io import iter_video_frames, iter_wanted_frames, packet_index, sample_indices
@@ -49,7 +49,7 @@ def _bar_code(image):
 
 @pytest.mark.parametrize("name", ["single_face.mp4", "face_noface.mov", "carphone"])
 def test_seeking_equals_sequential_on_real_videos(name, carphone):
-    path = carphone if name == "carphone" else SHARED_MEDIA / name
+    path = {"carphone": carphone, "single_face.mp4": SINGLE_FACE}.get(name, TEST_MEDIA / name)
     index = packet_index(path)
     assert index.display_pts is not None and len(index.display_pts) == index.count
     wanted = sample_indices(index.count, 16, "uniform").tolist()

