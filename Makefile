@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 # The CPU wheel of torch 2.13.0 lies on this machine's disk; on a CUDA machine: make setup TORCH=torch
 TORCH  ?= torch==2.13.0
-EXTRAS ?= dev,space,dlib
+EXTRAS ?= dev,space,dlib,imagenet
 STAMP  := $(VENV)/.installed
 
 .PHONY: setup chromium test test-benchmark demo faces default-model clean

@@ -19,6 +19,13 @@ LOCALIZATION_LOSSES = ("mse", "bce_dice")
 # How the stage-2 frame classifier pools its feature maps: "mean" (global average, the paper) or "mean_max"
 # (average and maximum side by side: a blend trace in a small part of the face is not averaged away).
 FRAME_POOLINGS = ("mean", "mean_max", "contrast")
+# ImageNet backbones stage 2 can be built on (`modeling.efficientnet_lite`; weights: `delocate_hf.pretrained`).
+EFFICIENTNET_LITE_BACKBONES = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
+MAPPING_BACKBONES = ("resnet",) + EFFICIENTNET_LITE_BACKBONES
+LOCALIZATION_ENCODERS = ("se",) + EFFICIENTNET_LITE_BACKBONES
+# Decoder widths an EfficientNet-Lite encoder needs: one per skip above the deepest (a full-resolution convolution,
+# then the backbone's strides 2, 4, 8, 16, 32: six skips, five decoder stages).
+EFFICIENTNET_DECODER_CHANNELS = (128, 64, 48, 32, 16)
 LOCALIZATION_AUTO_POS_WEIGHT_RANGE = (1.0, 100.0)  # clamp of the automatic positive weight of "bce_dice"
 # Held-out AUC below which front ends say, beside every verdict, that the model is near chance.
 NEAR_CHANCE_AUC = 0.65
@@ -79,8 +86,17 @@ class DelocateConfig(PretrainedConfig):
         ResNet-18 layout (basic blocks, depths [2, 2, 2, 2]) of the mapping module, built with `transformers.ResNetModel`.
     mapping_num_stages (`int`, defaults to 3):
         How many residual stages of the ResNet feed the mapping convolutions (paper: the first three).
+    mapping_backbone (`str`, defaults to `"resnet"`):
+        The mapping module's backbone, one of `MAPPING_BACKBONES`: `"resnet"` (the paper's ResNet-18 stem and first
+        `mapping_num_stages` stages, layout from the `resnet_*` fields) or an EfficientNet-Lite variant
+        (`modeling.efficientnet_lite`: its feature maps at strides 4, 8, 16 for 3 stages).
     mapping_hidden_channels (`int`):
         Channels of the three mapping convolutions.
+    loc_encoder (`str`, defaults to `"se"`):
+        The localization encoder, one of `LOCALIZATION_ENCODERS`: `"se"` (the paper's SE encoder, widths
+        `loc_encoder_channels`) or an EfficientNet-Lite variant (a full-resolution convolution, then the backbone's
+        feature maps at strides 2-32; its stem reads the face's RGB channels first, so ImageNet weights apply; needs
+        5 `loc_decoder_channels`, e.g. `EFFICIENTNET_DECODER_CHANNELS`, and `image_size` divisible by 32).
     loc_encoder_channels (`tuple[int]`):
         Channels of the SE encoder stages; each stage after the first halves the resolution.
     loc_decoder_channels (`tuple[int]`):
@@ -115,6 +131,10 @@ class DelocateConfig(PretrainedConfig):
         3 more input channels beside the face and its mapped face (`localization_modules.high_pass_residual`). A
         blend leaves its trace mostly in the high frequencies (noise level, detail mismatch at the blend's edge); a
         small network trained from scratch sees them directly. 0: off (the paper's 6-channel encoder input).
+    init_sources (`list[dict]` or `None`, defaults to `None`):
+        The pretrained weights the model started from (`InitReport.to_dict()` of each: source, target, counts,
+        licence), written by the training scripts' `--init_videomae` / `--init_backbone` and shown in the model card.
+        The weights themselves travel in the model's safetensors.
     score_fusion (`str`, defaults to `"mean_prob"`):
         How the detector combines stages: `mean_prob` averages the two stages' fake probabilities
         (weight `fusion_weight` on stage 1), as the paper's "average the output".
@@ -181,7 +201,9 @@ class DelocateConfig(PretrainedConfig):
     resnet_hidden_sizes: list[int] | tuple[int, ...] = (64, 128, 256, 512)
     resnet_depths: list[int] | tuple[int, ...] = (2, 2, 2, 2)
     mapping_num_stages: int = 3
+    mapping_backbone: str = "resnet"
     mapping_hidden_channels: int = 64
+    loc_encoder: str = "se"
     loc_encoder_channels: list[int] | tuple[int, ...] = (32, 64, 128, 256)
     loc_decoder_channels: list[int] | tuple[int, ...] = (128, 64, 32)
     use_scse: bool = True
@@ -194,6 +216,7 @@ class DelocateConfig(PretrainedConfig):
     localization_pos_weight: float | int | None = None
     frame_pooling: str = "mean"
     loc_residual_input: float | int = 0.0
+    init_sources: list[dict] | None = None
     # Detector
     score_fusion: str = "mean_prob"
     fusion_weight: float | int = 0.5
@@ -245,17 +268,23 @@ class DelocateConfig(PretrainedConfig):
             )
         if self.mapped_size < 1:
             raise ValueError(f"mapped_size must be positive, got {self.mapped_size}")
+        if self.mapping_backbone not in MAPPING_BACKBONES:
+            raise ValueError(f"mapping_backbone must be one of {MAPPING_BACKBONES}, got {self.mapping_backbone!r}")
+        if self.loc_encoder not in LOCALIZATION_ENCODERS:
+            raise ValueError(f"loc_encoder must be one of {LOCALIZATION_ENCODERS}, got {self.loc_encoder!r}")
+        if self.mapping_backbone != "resnet" and not 1 <= self.mapping_num_stages <= 4:
+            raise ValueError(f"mapping_num_stages must be in [1, 4] with {self.mapping_backbone}, got {self.mapping_num_stages}")
         if len(self.loc_encoder_channels) < 2:
             raise ValueError("loc_encoder_channels needs at least two stages")
-        if len(self.loc_decoder_channels) != len(self.loc_encoder_channels) - 1:
+        encoder_levels = len(self.loc_encoder_channels) if self.loc_encoder == "se" else len(EFFICIENTNET_DECODER_CHANNELS) + 1
+        what = "one fewer than loc_encoder_channels" if self.loc_encoder == "se" else f"one per skip of {self.loc_encoder}"
+        if len(self.loc_decoder_channels) != encoder_levels - 1:
             raise ValueError(
-                f"loc_decoder_channels needs {len(self.loc_encoder_channels) - 1} entries (one fewer than "
-                f"loc_encoder_channels), got {len(self.loc_decoder_channels)}"
+                f"loc_decoder_channels needs {encoder_levels - 1} entries ({what}), got {len(self.loc_decoder_channels)}"
             )
-        if self.image_size % 2 ** (len(self.loc_encoder_channels) - 1):
+        if self.image_size % 2 ** (encoder_levels - 1):
             raise ValueError(
-                f"image_size ({self.image_size}) must be divisible by 2**{len(self.loc_encoder_channels) - 1} "
-                "for the localization encoder"
+                f"image_size ({self.image_size}) must be divisible by 2**{encoder_levels - 1} for the localization encoder"
             )
         if self.image_size % 4:
             raise ValueError(f"image_size ({self.image_size}) must be a multiple of 4 for the ResNet stem")
@@ -363,5 +392,6 @@ class DelocateConfig(PretrainedConfig):
         return cls(**values)
 
 
-__all__ = ["DelocateConfig", "FRAME_POOLINGS", "LOCALIZATION_AUTO_POS_WEIGHT_RANGE", "LOCALIZATION_LOSSES", "MASK_STRATEGIES",
+__all__ = ["DelocateConfig", "EFFICIENTNET_DECODER_CHANNELS", "EFFICIENTNET_LITE_BACKBONES", "FRAME_POOLINGS",
+           "LOCALIZATION_ENCODERS", "MAPPING_BACKBONES", "LOCALIZATION_AUTO_POS_WEIGHT_RANGE", "LOCALIZATION_LOSSES", "MASK_STRATEGIES",
            "NEAR_CHANCE_AUC", "SCORE_FUSIONS", "check_verdict_settings"]

@@ -1,8 +1,11 @@
 """Building blocks of Delocate's localization stage (paper §3.2).
 
 * `DelocateMappingModule`: ResNet-18 stem + first three residual stages (`transformers.ResNetModel`), their outputs
-  resized to one grid and concatenated, then three convolutions -> the 56x56x3 "mapped face".
+  resized to one grid and concatenated, then three convolutions -> the 56x56x3 "mapped face". With
+  `config.mapping_backbone` an EfficientNet-Lite variant, that backbone's feature maps at strides 4, 8, 16 instead.
 * `DelocateSEEncoder`: convolution stages with squeeze-and-excitation (SENet).
+* `DelocateEfficientNetLiteEncoder`: the same interface (a list of skips, shallowest first) on an ImageNet
+  EfficientNet-Lite (`config.loc_encoder`), like smp's pretrained encoders behind its `Unet`.
 * `DelocateUNetDecoder`: UNet decoder whose stages end in concurrent spatial & channel SE (scSE), giving features.
 * `DelocateSegmentationHead`: smp-style head, decoder features -> 1-channel mask logits.
 * `DelocateLocalizationNetwork`: the three together plus the frame classifier fed by mapping and localization features.
@@ -18,6 +21,7 @@ from torch import nn
 from transformers import ResNetModel
 
 from .configuration_delocate import DelocateConfig
+from .efficientnet_lite import EfficientNetLite
 
 
 def conv_of_concat(conv: nn.Conv2d, parts: list[torch.Tensor]) -> torch.Tensor:
@@ -99,16 +103,23 @@ class DelocateMappingModule(nn.Module):
     def __init__(self, config: DelocateConfig):
         super().__init__()
         self.mapped_size = config.mapped_size
-        self.backbone = ResNetModel(config.to_resnet_config())
-        in_channels = sum(config.resnet_hidden_sizes[: config.mapping_num_stages])
+        self.num_stages = config.mapping_num_stages
+        if config.mapping_backbone == "resnet":
+            self.backbone = ResNetModel(config.to_resnet_config())
+            in_channels = sum(config.resnet_hidden_sizes[: config.mapping_num_stages])
+        else:  # EfficientNet-Lite: its maps at strides 4, 8, 16 (, 32) stand for ResNet's stages 1-3 (4)
+            self.backbone = EfficientNetLite(config.mapping_backbone, config.num_channels)
+            in_channels = sum(self.backbone.feature_channels[1 : 1 + config.mapping_num_stages])
         hidden = config.mapping_hidden_channels
         self.conv1 = nn.Sequential(nn.Conv2d(in_channels, hidden, 3, padding=1, bias=False), nn.BatchNorm2d(hidden), nn.ReLU(inplace=True))
         self.conv2 = nn.Sequential(nn.Conv2d(hidden, hidden, 3, padding=1, bias=False), nn.BatchNorm2d(hidden), nn.ReLU(inplace=True))
         self.conv3 = nn.Conv2d(hidden, config.num_channels, 3, padding=1)
 
     def forward(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        # hidden_states: (stem output, stage 1, ..., stage k)
-        stages = self.backbone(pixel_values, output_hidden_states=True).hidden_states[1:]
+        if isinstance(self.backbone, EfficientNetLite):  # feature maps at strides 2, 4, ...: skip the first
+            stages = self.backbone.forward_features(pixel_values, num_levels=self.num_stages + 1)[1:]
+        else:  # hidden_states: (stem output, stage 1, ..., stage k)
+            stages = self.backbone(pixel_values, output_hidden_states=True).hidden_states[1:]
         grid = (self.mapped_size, self.mapped_size)
         resized = [
             stage if stage.shape[-2:] == grid else F.interpolate(stage, size=grid, mode="bilinear", align_corners=False)
@@ -139,6 +150,32 @@ class DelocateSEEncoder(nn.Module):
             hidden_states = stage(hidden_states)
             skips.append(hidden_states)
         return skips
+
+
+class DelocateEfficientNetLiteEncoder(nn.Module):
+    """An ImageNet EfficientNet-Lite as the localization encoder: returns six skips, shallowest first — a
+    full-resolution convolution of the input `(N, 16, H, W)`, then the backbone's last feature map at each of the
+    strides 2, 4, 8, 16, 32 (`(N, feature_channels[k], H / 2**(k+1), W / 2**(k+1))`).
+
+    The input is the channel concatenation of the parts given (face, mapped face, ...); the backbone's stem reads the
+    face's three channels first, so ImageNet weights apply to it (the other input channels start at zero weight).
+    """
+
+    def __init__(self, in_channels: int, name: str, full_resolution_channels: int = 16):
+        super().__init__()
+        self.full_resolution = nn.Sequential(
+            nn.Conv2d(in_channels, full_resolution_channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(full_resolution_channels),
+            nn.ReLU(inplace=True),
+        )
+        self.backbone = EfficientNetLite(name, in_channels)
+        self.out_channels = [full_resolution_channels] + list(self.backbone.feature_channels)
+
+    def forward(self, hidden_states: torch.Tensor | list[torch.Tensor]) -> list[torch.Tensor]:
+        """`hidden_states` (N, C, H, W), or a list of tensors whose channel concatenation is the input."""
+        if isinstance(hidden_states, (list, tuple)):
+            hidden_states = torch.cat(list(hidden_states), dim=1)
+        return [self.full_resolution(hidden_states)] + self.backbone.forward_features(hidden_states)
 
 
 class DelocateUNetDecoderStage(nn.Module):
@@ -225,12 +262,18 @@ class DelocateLocalizationNetwork(nn.Module):
         self.mapping = DelocateMappingModule(config)
         self.residual_gain = float(config.loc_residual_input)
         inputs = 3 if self.residual_gain else 2  # face, mapped face (and the face's high-pass residual)
-        self.encoder = DelocateSEEncoder(inputs * config.num_channels, list(config.loc_encoder_channels), config.se_reduction)
+        if config.loc_encoder == "se":
+            self.encoder = DelocateSEEncoder(inputs * config.num_channels, list(config.loc_encoder_channels),
+                                             config.se_reduction)
+            encoder_channels = list(config.loc_encoder_channels)
+        else:
+            self.encoder = DelocateEfficientNetLiteEncoder(inputs * config.num_channels, config.loc_encoder)
+            encoder_channels = self.encoder.out_channels
         self.decoder = DelocateUNetDecoder(
-            list(config.loc_encoder_channels), list(config.loc_decoder_channels), config.use_scse, config.se_reduction
+            encoder_channels, list(config.loc_decoder_channels), config.use_scse, config.se_reduction
         )
         self.frame_pooling = config.frame_pooling
-        pooled = (config.mapping_hidden_channels + config.loc_encoder_channels[-1]) * (1 if self.frame_pooling == "mean" else 2)
+        pooled = (config.mapping_hidden_channels + encoder_channels[-1]) * (1 if self.frame_pooling == "mean" else 2)
         self.classifier = nn.Linear(pooled, 1)
         self.chunk_size = config.localization_chunk_size
 

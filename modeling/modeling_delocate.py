@@ -51,7 +51,7 @@ LOCALIZATION_FIELDS = (
     "mapped_size", "resnet_embedding_size", "resnet_hidden_sizes", "resnet_depths", "mapping_num_stages",
     "mapping_hidden_channels", "loc_encoder_channels", "loc_decoder_channels", "use_scse", "se_reduction",
     "mask_threshold", "cls_loss_weight", "map_loss_weight", "loc_loss_weight", "localization_loss",
-    "localization_pos_weight",
+    "localization_pos_weight", "mapping_backbone", "loc_encoder", "frame_pooling", "loc_residual_input",
 )
 
 
@@ -350,6 +350,8 @@ class DelocateForDeepfakeDetection(DelocateVideoClassifierMixin, DelocatePreTrai
         config = copy.deepcopy(recovery_or_classifier.config)
         for name in LOCALIZATION_FIELDS:
             setattr(config, name, copy.deepcopy(getattr(localizer.config, name)))
+        sources = (recovery_or_classifier.config.init_sources or []) + (localizer.config.init_sources or [])
+        config.init_sources = [dict(s) for i, s in enumerate(sources) if s not in sources[:i]] or None
         config.detector_include_recovery = recovery is not None
         config.architectures = [cls.__name__]
         model = cls(config)

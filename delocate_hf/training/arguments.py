@@ -125,7 +125,8 @@ SETUP_ERRORS = (ValueError, OSError)
 HUB_ID = re.compile(r"^[\w.-]+(/[\w.-]+)?$")  # "name" or "org/name": anything else is a local path
 
 
-def check_checkpoint_flags(args: argparse.Namespace, names=("recovery_checkpoint", "init_from")) -> None:
+def check_checkpoint_flags(args: argparse.Namespace,
+                           names=("recovery_checkpoint", "init_from", "init_videomae", "init_backbone")) -> None:
     """FileNotFoundError naming the flag when a checkpoint flag holds a local path (not a Hub id) that is not there,
     instead of transformers' message about repo-id characters; and, before anything is built, when
     `--resume_from_checkpoint` names a folder that is not a complete checkpoint."""

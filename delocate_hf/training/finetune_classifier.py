@@ -8,6 +8,8 @@ import torch
 
 from modeling import DelocateForVideoClassification
 
+from delocate_hf.pretrained.init_flags import add_videomae_init_argument, init_videomae_encoder
+
 from .arguments import add_pseudo_fake_arguments, common_parser, load_model_config, parse_with_config, setup_errors
 from .common import learning_curve, balanced_loader, face_clip_dataset, parameter_groups, save_processor
 from .loop import build_accelerator, save_final, train
@@ -18,6 +20,7 @@ def build_parser():
     parser = common_parser("Delocate stage 1b: fine-tune the recovery encoder as a real/fake classifier")
     parser.add_argument("--recovery_checkpoint", default=None,
                         help="stage-1 DelocateForMaskedRecovery folder (its encoder initialises the classifier)")
+    add_videomae_init_argument(parser)
     return add_pseudo_fake_arguments(parser)
 
 
@@ -32,8 +35,11 @@ def main(argv: list[str] | None = None) -> dict:
                 accelerator.print("note: --model_config is not used with --recovery_checkpoint: the architecture and "
                                   "settings come from the checkpoint")
         else:
-            accelerator.print("warning: no --recovery_checkpoint, the encoder starts from random initialisation")
-            model = DelocateForVideoClassification(load_model_config(args.model_config))
+            if not args.init_videomae:
+                accelerator.print("warning: no --recovery_checkpoint, the encoder starts from random initialisation")
+            spec = args.model_config or ("base" if args.init_videomae else None)
+            model = DelocateForVideoClassification(load_model_config(spec))
+        init_videomae_encoder(model, args, accelerator.print)
         config = model.config
         processor = stage_processor(args.train_data, config, masking_from=args.recovery_checkpoint)
         record_masking(config, processor)

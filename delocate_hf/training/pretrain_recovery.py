@@ -10,6 +10,8 @@ import torch
 from modeling import DelocateForMaskedRecovery
 from processing.roi_masking import MASKING_STRATEGIES, resolve_ratio
 
+from delocate_hf.pretrained.init_flags import add_videomae_init_argument, init_videomae_encoder
+
 from .arguments import common_parser, load_model_config, parse_with_config, setup_errors
 from .common import face_clip_dataset, parameter_groups, random_loader, save_processor
 from .data import batch_token_masks
@@ -23,7 +25,7 @@ def build_parser():
                         help="token masking (processing.roi_masking); saved in the processor, stage 2 masks with it")
     parser.add_argument("--mask_ratio", type=float, default=None, help="default: 0.75 (0.9 for tube)")
     parser.add_argument("--init_from", default=None, help="continue from a DelocateForMaskedRecovery folder")
-    return parser
+    return add_videomae_init_argument(parser)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -34,7 +36,9 @@ def main(argv: list[str] | None = None) -> dict:
         if args.init_from:
             model = DelocateForMaskedRecovery.from_pretrained(args.init_from)
         else:
-            model = DelocateForMaskedRecovery(load_model_config(args.model_config))
+            spec = args.model_config or ("base" if args.init_videomae else None)
+            model = DelocateForMaskedRecovery(load_model_config(spec))
+        init_videomae_encoder(model, args, accelerator.print)
         config = model.config
         processor = stage_processor(args.train_data, config, args.mask_strategy,
                                     resolve_ratio(args.mask_strategy, args.mask_ratio))

@@ -14,6 +14,12 @@ import torch
 
 from modeling import DelocateForForgeryLocalization, DelocateForMaskedRecovery
 
+from delocate_hf.pretrained.init_flags import (
+    add_backbone_init_arguments,
+    init_localization_backbones,
+    localization_config_for_backbone,
+)
+
 from .arguments import add_pseudo_fake_arguments, common_parser, parse_with_config, setup_errors
 from .common import balanced_loader, face_clip_dataset, learning_curve, parameter_groups, save_processor
 from .data import batch_token_masks
@@ -50,6 +56,7 @@ def build_parser():
                        "reconstruction, L_mse_map"), ("loc", "mask loss")):
         parser.add_argument(f"--{name}_loss_weight", type=float, default=None,
                             help=f"weight of the {term} in the stage-2 loss (default: the model config's, 1)")
+    add_backbone_init_arguments(parser)
     return add_pseudo_fake_arguments(parser)
 
 
@@ -62,10 +69,13 @@ def main(argv: list[str] | None = None) -> dict:
         accelerator = build_accelerator(args, "train_localization")
         recovery = DelocateForMaskedRecovery.from_pretrained(args.recovery_checkpoint).eval().requires_grad_(False)
         recovery.to(accelerator.device)
+        if args.init_from and args.init_backbone:
+            raise ValueError("--init_backbone starts a new stage-2 model and --init_from continues one: give one of them")
         if args.init_from:
             model = DelocateForForgeryLocalization.from_pretrained(args.init_from)
         else:
-            model = DelocateForForgeryLocalization(recovery.config)
+            model = DelocateForForgeryLocalization(localization_config_for_backbone(recovery.config, args))
+            init_localization_backbones(model, args, accelerator.print)
         config = model.config
         for name in LOSS_SETTINGS:  # flags given override the checkpoint's config (and are saved with the model)
             if getattr(args, name) is not None:
