@@ -57,6 +57,9 @@ def main(argv=None) -> None:
     parser.add_argument("--geometric_augment", type=float, default=0.0,
                         help="probability of a random similarity warp of a training clip (FaceClipDataset)")
     parser.add_argument("--init", default=None, help="start from this saved localizer (e.g. another probe's --save)")
+    parser.add_argument("--init_backbone", default=None,
+                        help="as the stage-2 script's flag: efficientnet-lite0|1|2 (ImageNet) or a ResNet checkpoint")
+    parser.add_argument("--backbone_for", default="both", choices=["both", "encoder", "mapping"])
     parser.add_argument("--save", default=None, help="folder to save the trained localizer into at the end")
     parser.add_argument("--bf16", action="store_true",
                         help="training forward under bfloat16 autocast (CPUs with AVX512-BF16 / AMX: ~1.7x faster); "
@@ -74,10 +77,16 @@ def main(argv=None) -> None:
     from delocate_hf.training.pseudo_fake_dataset import PseudoFakeClipDataset
     from modeling import DelocateConfig, DelocateForForgeryLocalization
 
+    from delocate_hf.pretrained.init_flags import init_localization_backbones, localization_config_for_backbone
+
     config = DelocateConfig.small(image_size=args.image_size, localization_loss=args.loss, **json.loads(args.config))
-    model = DelocateForForgeryLocalization.from_pretrained(args.init) if args.init else DelocateForForgeryLocalization(config)
     if args.init:
+        model = DelocateForForgeryLocalization.from_pretrained(args.init)
         config = model.config
+    else:
+        config = localization_config_for_backbone(config, args)
+        model = DelocateForForgeryLocalization(config)
+        init_localization_backbones(model, args)
     shape = (config.num_frames, config.image_size, config.image_mean, config.image_std)
     train = PseudoFakeClipDataset(load_face_clips(args.train), *shape, families=args.families.split(","),
                                   strength=parse_strength(args.strength), seed=args.seed,
