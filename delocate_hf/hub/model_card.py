@@ -200,6 +200,18 @@ def _training_data_section(summary: dict) -> str:
     )
 
 
+def initialisation_text(config: dict) -> str:
+    """"Initialised from ..." of `config["init_sources"]` (what `--init_videomae` / `--init_backbone` loaded, with the
+    weights' licence), or a sentence saying every stage started from random initialisation."""
+    sources = config.get("init_sources") or []
+    if not sources:
+        return "\nEvery stage started from random initialisation (no pretrained weights).\n"
+    lines = [f"- `{s.get('target')}` initialised from **{s.get('source')}** ({s.get('loaded')} tensors"
+             f"{'; weights licence ' + s['licence'] if s.get('licence') else ''})" for s in sources]
+    return ("\nInitialised from pretrained weights (they are part of this checkpoint's safetensors; the packages they "
+            "came from are not needed to load it):\n\n" + "\n".join(lines) + "\n")
+
+
 def _training_procedure_section(config: dict, summary: dict) -> str:
     text = (
         "Three stages (paper, Sec. 3): (1) **recovery** - a VideoMAE masked autoencoder pretrained on real faces "
@@ -212,6 +224,8 @@ def _training_procedure_section(config: dict, summary: dict) -> str:
     )
     keys = ("num_frames", "image_size", "patch_size", "tubelet_size", "mask_ratio", "mask_strategy", "fusion_weight",
             "score_fusion", "localization_frames", "hidden_size", "num_hidden_layers")
+    text += initialisation_text(config)
+    keys += ("mapping_backbone", "loc_encoder")
     rows = [f"| `{key}` | `{_short(config[key], 80)}` |" for key in keys if key in config]
     if rows:
         text += "\nModel configuration (`config.json`):\n\n| setting | value |\n|---|---|\n" + "\n".join(rows) + "\n"
