@@ -13,6 +13,8 @@ class InitReport:
     initialised: names of the target left at their fresh initialisation (absent from the checkpoint, or of another shape).
     unused: checkpoint tensor names the target has no place for (e.g. an ImageNet classifier head).
     licence: the weights' licence when known (model card), e.g. "Apache-2.0".
+    notes: short remarks for the log, e.g. why a part stayed newly initialised ("decoder newly initialised:
+        checkpoint's 4 x 384 != model's 1 x 32").
     """
 
     source: str
@@ -21,6 +23,7 @@ class InitReport:
     initialised: list[str] = field(default_factory=list)
     unused: list[str] = field(default_factory=list)
     licence: str | None = None
+    notes: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """One line for the training log, e.g. `init: DelocateForMaskedRecovery.videomae <- MCG-NJU/videomae-base:
@@ -32,7 +35,8 @@ class InitReport:
 
         return (f"init: {self.target} <- {self.source}: {len(self.loaded)} tensors loaded, "
                 f"{len(self.initialised)} newly initialised{some(self.initialised)}, "
-                f"{len(self.unused)} checkpoint tensors unused{some(self.unused)}")
+                f"{len(self.unused)} checkpoint tensors unused{some(self.unused)}"
+                + "".join(f"; {note}" for note in self.notes))
 
     def to_dict(self) -> dict:
         """The JSON-able record kept in the saved config (`DelocateConfig.init_sources`): source, target, counts,
