@@ -46,6 +46,18 @@ def real_cache(tmp_path_factory, carphone):
     return folder
 
 
+def experiment(name: str):
+    """The module of an experiment probe, `experiments/<name>.py` (run as a script there, not a package)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "experiments" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def dataset(folder, **kwargs):
     from delocate_hf.training.data import load_face_clips
 
@@ -378,18 +390,10 @@ def test_paired_fake_of_a_transformed_real_is_blended_into_the_transformed_clip(
 
 
 def test_global_edits_probe_scores_edited_reals_and_fakes_alike(real_cache, tmp_path):
-    """scripts/probe_global_edits.py on a tiny detector: every edit applied to the real clips and to their fakes,
+    """experiments/probe_global_edits.py on a tiny detector: every edit applied to the real clips and to their fakes,
     probabilities in [0, 1], the real clips listed by score, and the picture written; its edits keep the clip's
     shape, and a neutral grade changes nothing."""
-    import sys
-    from pathlib import Path
-
-    scripts = str(Path(__file__).resolve().parents[1] / "scripts")
-    sys.path.insert(0, scripts)
-    try:
-        import probe_global_edits as probe
-    finally:
-        sys.path.remove(scripts)
+    probe = experiment("probe_global_edits")
     clip = dataset(real_cache, families="self_blend").read_clip(0)["faces"]
     assert np.array_equal(probe.grade(clip), clip)
     assert not np.array_equal(probe.grade(clip, shift=(20, 0, -20)), clip)
@@ -404,6 +408,28 @@ def test_global_edits_probe_scores_edited_reals_and_fakes_alike(real_cache, tmp_
     top = [r["score"] for r in result["highest-scoring real clips"]]
     assert len(top) == 3 and top == sorted(top, reverse=True)
     assert cv2.imread(str(picture)).shape == (SIZE, 3 * SIZE, 3)
+
+
+def test_blur_offset_probe_scores_clean_and_blurred_reals_and_fakes(real_cache, tmp_path):
+    """experiments/probe_blur_offset.py on a tiny stage-2 localizer: one mean score per real / blurred real and per
+    family with its post- and pre-blurred fakes, probabilities in [0, 1], four AUCs per family in [0, 100]; blur
+    changes the localizer's input (the blurred reals' mean differs from the clean reals')."""
+    from modeling import DelocateForForgeryLocalization
+
+    probe = experiment("probe_blur_offset")
+    torch.manual_seed(0)
+    DelocateForForgeryLocalization(DelocateConfig.tiny()).save_pretrained(tmp_path / "loc")
+    families = ["self_blend", "part_eyes"]
+    result = probe.main(["--localizer", str(tmp_path / "loc"), "--data", str(real_cache),
+                         "--families", ",".join(families), "--sigma", "3"])
+    expected = {"real", "real+blur", *families, *(f"{f}+{k}" for f in families for k in ("postblur", "preblur"))}
+    assert set(result["mean_score"]) == expected
+    assert all(0.0 <= v <= 1.0 for v in result["mean_score"].values())
+    assert result["mean_score"]["real"] != result["mean_score"]["real+blur"]
+    for family in families:
+        assert set(result[family]) == {"clean vs real", "clean vs blurred real", "postblur vs blurred real",
+                                       "preblur vs blurred real"}
+        assert all(0.0 <= v <= 100.0 for v in result[family].values())
 
 
 def test_geometric_augment_warps_a_pair_alike_and_its_flag_reaches_the_dataset(real_cache, tmp_path):
@@ -472,20 +498,12 @@ def test_a_family_strength_of_its_own_reaches_its_fakes_only(real_cache, tmp_pat
 
 
 def test_localizer_probe_runs_its_recipe_flags_and_saves_the_model(real_cache, tmp_path):
-    """scripts/probe_localizer.py (the experiments' probe) on the real cache: the new families and flags run, the log
+    """experiments/probe_localizer.py (the experiments' probe) on the real cache: the new families and flags run, the log
     holds its arguments and one evaluation row per `--eval_every` with AUCs in [0, 1], and the saved localizer loads
     back with the probe's config."""
-    import sys
-    from pathlib import Path
-
     from modeling import DelocateForForgeryLocalization
 
-    scripts = str(Path(__file__).resolve().parents[1] / "scripts")
-    sys.path.insert(0, scripts)
-    try:
-        import probe_localizer
-    finally:
-        sys.path.remove(scripts)
+    probe_localizer = experiment("probe_localizer")
     log, saved = tmp_path / "probe.jsonl", tmp_path / "model"
     probe_localizer.main(["--train", str(real_cache), "--heldout", str(real_cache), "--image_size", "32",
                           "--steps", "4", "--batch", "4", "--frames", "1", "--eval_every", "2", "--eval_clips", "3",
@@ -502,18 +520,10 @@ def test_localizer_probe_runs_its_recipe_flags_and_saves_the_model(real_cache, t
 
 
 def test_self_reference_probe_scores_each_clip_against_fresh_blends_of_itself(real_cache, tmp_path):
-    """scripts/probe_self_reference.py on a tiny detector: one record per real clip and per fake of each family,
+    """experiments/probe_self_reference.py on a tiny detector: one record per real clip and per fake of each family,
     `relative` = own clip logit - mean logit of its K self-blends, the references really are blends (their logits
     differ from the clip's own), and the AUCs cover every family."""
-    import sys
-    from pathlib import Path
-
-    scripts = str(Path(__file__).resolve().parents[1] / "scripts")
-    sys.path.insert(0, scripts)
-    try:
-        import probe_self_reference as probe
-    finally:
-        sys.path.remove(scripts)
+    probe = experiment("probe_self_reference")
     families = "self_blend,part_lips"
     result = probe.main(["--model", str(save_tiny_detector(tmp_path / "det")), "--data", str(real_cache),
                          "--families", families, "--references", "2"])

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-SCANNED = ["delocate_hf", "modeling", "processing", "scripts", "spaces_app", "tests"]
+SCANNED = ["delocate_hf", "experiments", "modeling", "processing", "scripts", "spaces_app", "tests"]
 PICKLE_MODULES = {"pickle", "dill", "joblib", "cloudpickle", "_pickle"}
 
 

@@ -8,7 +8,7 @@ are under every edit (a real clip edited globally is still real); a score that r
 shortcut, one that falls for edited fakes shows what hides a blend. Also lists the real clips that score highest, and
 can save their first frames as a picture. Prints JSON (docs/experiments.md, "what makes a real clip score as fake").
 
-    python scripts/probe_global_edits.py --model delocate_hf/default_model \
+    python experiments/probe_global_edits.py --model delocate_hf/default_model \
         --data outputs/default-model-run/cache/heldout --picture top_reals.png
 """
 

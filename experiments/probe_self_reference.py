@@ -12,7 +12,7 @@ blended; a clip that already carries a blend has less room to rise. This probe s
 for each held-out real clip and one fixed pseudo-fake per family of it, and prints the AUCs (all families together
 and per family) as JSON.
 
-    python scripts/probe_self_reference.py --model delocate_hf/default_model --data outputs/demo/cache/heldout
+    python experiments/probe_self_reference.py --model delocate_hf/default_model --data outputs/demo/cache/heldout
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ localizer's clip score (mean frame probability over all frames) of:
 A model that detects blends scores blurred reals like clean reals; one that learnt "a softer face is fake" scores
 them higher (a global shortcut). Prints mean scores and AUCs as JSON (docs/experiments.md, "transformed reals").
 
-    python scripts/probe_blur_offset.py --localizer RUN/final --data outputs/default-model-run/cache/heldout
+    python experiments/probe_blur_offset.py --localizer RUN/final --data outputs/default-model-run/cache/heldout
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ alone (no mapping loss, no MLDG) on a face-clip cache with pseudo-fakes drawn af
 (`PseudoFakeClipDataset`), and every `--eval_every` steps scores a held-out cache (other people) with one fixed
 strength-1 fake of each of the five families per real clip, and blurred copies of its real clips.
 
-    python scripts/probe_localizer.py --train outputs/demo/cache/train --heldout outputs/demo/cache/heldout \
+    python experiments/probe_localizer.py --train outputs/demo/cache/train --heldout outputs/demo/cache/heldout \
         --image_size 64 --steps 300 --log outputs/probe/run.jsonl
 """
 
