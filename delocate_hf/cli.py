@@ -44,10 +44,18 @@ def _add_detect(subparsers) -> None:
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object (no masks) per video on stdout (default: text)")
     parser.add_argument("--save-masks", type=Path, default=None, metavar="OUT.npz",
-                        help="write masks + frame_indices (of the highest-scoring face; with several faces also "
-                             "trackK_masks + trackK_frame_indices of each face K) to OUT.npz (default: not written)")
+                        help="write the forgery masks and frame_indices (of the highest-scoring face; with several "
+                             "faces also trackK_... of each face K) to OUT.npz (default: not written)")
+    parser.add_argument("--mask-layout", default="crop", choices=["crop", "frame"],
+                        help="layout of --save-masks: 'crop' = the localizer's masks + each frame's crop-to-frame "
+                             "transform, a size independent of the video's (read back with "
+                             "delocate_hf.inference.load_masks); 'frame' = masks (N, H, W) float32 in frame "
+                             "coordinates (default: crop)")
     parser.add_argument("--overlay", type=Path, default=None, metavar="OUT.mp4",
                         help="write the heat-map video and the OUT.png contact sheet (default: not written)")
+    parser.add_argument("--overlay-size", default=None, metavar="WIDTH|source",
+                        help="size of the --overlay video: videos wider than WIDTH pixels are drawn scaled down to "
+                             "it, 'source' keeps the video's size (default: 1280)")
     parser.add_argument("--explain", type=Path, default=None, metavar="OUT.png",
                         help="write the 'why' view of the most suspicious frame: face, ROI-masked face, recovery "
                              "and recovery error (default: not written)")
@@ -92,9 +100,26 @@ def _run_push(args) -> int:
     return run_push_command(args)
 
 
+def _add_preprocess(subparsers, arguments: bool = True) -> None:
+    parser = subparsers.add_parser("preprocess", help="face-clip cache of a data set (FF++, Celeb-DF, DFDC, DFo, "
+                                                      "a video folder) for training and evaluation")
+    if arguments:  # they come from delocate_hf.data (datasets): imported only when the command is preprocess
+        from .data.preprocess_command import add_preprocess_arguments
+
+        add_preprocess_arguments(parser)
+    parser.set_defaults(func=_run_preprocess)
+
+
+def _run_preprocess(args) -> int:
+    from .data.preprocess_command import run_preprocess_command
+
+    return run_preprocess_command(args)
+
+
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
-    """The `delocate` parser. With `argv` (the command line it will parse), `push`'s arguments are added only when
-    the command is `push`, so that the other commands and `--help` import nothing but argparse."""
+    """The `delocate` parser. With `argv` (the command line it will parse), `push`'s (`preprocess`'s) arguments are
+    added only when the command is `push` (`preprocess`), so that the other commands and `--help` import nothing but
+    argparse."""
     command = "push" if argv is None else next((a for a in argv if not a.startswith("-")), None)
     parser = argparse.ArgumentParser(prog="delocate", description="Delocate deepfake detection and localization")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks (default: one line)")
@@ -102,6 +127,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     _add_demo(subparsers)
     _add_detect(subparsers)
     _add_push(subparsers, arguments=command == "push")
+    _add_preprocess(subparsers, arguments=argv is None or command == "preprocess")
     return parser
 
 
