@@ -44,10 +44,18 @@ def _add_detect(subparsers) -> None:
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object (no masks) per video on stdout (default: text)")
     parser.add_argument("--save-masks", type=Path, default=None, metavar="OUT.npz",
-                        help="write masks + frame_indices (of the highest-scoring face; with several faces also "
-                             "trackK_masks + trackK_frame_indices of each face K) to OUT.npz (default: not written)")
+                        help="write the forgery masks and frame_indices (of the highest-scoring face; with several "
+                             "faces also trackK_... of each face K) to OUT.npz (default: not written)")
+    parser.add_argument("--mask-layout", default="crop", choices=["crop", "frame"],
+                        help="layout of --save-masks: 'crop' = the localizer's masks + each frame's crop-to-frame "
+                             "transform, a size independent of the video's (read back with "
+                             "delocate_hf.inference.load_masks); 'frame' = masks (N, H, W) float32 in frame "
+                             "coordinates (default: crop)")
     parser.add_argument("--overlay", type=Path, default=None, metavar="OUT.mp4",
                         help="write the heat-map video and the OUT.png contact sheet (default: not written)")
+    parser.add_argument("--overlay-size", default=None, metavar="WIDTH|source",
+                        help="size of the --overlay video: videos wider than WIDTH pixels are drawn scaled down to "
+                             "it, 'source' keeps the video's size (default: 1280)")
     parser.add_argument("--explain", type=Path, default=None, metavar="OUT.png",
                         help="write the 'why' view of the most suspicious frame: face, ROI-masked face, recovery "
                              "and recovery error (default: not written)")

@@ -10,6 +10,7 @@ import pytest
 from conftest import SINGLE_FACE, TEST_MEDIA, save_tiny_detector
 
 from delocate_hf import cli
+from delocate_hf.inference import load_masks
 from delocate_hf.inference import loading as loading_module
 from processing import iter_video_frames, write_video
 
@@ -44,10 +45,13 @@ def test_json_masks_overlay_two_clips(model_dir, tmp_path):
     assert len(data["clip_scores"]) == 2 and len(data["frame_indices"]) == 8
     assert data["frame_indices"] == sorted(set(data["frame_indices"])) and max(data["frame_indices"]) >= 36
     assert [f["index"] for f in data["frames"]] == data["frame_indices"]
-    with np.load(npz) as saved:
-        assert set(saved.files) == {"masks", "frame_indices"}
-        assert saved["masks"].shape == (8, 360, 640) and saved["masks"].dtype == np.float32
+    with np.load(npz) as saved:  # the default layout: the localizer's masks and their crop transforms
+        assert set(saved.files) == {"layout", "frame_size", "crop_size", "crop_masks", "face_affines", "frame_indices"}
+        assert saved["crop_masks"].shape == (8, 64, 64) and saved["frame_size"].tolist() == [360, 640]
         assert saved["frame_indices"].tolist() == data["frame_indices"]
+    masks, indices = load_masks(npz)
+    assert masks.shape == (8, 360, 640) and np.asarray(masks).dtype == np.float32
+    assert indices.tolist() == data["frame_indices"]
     assert sum(1 for _ in iter_video_frames(mp4)) == 72
     assert mp4.with_suffix(".png").stat().st_size > 0
 

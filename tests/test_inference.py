@@ -55,8 +55,9 @@ def test_pipeline_output_contract(single_face_result):
     assert isinstance(r["score"], float) and 0.0 <= r["score"] <= 1.0
     assert r["label"] == ("fake" if r["score"] >= 0.5 else "real")
     masks, indices = r["masks"], r["frame_indices"]
-    assert isinstance(masks, np.ndarray) and masks.dtype == np.float32
-    assert masks.shape == (4, 360, 640)  # original frame size, one per analysed frame
+    # FrameMasks: reads as the float32 (N, H, W) array, held at the localizer's size and pasted on demand
+    assert masks.dtype == np.float32 and np.asarray(masks).dtype == np.float32 and masks.crop_masks.shape == (4, 64, 64)
+    assert masks.shape == np.asarray(masks).shape == (4, 360, 640)  # original frame size, one per analysed frame
     assert masks.min() >= 0.0 and masks.max() <= 1.0 and masks.max() > 0.0
     assert all(isinstance(i, int) for i in indices) and len(indices) == len(masks)
     assert all(0 <= i < 72 for i in indices) and indices == sorted(set(indices))

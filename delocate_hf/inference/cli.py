@@ -7,8 +7,6 @@ import os
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from processing import video_io
 from processing.errors import BAD_INPUT_ERRORS, DelocateInputError
 
@@ -73,16 +71,14 @@ def _detect_one(video, model, processor, args, progress) -> None:
     result = detect_video(video, model, processor, num_frames=args.frames, device=args.device, progress=progress,
                           explain=explain_png is not None, faces=getattr(args, "faces", "all"))
     if args.save_masks is not None:
-        Path(args.save_masks).parent.mkdir(parents=True, exist_ok=True)
-        per_track = {f"track{t.track_id}_{key}": value for t in result.tracks
-                     for key, value in (("masks", t.masks), ("frame_indices", t.frame_indices))
-                     if len(result.tracks) > 1}
-        np.savez_compressed(args.save_masks, masks=result.masks, frame_indices=result.frame_indices, **per_track)
+        from .mask_files import save_masks
+
+        save_masks(args.save_masks, result, layout=getattr(args, "mask_layout", None) or "crop")
     png = why = None
     if args.overlay is not None:
         from .overlay import write_overlay
 
-        _, png = write_overlay(video, result, args.overlay, progress=progress)
+        _, png = write_overlay(video, result, args.overlay, progress=progress, size=args.overlay_size)
     if explain_png is not None:
         from .explain import explain
 
@@ -110,6 +106,23 @@ def _parse_localize(value: str) -> int | None:
     return count
 
 
+def parse_overlay_size(value) -> int | str:
+    """`--overlay-size WIDTH|source` -> `write_overlay(size=)`: a width >= 16 pixels, or "source"."""
+    from .overlay import DEFAULT_OVERLAY_WIDTH, SOURCE_SIZE
+
+    if value is None:
+        return DEFAULT_OVERLAY_WIDTH
+    if str(value).lower() == SOURCE_SIZE:
+        return SOURCE_SIZE
+    try:
+        width = int(value)
+    except ValueError:
+        width = 0
+    if width < 16:
+        raise DelocateInputError(f"--overlay-size takes a width >= 16 pixels or '{SOURCE_SIZE}', got {value!r}")
+    return width
+
+
 def run_detect_command(args) -> int:
     """`delocate detect VIDEO [VIDEO ...]` (argparse namespace from `delocate_hf.cli`).
 
@@ -128,6 +141,11 @@ def run_detect_command(args) -> int:
         raise DelocateInputError(f"{', '.join(single)} take one video; run them one video at a time")
     if args.frames is not None and args.frames < 1:
         raise DelocateInputError(f"--frames must be >= 1, got {args.frames}")
+    args.overlay_size = parse_overlay_size(getattr(args, "overlay_size", None))  # fail fast on bad values
+    if getattr(args, "mask_layout", None) is not None:
+        from .mask_files import check_layout
+
+        check_layout(args.mask_layout)
     if len(videos) == 1:
         _check_video_argument(videos[0])  # fail fast, before loading the model
     localize = getattr(args, "localize", None)

@@ -14,9 +14,11 @@
    masks are the highest-scoring track's), with the verdict from the model config's calibrated rule
    (`results.Verdict`).
 
-Memory is bounded by the number of analysed frames (per face), never by the duration of the video. With
-`explain=True` the face crops of the most suspicious clip are kept (`DetectionResult.evidence`), with
-`keep_frames=True` the decoded analysed frames (`DetectionResult.analysed_frames`, for an overlay without a second
+Memory is bounded by the number of analysed frames (per face), never by the duration of the video nor by its frame
+size: one clip of decoded frames at a time, and masks held at the localizer's resolution (`FrameMasks`, pasted into
+the frame on demand). With `explain=True` the face crops of the most suspicious clip are kept
+(`DetectionResult.evidence`), with `keep_frames=True` the decoded analysed frames, or with `keep_frames=WIDTH` those
+frames scaled to at most WIDTH pixels wide (`DetectionResult.analysed_frames`, for an overlay without a second
 decoding).
 
 No-face policy: clips without a usable face are skipped and reported (`notes`, `skipped_clips`); when no requested
@@ -118,8 +120,29 @@ def _link_box(feats, affines_size: int, frame_size, first: bool) -> np.ndarray:
     return boxes[0 if first else -1]
 
 
+def kept_frames(frames: np.ndarray, keep_frames: bool | int) -> np.ndarray:
+    """The analysed frames `(T, H, W, 3)` as `keep_frames` asks: as decoded (True), or scaled to at most WIDTH
+    pixels wide (an int; area interpolation, height in proportion, never upscaled)."""
+    if keep_frames is True or int(keep_frames) >= frames.shape[2]:
+        return frames
+    import cv2
+
+    width = int(keep_frames)
+    height = max(2, int(round(frames.shape[1] * width / frames.shape[2])))
+    return np.stack([cv2.resize(f, (width, height), interpolation=cv2.INTER_AREA) for f in frames])
+
+
+def check_keep_frames(keep_frames) -> bool | int:
+    """`keep_frames`: False, True, or a width in pixels >= 16."""
+    if isinstance(keep_frames, bool):
+        return keep_frames
+    if not isinstance(keep_frames, (int, np.integer)) or int(keep_frames) < 16:
+        raise DelocateInputError(f"keep_frames must be True, False or a width >= 16 pixels, got {keep_frames!r}")
+    return int(keep_frames)
+
+
 def _face_clips(video, processor, clip_len: int, num_clips: int, progress, scan: dict, faces: str = "largest",
-                keep_frames: bool = False) -> Iterator[dict]:
+                keep_frames: bool | int = False) -> Iterator[dict]:
     """Model inputs of the clips of one sampling pass that have a face, one per analysed face track; the others are
     added to `scan["skipped"]` as `(clip_index, num_clips, reason)`."""
     import torch
@@ -153,6 +176,7 @@ def _face_clips(video, processor, clip_len: int, num_clips: int, progress, scan:
                     raise
                 # the processor names the array; keep its reason only
                 scan["skipped"].append((clip.clip_index, clip.num_clips, str(exc).split(": ", 1)[-1]))
+                del clip  # not held while the next clip is decoded
                 continue
             linker.next_clip()
             size, frame_size = int(processor.size), clip.frames.shape[1:3]
@@ -163,7 +187,7 @@ def _face_clips(video, processor, clip_len: int, num_clips: int, progress, scan:
                         "name": clip.name, "max_faces": int(feats["num_faces"].max()), "track_id": track_id,
                         "clip_index": int(clip.clip_index), "faces": faces, "short_tracks": short if k == 0 else []}
                 if keep_frames and k == 0:
-                    meta["frames"] = clip.frames
+                    meta["frames"] = kept_frames(clip.frames, keep_frames)
                 yield {
                     "pixel_values": feats["pixel_values"],
                     "roi_boxes": feats["roi_boxes"],
@@ -174,6 +198,7 @@ def _face_clips(video, processor, clip_len: int, num_clips: int, progress, scan:
                     "frame_size": torch.as_tensor(clip.frames.shape[1:3], dtype=torch.long)[None],
                     "meta": [meta],
                 }
+            del clip, tracks  # the decoded frames are not held while the next clip is decoded
     finally:
         if bar is not None:
             bar.close()
@@ -181,13 +206,13 @@ def _face_clips(video, processor, clip_len: int, num_clips: int, progress, scan:
 
 def iter_clip_inputs(
     video, processor, clip_len: int, num_frames: int | None = None, progress: bool | None = None,
-    faces: str = "all", keep_frames: bool = False,
+    faces: str = "all", keep_frames: bool | int = False,
 ) -> Iterator[dict]:
     """Model inputs per analysed clip and face track (step 1) for `video` (a path or frames `(T, H, W, 3)`). Each
     dict holds `pixel_values` `(1, T, 3, S, S)`, `roi_boxes` `(1, T, 3, 4)`, `face_affines` `(1, T, 2, 3)`,
     `face_detected` `(1, T)`, `padded` `(1, T)`, `frame_indices` `(1, T)`, `frame_size` `(1, 2)`, `meta` (with the
     video `track_id` of the face, its `clip_index`, and with `keep_frames` the clip's decoded frames on the clip's
-    first track) and `is_last` (a one-element bool tensor, which transformers' chunk-pipeline iterators accept
+    first track: as decoded, or scaled to at most `keep_frames` pixels wide when it is a width) and `is_last` (a one-element bool tensor, which transformers' chunk-pipeline iterators accept
     batched or not).
 
     `faces="all"` (default): every face of a clip is analysed as its own track (`processor.preprocess_tracks`;
@@ -203,6 +228,7 @@ def iter_clip_inputs(
     import torch
 
     check_faces(faces)
+    keep_frames = check_keep_frames(keep_frames)
     requested = num_clips_for(num_frames, clip_len)
     label = video if isinstance(video, (str, Path)) else "frames"
     scan = {"seen": 0, "name": None, "total_frames": 0, "num_clips": 0, "skipped": [], "label": label}
@@ -269,7 +295,7 @@ def detect_video(
     threshold: float | None = None,
     explain: bool = False,
     faces: str = "all",
-    keep_frames: bool = False,
+    keep_frames: bool | int = False,
 ) -> DetectionResult:
     """Detect a deepfake in `video` (a path or frames `(T, H, W, 3)` uint8 RGB).
 
@@ -287,7 +313,13 @@ def detect_video(
         faces: "all" (default): every face analysed as its own track, the video score the highest track score;
             "largest": the largest face only.
         keep_frames: keep the decoded analysed frames (`result.analysed_frames`, e.g. for an overlay drawn without
-            decoding the video again: `write_overlay(..., frames=result.analysed_frames)`).
+            decoding the video again: `write_overlay(..., frames=result.analysed_frames)`): True at the video's
+            size, a width in pixels (e.g. 1280) scaled to at most that width (what an overlay at a display size
+            needs, whatever the video's size).
+
+    The result's masks (`result.masks`, each track's `masks`) read as `(N, H, W)` float32 in frame coordinates and
+    are held at the localizer's resolution with each frame's crop transform (`FrameMasks`): a frame-size mask is
+    pasted when one is asked for (`masks[i]`, `np.asarray(masks)`).
     """
     import torch
 
@@ -322,6 +354,7 @@ __all__ = [
     "SCORE_RULE",
     "TrackResult",
     "check_faces",
+    "check_keep_frames",
     "FrameResult",
     "ModelLoadError",
     "assemble_result",

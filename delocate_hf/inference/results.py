@@ -110,8 +110,10 @@ class TrackResult:
         track_id: 0, 1, ... in order of first appearance among the analysed clips (one id per person: a clip's track
             continues the nearest track of the previous clips, `processing.face_tracks.TrackLinker`).
         label, score: the verdict and P(fake) of this face, the mean of its `clip_scores`.
-        frames: its `FrameResult`s (face boxes in original-frame pixels); masks `(N, H, W)` float32 in [0, 1],
-            original-frame coordinates (0 on padded frames); frame_indices `(N,)` int64.
+        frames: its `FrameResult`s (face boxes in original-frame pixels); masks: `(N, H, W)` float32 in [0, 1],
+            original-frame coordinates (0 on padded frames), as `FrameMasks` (`inference.assemble`): held at the
+            localizer's resolution with each frame's crop transform, pasted into the frame on demand (`masks[i]`,
+            `masks.frame(i, size)`, `np.asarray(masks)`); frame_indices `(N,)` int64.
         padded_frames: analysed frames in which this face was gone (the model saw its nearest frame with the face).
     """
 
@@ -119,7 +121,7 @@ class TrackResult:
     label: str
     score: float
     frames: list[FrameResult]
-    masks: np.ndarray
+    masks: Any  # FrameMasks: reads as (N, H, W) float32, pasted on demand
     frame_indices: np.ndarray
     clip_scores: list[float] = field(default_factory=list)
     padded_frames: int = 0
@@ -158,7 +160,9 @@ class DetectionResult:
     label: str
     score: float
     frames: list[FrameResult]
-    masks: np.ndarray  # (N, H, W) float32 in [0, 1], original-frame coordinates
+    # (N, H, W) float32 in [0, 1], original-frame coordinates: a `FrameMasks` that holds the localizer's masks and
+    # pastes them into the frame on demand (`masks[i]`, `np.asarray(masks)`; the best track's, as `frames`)
+    masks: Any
     frame_indices: np.ndarray  # (N,) int64
     clip_scores: list[float] = field(default_factory=list)
     frame_size: tuple[int, int] = (0, 0)  # (H, W)
@@ -176,7 +180,8 @@ class DetectionResult:
     best_track: int = 0
     faces: str = "largest"  # "all": every face analysed as its own track; "largest": the largest one only
     score_rule: str = SCORE_RULE
-    # with detect_video(..., keep_frames=True): the decoded RGB frames `(H, W, 3)` uint8 by original frame index
+    # with detect_video(..., keep_frames=True | WIDTH): the decoded RGB frames `(h, w, 3)` uint8 by original frame
+    # index (at the video's size, or scaled to at most WIDTH pixels wide)
     analysed_frames: dict[int, np.ndarray] | None = field(default=None, repr=False)
 
     @property
