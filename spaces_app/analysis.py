@@ -1,11 +1,13 @@
 """The non-UI work of the Space: detection, the per-frame plot data, the people table, the overlay video and the
 "why" panel (a face, its ROI-masked version and the recovery model's reconstruction).
 
-Each upload is probed from its container (no decoding) and decoded once, by one `detect_video(..., explain=True,
-keep_frames=True)` that analyses every face as its own track (a row per person in the people table): the "why"
-panel is `delocate_hf.inference.explain` of that result (the clip's face crops, no second decoding or face
-tracking) and the overlay video is drawn on the analysed frames detection kept (`write_overlay(..., frames=)`,
-played over the source's duration), not decoded again.
+Each upload is probed from its container (no decoding; size, duration and frame-size limits) and decoded once, by
+one `detect_video(..., explain=True, keep_frames=OVERLAY_WIDTH)` that analyses every face as its own track (a row
+per person in the people table): the "why" panel is `delocate_hf.inference.explain` of that result (the clip's face
+crops, no second decoding or face tracking) and the overlay video is drawn on the analysed frames detection kept,
+scaled to at most `OVERLAY_WIDTH` pixels wide as they were decoded (`write_overlay(..., frames=)`, played over the
+source's duration): no full-resolution frame is kept, and the masks are held at the localizer's resolution, so
+memory is bounded by the analysis (at most `MAX_CLIPS` clips), not by the upload's frame size.
 
 Every user-facing failure is a `SpaceMessage` (one friendly sentence, never a traceback, never a server path).
 The input side - upload limits, the app's own work folder (`WorkArea`), the checks and copy of an upload and the
@@ -24,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from delocate_hf.inference.explain import display_size  # noqa: F401  (the why-panel image side, for callers)
+from delocate_hf.inference.overlay import DEFAULT_OVERLAY_WIDTH
 from processing.video_io import VideoInfo
 
 if __package__ in (None, ""):  # run as a script on Spaces (app.py puts this folder on sys.path)
@@ -41,6 +44,16 @@ logger = logging.getLogger(__name__)
 
 ENV_MODEL = "DELOCATE_MODEL"
 ENV_DEVICE = "DELOCATE_DEVICE"
+MAX_CLIPS = 8  # the frames slider's maximum, in clips of the model (API callers are held to it too)
+OVERLAY_WIDTH = DEFAULT_OVERLAY_WIDTH  # the overlay's analysed frames are kept at most this wide (1280 px)
+
+
+def frames_to_analyse(num_frames, clip_len: int) -> int | None:
+    """The slider's value as whole clips of the model, between one clip and `MAX_CLIPS` clips (None: one clip)."""
+    if not num_frames:
+        return None
+    clips = int(round(float(num_frames) / clip_len))
+    return min(MAX_CLIPS, max(1, clips)) * clip_len
 
 
 # ---------------------------------------------------------------------------------------------------- model
@@ -249,16 +262,14 @@ def run_analysis(
         step(0.08, "Loading the model")
         model, processor = handle.load()
         clip_len = int(model.config.num_frames)
-        frames = None
-        if num_frames:
-            frames = max(clip_len, int(round(float(num_frames) / clip_len)) * clip_len)
+        frames = frames_to_analyse(num_frames, clip_len)
         step(0.15, "Finding the face and running the detector")
         result = detect_video(str(video), model, processor, num_frames=frames, device=None, progress=False,
-                              explain=True, faces="all", keep_frames=True)
+                              explain=True, faces="all", keep_frames=OVERLAY_WIDTH)
         step(0.6, "Drawing the overlay video")
-        # from the frames detection decoded: the upload is decoded once
+        # from the frames detection decoded (kept at display size): the upload is decoded once
         overlay, _ = write_overlay(None, result, run_dir / "overlay.mp4", contact_sheet=False, progress=False,
-                                   frames=result.analysed_frames)
+                                   frames=result.analysed_frames, size=OVERLAY_WIDTH)
         result.analysed_frames = None
         step(0.85, "Explaining: recovery of a masked face")
         try:

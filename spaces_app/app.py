@@ -7,7 +7,8 @@ ROI-masked version and the recovery model's reconstruction).
     python spaces_app/app.py [--model FOLDER_OR_HUB_ID] [--host 127.0.0.1] [--port 7860]
 
 Settings from the environment: `DELOCATE_MODEL` (folder or Hub id; default: the shipped model),
-`DELOCATE_MAX_UPLOAD_MB` (50), `DELOCATE_MAX_DURATION_S` (60), `DELOCATE_DEVICE` (cpu).
+`DELOCATE_MAX_UPLOAD_MB` (50), `DELOCATE_MAX_DURATION_S` (60), `DELOCATE_MAX_RESOLUTION` (3840x2160, either
+orientation), `DELOCATE_DEVICE` (cpu).
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ if __package__ in (None, ""):  # run as a script (`python app.py` on Spaces): ma
         if str(_p) not in sys.path:
             sys.path.insert(0, str(_p))
     from analysis import (  # type: ignore[no-redef]
-        ENV_MODEL, PEOPLE_COLUMNS, Analysis, DetectorHandle, Limits, WorkArea, clip_series, run_analysis,
+        ENV_MODEL, MAX_CLIPS, PEOPLE_COLUMNS, Analysis, DetectorHandle, Limits, WorkArea, clip_series,
+        run_analysis,
     )
 else:
     from .analysis import (
-        ENV_MODEL, PEOPLE_COLUMNS, Analysis, DetectorHandle, Limits, WorkArea, clip_series, run_analysis,
+        ENV_MODEL, MAX_CLIPS, PEOPLE_COLUMNS, Analysis, DetectorHandle, Limits, WorkArea, clip_series,
+        run_analysis,
     )
 
 import gradio as gr  # noqa: E402
@@ -89,14 +92,16 @@ def build_demo(
     max_duration_s: float | None = None,
     work_dir: str | os.PathLike | None = None,
     device: str | None = None,
+    max_resolution: str | tuple[int, int] | None = None,
 ) -> gr.Blocks:
     """The Space's `gr.Blocks`. `model`: folder or Hub id (default `$DELOCATE_MODEL`, else the shipped model);
-    limits default to `$DELOCATE_MAX_UPLOAD_MB` / `$DELOCATE_MAX_DURATION_S`, else 50 MB / 60 s. The model is loaded
-    here; when it cannot be, the page says why and every analysis returns that message."""
+    limits default to `$DELOCATE_MAX_UPLOAD_MB` / `$DELOCATE_MAX_DURATION_S` / `$DELOCATE_MAX_RESOLUTION`, else
+    50 MB / 60 s / 3840x2160 (either orientation), and are shown on the page. The model is loaded here; when it
+    cannot be, the page says why and every analysis returns that message."""
     from gradio.utils import get_upload_folder
 
     handle = DetectorHandle(model, device=device)
-    limits = Limits.from_env(max_upload_mb, max_duration_s)
+    limits = Limits.from_env(max_upload_mb, max_duration_s, max_resolution)
     work = WorkArea(work_dir)
     allowed_roots = [Path(get_upload_folder()).resolve()]
     handle.try_load()
@@ -108,7 +113,8 @@ def build_demo(
     with gr.Blocks(title=TITLE, delete_cache=(1800, 3600)) as demo:
         gr.Markdown(f"# {TITLE}\n{DESCRIPTION}", elem_id="title")
         gr.Markdown(
-            f"{handle.status_markdown()}  \n**Limits:** videos {limits.describe()}. Every face is analysed; "
+            f"{handle.status_markdown()}  \n**Limits:** videos {limits.describe()}; at most "
+            f"{MAX_CLIPS * clip_len} frames analysed. Every face is analysed; "
             "score = probability that the video is a deepfake (the highest of its faces).",
             elem_id="model-status",
         )
@@ -116,7 +122,7 @@ def build_demo(
             with gr.Column(scale=1):
                 video_in = gr.Video(label="Video (upload or webcam)", sources=["upload", "webcam"],
                                     include_audio=True, elem_id="video-input")
-                frames_in = gr.Slider(clip_len, 8 * clip_len, value=2 * clip_len, step=clip_len,
+                frames_in = gr.Slider(clip_len, MAX_CLIPS * clip_len, value=2 * clip_len, step=clip_len,
                                       label="Frames to analyse (sampled uniformly over the video)",
                                       elem_id="frames")
                 run_btn = gr.Button("Analyze video", variant="primary", elem_id="run-button")
@@ -186,10 +192,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=None, help="port (default: $GRADIO_SERVER_PORT or 7860)")
     parser.add_argument("--max-upload-mb", type=float, default=None)
     parser.add_argument("--max-duration-s", type=float, default=None)
+    parser.add_argument("--max-resolution", default=None, metavar="WIDTHxHEIGHT",
+                        help="largest frame size accepted, either orientation (default: $DELOCATE_MAX_RESOLUTION or "
+                             "3840x2160)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    demo = build_demo(args.model, args.max_upload_mb, args.max_duration_s)
+    demo = build_demo(args.model, args.max_upload_mb, args.max_duration_s, max_resolution=args.max_resolution)
     demo.launch(server_name=args.host, server_port=args.port, **launch_options(demo))
 
 

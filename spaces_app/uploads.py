@@ -2,7 +2,8 @@
 friendly one-sentence messages for every failure (part of the Space; `spaces_app.analysis` re-exports these names).
 
 An upload is checked for size with `stat` (no read), copied into a fresh run folder of the `WorkArea`, then only
-that copy is opened (its container probed, no decoding). Every user-facing failure is a `SpaceMessage`.
+that copy is opened: its container is probed (no decoding) for the duration and frame-size limits, so an upload
+beyond any limit gets its message before a single frame is decoded. Every user-facing failure is a `SpaceMessage`.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ logger = logging.getLogger("spaces_app.analysis")
 
 ENV_MAX_UPLOAD_MB = "DELOCATE_MAX_UPLOAD_MB"
 ENV_MAX_DURATION_S = "DELOCATE_MAX_DURATION_S"
+ENV_MAX_RESOLUTION = "DELOCATE_MAX_RESOLUTION"
 DEFAULT_MAX_UPLOAD_MB = 50.0
 DEFAULT_MAX_DURATION_S = 60.0
+DEFAULT_MAX_RESOLUTION = (3840, 2160)  # long side x short side: 4K UHD, in either orientation
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi", ".mpg", ".mpeg", ".ogv", ".ogg", ".3gp")
 RUN_MAX_AGE_S = 3600.0  # run folders older than this are removed when a new run starts
 
@@ -47,26 +50,61 @@ def _env_float(name: str, default: float) -> float:
     return value if value > 0 else default
 
 
+def parse_resolution(text: str) -> tuple[int, int]:
+    """"3840x2160" -> (3840, 2160) as (long side, short side); raises ValueError on anything else."""
+    match = re.fullmatch(r"\s*(\d+)\s*[x×]\s*(\d+)\s*", str(text))
+    if not match or min(int(match[1]), int(match[2])) < 16:
+        raise ValueError(f"expected a resolution WIDTHxHEIGHT (e.g. 3840x2160), got {text!r}")
+    a, b = int(match[1]), int(match[2])
+    return max(a, b), min(a, b)
+
+
+def _env_resolution(name: str, default: tuple[int, int]) -> tuple[int, int]:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return parse_resolution(raw)
+    except ValueError:
+        logger.warning("ignoring %s=%r (not a resolution such as 3840x2160); using %dx%d", name, raw, *default)
+        return default
+
+
 @dataclass(frozen=True)
 class Limits:
-    """Upload limits: file size (MB, 1 MB = 1,000,000 bytes) and duration (seconds)."""
+    """Upload limits: file size (MB, 1 MB = 1,000,000 bytes), duration (seconds) and frame size (`max_resolution`:
+    long side x short side in pixels, so a portrait video has the same limit as a landscape one)."""
 
     max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB
     max_duration_s: float = DEFAULT_MAX_DURATION_S
+    max_resolution: tuple[int, int] = DEFAULT_MAX_RESOLUTION
 
     @classmethod
-    def from_env(cls, max_upload_mb: float | None = None, max_duration_s: float | None = None) -> "Limits":
-        """Explicit values win, then `DELOCATE_MAX_UPLOAD_MB` / `DELOCATE_MAX_DURATION_S`, then the defaults."""
+    def from_env(cls, max_upload_mb: float | None = None, max_duration_s: float | None = None,
+                 max_resolution: str | tuple[int, int] | None = None) -> "Limits":
+        """Explicit values win, then `DELOCATE_MAX_UPLOAD_MB` / `DELOCATE_MAX_DURATION_S` / `DELOCATE_MAX_RESOLUTION`
+        ("3840x2160"), then the defaults."""
         upload = float(max_upload_mb) if max_upload_mb else _env_float(ENV_MAX_UPLOAD_MB, DEFAULT_MAX_UPLOAD_MB)
         duration = float(max_duration_s) if max_duration_s else _env_float(ENV_MAX_DURATION_S, DEFAULT_MAX_DURATION_S)
-        return cls(max_upload_mb=upload, max_duration_s=duration)
+        if max_resolution:
+            resolution = (parse_resolution(max_resolution) if isinstance(max_resolution, str)
+                          else parse_resolution(f"{max_resolution[0]}x{max_resolution[1]}"))
+        else:
+            resolution = _env_resolution(ENV_MAX_RESOLUTION, DEFAULT_MAX_RESOLUTION)
+        return cls(max_upload_mb=upload, max_duration_s=duration, max_resolution=resolution)
 
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1_000_000)
 
+    def fits(self, width: int, height: int) -> bool:
+        """Whether a `width` x `height` frame is within `max_resolution` (in either orientation)."""
+        return max(width, height) <= self.max_resolution[0] and min(width, height) <= self.max_resolution[1]
+
     def describe(self) -> str:
-        return f"up to {format_mb(self.max_upload_bytes)} and {self.max_duration_s:g} s"
+        long, short = self.max_resolution
+        return (f"up to {format_mb(self.max_upload_bytes)}, {self.max_duration_s:g} s and {long}×{short} pixels "
+                "(either orientation)")
 
 
 def format_mb(num_bytes: float) -> str:
@@ -134,7 +172,8 @@ def prepare_upload(
     """Check the upload and copy it into `run_dir`. Returns `(copy, display name, info)`.
 
     Order: no file -> outside the allowed folders -> empty -> over the size limit (all from `stat`), then copy,
-    then the container check and the duration limit on the copy.
+    then the container check, the duration and the frame-size limits on the copy (container metadata: nothing is
+    decoded before every limit is met).
     """
     from processing.errors import DelocateInputError
 
@@ -171,6 +210,12 @@ def prepare_upload(
         raise SpaceMessage(
             f"The video '{name}' is {info.duration_s:.1f} s long, over this Space's limit of "
             f"{limits.max_duration_s:g} s. Please trim it to a shorter clip and try again."
+        )
+    if not limits.fits(info.width, info.height):
+        long, short = limits.max_resolution
+        raise SpaceMessage(
+            f"The video '{name}' is {info.width}×{info.height} pixels, over this Space's limit of {long}×{short} "
+            "(either orientation). Please downscale it (e.g. to 1080p) and try again."
         )
     return local, name, info
 
