@@ -1,6 +1,7 @@
-"""Smoke test of scripts/benchmark.py: the cheapest subcommand runs and writes the JSON keys the report reads.
-No timing assertions (the machine is shared). The end-to-end `detect` run is marked `benchmark` (minutes on a busy
-machine): `pytest -m benchmark` or `make test-benchmark` runs it; `make test` skips it."""
+"""Smoke test of scripts/benchmark.py (the sections of scripts/benchmarks/): the cheapest subcommand runs and writes
+the JSON keys the report reads; the `all` and `memory` tables render from summaries of the shape the sections return.
+No timing assertions (the machine is shared). The end-to-end `detect` and `memory` runs are marked `benchmark`
+(minutes on a busy machine): `pytest -m benchmark` or `make test-benchmark` runs them; `make test` skips them."""
 
 import json
 import subprocess
@@ -31,13 +32,30 @@ def test_hardware_quick_writes_json(tmp_path):
         assert {"median_s", "best_s", "gflops_median", "gflops_best"} <= set(row)
 
 
-def test_markdown_table_from_summary():
-    """The `all` table renders from a summary of the shape the subcommands return (no benchmark is run)."""
+def _section(name: str):
+    """`scripts/benchmarks/<name>.py`, imported as the entry point imports it."""
+    import importlib
+
     sys.path.insert(0, str(REPO / "scripts"))
     try:
-        import benchmark
+        return importlib.import_module(f"benchmarks.{name}")
     finally:
         sys.path.remove(str(REPO / "scripts"))
+
+
+def test_entry_point_lists_every_section():
+    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "benchmark.py"), "--help"], capture_output=True,
+                          text=True, timeout=HANG_TIMEOUT, cwd=str(REPO))
+    assert proc.returncode == 0, proc.stderr
+    for section in ("processor", "face-sizes", "faces-fps", "sampling", "hardware", "models", "detect", "help",
+                    "memory", "all", "table"):
+        assert section in proc.stdout
+    assert "shared" not in (REPO / "scripts" / "benchmarks" / "common.py").read_text()  # the repository's media only
+
+
+def test_markdown_table_from_summary():
+    """The `all` table renders from a summary of the shape the subcommands return (no benchmark is run)."""
+    summary_module = _section("summary")
     machine = {"cpus": 2, "torch": "x", "torch_threads": 2, "loadavg": [1.0, 1.0, 1.0]}
     proc_row = {"backend": "mediapipe", "frame_size": [360, 640], "decode_fps": 500.0, "landmarks_crop_fps": 200.0,
                 "processor_clip_s": 0.1, "peak_rss_mb": 600.0}
@@ -57,11 +75,56 @@ def test_markdown_table_from_summary():
         "models": {"results": [model_row, bare_row], "fused_vs_bare": {"base_sdpa": {"time_ratio": 2.0, "flop_ratio": 1.9}}},
         "detect": {"matmul_gflops": 78.0, "results": [detect_row]},
     }
-    table = benchmark.markdown_table(summary)
+    table = summary_module.summary_table(summary)
     assert "| metric | value | target | met? |" in table
     assert "| fused / bare VideoMAE time, base sdpa (FLOP ratio 1.90x) | 2.00x | <= 1.3x | **no** |" in table
     assert "| end-to-end warm / fp32 FLOP floor, base float32 | 1.11x | <= 1.2x | yes |" in table
     assert "base fused detector (4 of 16 frames localized)" in table
+
+
+def _memory_row(size, rss, wall, rss_overlay, wall_overlay):
+    return {"size": size, "detect": {"peak_rss_mb": rss, "wall_s": wall},
+            "overlay": {"peak_rss_mb": rss_overlay, "wall_s": wall_overlay}}
+
+
+def test_memory_table_and_targets_from_summary():
+    """The memory-vs-resolution table and its three targets, from a summary of the shape `memory` returns."""
+    memory = _section("memory")
+    result = {"frames": 128, "video_frames": 288, "model": "the shipped default model", "overlay_size": None,
+              "commit": "abc1234", "loadavg_start": [1, 1, 1], "loadavg_end": [2, 2, 2],
+              "rows": [_memory_row("640x360", 850.0, 7.5, 1100.0, 10.7), _memory_row("1920x1080", 900.0, 12.0, 1200.0, 20.0),
+                       _memory_row("3840x2160", 1300.0, 30.0, 2300.0, 95.0)]}
+    table = memory.memory_table(result)
+    assert "| video | peak RSS | wall time | with `--overlay OUT.mp4`: peak RSS | wall time |" in table
+    assert "| 3840x2160 | 1.27 GB | 30.0 s | 2.25 GB | 95.0 s |" in table
+    assert "| peak RSS 3840x2160 / 640x360, without overlay | 1.53x | <= 1.5x | **no** |" in table
+    assert "| peak RSS 3840x2160 / 640x360, with overlay | 2.09x | <= 2x | **no** |" in table
+    assert "| wall time 3840x2160, with / without overlay | 3.17x | <= 3x | **no** |" in table
+    result["rows"][-1] = _memory_row("3840x2160", 1000.0, 30.0, 1300.0, 60.0)
+    assert [met for *_, met in memory.memory_targets(result)] == [True, True, True]
+
+
+@pytest.mark.benchmark
+def test_memory_benchmark_runs_the_cli(tmp_path):
+    """`benchmark.py memory` end to end on two small sizes with a tiny detector: the real clip looped and upscaled,
+    `delocate detect` with and without the overlay in fresh processes."""
+    from conftest import save_tiny_detector
+
+    model = save_tiny_detector(tmp_path / "tiny")
+    command = [sys.executable, str(REPO / "scripts" / "benchmark.py"), "--output-dir", str(tmp_path), "memory",
+               "--sizes", "320x180", "960x540", "--frames", "8", "--video-frames", "80", "--model", str(model)]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=HANG_TIMEOUT, cwd=str(REPO))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((tmp_path / "memory.json").read_text())
+    assert [r["size"] for r in result["rows"]] == ["320x180", "960x540"]
+    for row in result["rows"]:
+        assert row["video"]["frames"] == 80
+        assert row["detect"]["frame_size"] == row["overlay"]["frame_size"] == list(
+            reversed([int(v) for v in row["size"].split("x")]))
+        for key in ("detect", "overlay"):
+            assert row[key]["analysed_frames"] == 8 and row[key]["peak_rss_mb"] > 100 and row[key]["wall_s"] > 0
+    assert len(result["targets"]) == 3
+    assert (tmp_path / "memory.md").read_text().startswith("| video | peak RSS |")
 
 
 @pytest.mark.benchmark

