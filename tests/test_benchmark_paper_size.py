@@ -1,9 +1,9 @@
-"""scripts/benchmark_paper_size.py (issue 28, point 3). The FLOP formulas it adds to torch's counter are checked here
-on single layers; the benchmark itself, run with `--tiny` (the same path as the paper-size run: real video -> cache,
-Hub-format checkpoints, each stage's entry point with its pretrained init), is marked `benchmark` (`pytest -m benchmark`
-or `make test-benchmark`). No timing assertions: the machine is shared."""
+"""`python scripts/benchmark.py paper-size` (scripts/benchmarks/paper_size.py; issue 28, point 3). The FLOP formulas
+it adds to torch's counter are checked here on single layers; the section itself, run with `--tiny` (the same path as
+the paper-size run: real video -> cache, Hub-format checkpoints, each stage's entry point with its pretrained init), is
+marked `benchmark` (`pytest -m benchmark` or `make test-benchmark`). No timing assertions: the machine is shared."""
 
-import importlib.util
+import importlib
 import json
 import subprocess
 import sys
@@ -15,14 +15,15 @@ from conftest import HANG_TIMEOUT
 from torch.utils.flop_counter import FlopCounterMode
 
 REPO = Path(__file__).resolve().parents[1]
-SCRIPT = REPO / "scripts" / "benchmark_paper_size.py"
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location("benchmark_paper_size", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """`scripts/benchmarks/paper_size.py`, imported as the entry point imports it."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        return importlib.import_module("benchmarks.paper_size")
+    finally:
+        sys.path.remove(str(REPO / "scripts"))
 
 
 def counted(fn, mapping=None) -> int:
@@ -65,9 +66,9 @@ def test_tiny_run_trains_every_stage_from_its_pretrained_init(tmp_path):
     (VideoMAE folder, ResNet-18 folder, EfficientNet-Lite0 ImageNet weights), with positive step times, FLOPs and peak
     RSS; stage 1b's counted step is one forward + backward of the same model on a batch of 2; stage 2's
     H100 row scales the localizer to every frame; the JSON and the Markdown table are written."""
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--tiny", "--steps", "2", "--stage2-frames", "2",
-                           "--output-dir", str(tmp_path)], capture_output=True, text=True, timeout=HANG_TIMEOUT,
-                          cwd=str(REPO))
+    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "benchmark.py"), "--output-dir", str(tmp_path),
+                           "paper-size", "--tiny", "--steps", "2", "--stage2-frames", "2"],
+                          capture_output=True, text=True, timeout=HANG_TIMEOUT, cwd=str(REPO))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     summary = json.loads((tmp_path / "paper_size_tiny.json").read_text())
     assert summary["tiny"] is True and summary["cache"]["frames"] == 4 and summary["cache"]["size"] == 64

@@ -48,7 +48,7 @@ def test_entry_point_lists_every_section():
                           text=True, timeout=HANG_TIMEOUT, cwd=str(REPO))
     assert proc.returncode == 0, proc.stderr
     for section in ("processor", "face-sizes", "faces-fps", "sampling", "hardware", "models", "detect", "help",
-                    "memory", "all", "table"):
+                    "memory", "paper-size", "all", "table"):
         assert section in proc.stdout
     assert "shared" not in (REPO / "scripts" / "benchmarks" / "common.py").read_text()  # the repository's media only
 

@@ -11,7 +11,9 @@
     detect.py      `detect`: end-to-end `delocate detect` per video against the FLOP floor
     help.py        `help`: seconds until `delocate --help` answers
     memory.py      `memory`: peak RSS and wall time of `delocate detect` against the frame size (640x360 to 4K)
-    summary.py     `all` (every section but face-sizes, faces-fps and memory, one table) and `table`
+    paper_size.py  `paper-size`: a few optimizer steps of every training stage at paper size, each from its
+                   pretrained init (s/step, peak RSS, FLOPs/step; what one H100 would need per stage)
+    summary.py     `all` (every section but face-sizes, faces-fps, memory and paper-size, one table) and `table`
     cli.py         the subcommands and `main`
 
 Each section adds its subcommand with `add_<name>_parser(subparsers)`; its `func` takes the parsed args and returns

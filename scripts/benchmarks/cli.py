@@ -9,6 +9,7 @@
     python scripts/benchmark.py detect [--configs tiny base] # `delocate detect` s/video, peak RSS, FLOP floor
     python scripts/benchmark.py help                         # seconds until `delocate --help` answers
     python scripts/benchmark.py memory [--sizes 640x360 ...] # peak RSS / wall time of `delocate detect` vs frame size
+    python scripts/benchmark.py paper-size [--tiny]          # a few training steps of every stage at paper size, H100 need
     python scripts/benchmark.py all                          # hardware .. help + benchmark.json / benchmark.md table
     python scripts/benchmark.py table                        # benchmark.md again from the last `all` run
 
@@ -30,13 +31,14 @@ from .hardware import add_hardware_parser
 from .help import add_help_parser
 from .memory import add_memory_parser
 from .models import add_models_parser
+from .paper_size import add_paper_size_parser
 from .processor import add_processor_parser
 from .sampling import add_sampling_parser
 from .summary import add_all_parser, add_table_parser
 
 SUBCOMMANDS = [add_processor_parser, add_face_sizes_parser, add_faces_fps_parser, add_sampling_parser,
                add_hardware_parser, add_models_parser, add_detect_parser, add_help_parser, add_memory_parser,
-               add_all_parser, add_table_parser]
+               add_paper_size_parser, add_all_parser, add_table_parser]
 
 
 def main(argv=None) -> int:

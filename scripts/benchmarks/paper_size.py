@@ -1,9 +1,8 @@
-#!/usr/bin/env python
-"""Has the paper-size training path run? A few optimizer steps of each stage at the paper's size, each from its
-pretrained initialisation, through the stages' real entry points (issue 28, point 3).
+"""`paper-size`: has the paper-size training path run? A few optimizer steps of each stage at the paper's size, each
+from its pretrained initialisation, through the stages' real entry points (issue 28, point 3).
 
-    python scripts/benchmark_paper_size.py            # DelocateConfig(): VideoMAE-B, 16 x 224 px (tens of minutes on 2 cores)
-    python scripts/benchmark_paper_size.py --tiny     # DelocateConfig.tiny(): the same path in about a minute (CI)
+    python scripts/benchmark.py paper-size          # DelocateConfig(): VideoMAE-B, 16 x 224 px (~40 min, 2 busy cores)
+    python scripts/benchmark.py paper-size --tiny   # DelocateConfig.tiny(): the same path in about a minute (CI)
 
 What runs, in this order, each stage in a fresh process (so that its peak RSS is its own):
 
@@ -32,19 +31,14 @@ Peak memory: the stage process's `ru_maxrss` (and its RSS polled from here, whic
 Batch: 2 clips (`--batch`) for stages 1 and 1b; stage 2 needs at least 2 real and 2 fake clips for MLDG's
 meta-train / meta-test split, so it runs at 4 (`--stage2-batch`). From the FLOPs per clip, the table says what one
 H100 would need per stage for the README's paper-protocol schedule (batch 8; the paper gives no step counts), at an
-assumed sustained throughput (`--gpu-tflops`, `--gpu-mfu`). Results: `OUTPUT_DIR/paper_size.json` and `.md`.
-
-(A standalone script: `scripts/benchmark.py` is being split into a package for issue 30; this becomes one of its
-sections, with its shared table writer, once that lands.)
+assumed sustained throughput (`--gpu-tflops`, `--gpu-mfu`). Results: `OUTPUT_DIR/paper_size.json` and `.md`
+(`paper_size_tiny.*` with `--tiny`). Not part of `all` (tens of minutes).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import platform
-import resource
 import shutil
 import statistics
 import subprocess
@@ -53,11 +47,9 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+from .common import REPO, git_commit, loadavg, machine, peak_rss_mb
+from .table import fmt, markdown_table
 
-OUTPUT_DIR = REPO / "outputs" / "benchmark"
 STAGES = ("stage1", "stage1b", "stage2-resnet18", "stage2-efficientnet-lite0")
 STAGE_TITLES = {  # progress lines
     "stage1": "stage 1: ROI-masked recovery, from VideoMAE (`--init_videomae`)",
@@ -70,28 +62,6 @@ STAGE_TITLES = {  # progress lines
 PAPER_SCHEDULE = {"stage1": 100_000, "stage1b": 20_000, "stage2": 20_000}
 PAPER_BATCH = 8
 H100_BF16_DENSE_TFLOPS = 989.0  # H100 SXM5, dense bf16 tensor-core peak (NVIDIA's datasheet)
-
-
-def peak_rss_mb() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
-
-
-def machine() -> dict:
-    import torch
-
-    return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
-            "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-            "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-            "loadavg": [round(v, 2) for v in os.getloadavg()]}
-
-
-def git_commit() -> str | None:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO,
-                              timeout=10).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
 
 
 # ------------------------------------------------------------------------------------------------ data, checkpoints
@@ -226,7 +196,7 @@ class StepProbe:
             self.counting = False
             self.flops = int(self.counter.get_total_flops())
             for name, counts in self.counter.get_flop_counts().items():
-                if name != "Global" and name.count(".") <= 1:
+                if name != "Global" and "." not in name:  # the models (torch's attribution below them is loose)
                     self.by_module[name] = int(sum(counts.values()))
 
     def post(self, optimizer, args, kwargs):
@@ -292,13 +262,15 @@ def run_child(stage: str, argv: list[str], args, work: Path) -> dict:
             "result": str(work / f"{stage}.result.json")}
     spec_path = work / f"{stage}.spec.json"
     spec_path.write_text(json.dumps(spec))
+    scripts = str(REPO / "scripts")  # `python -m benchmarks.paper_size SPEC` runs `child_main`
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-           "TOKENIZERS_PARALLELISM": "false"}
+           "TOKENIZERS_PARALLELISM": "false",
+           "PYTHONPATH": os.pathsep.join(p for p in (scripts, os.environ.get("PYTHONPATH")) if p)}
     log = work / f"{stage}.log"
     print(f"  {stage}: {STAGE_TITLES[stage]} ...", flush=True)
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--_child", str(spec_path)],
-                                stdout=out, stderr=subprocess.STDOUT, cwd=str(REPO), env=env)
+        proc = subprocess.Popen([sys.executable, "-m", "benchmarks.paper_size", str(spec_path)], stdout=out,
+                                stderr=subprocess.STDOUT, cwd=str(REPO), env=env)
     limit = args.max_rss_gb * 1024 ** 3
     polled, over = 0, False
     ps = psutil.Process(proc.pid)
@@ -330,10 +302,6 @@ def run_child(stage: str, argv: list[str], args, work: Path) -> dict:
 
 
 # ------------------------------------------------------------------------------------------------ report
-def fmt(value, spec: str) -> str:
-    return "n/a" if value is None else format(value, spec)
-
-
 def gflop(flops) -> str:
     if flops is None:
         return "n/a"
@@ -397,85 +365,54 @@ def markdown(summary: dict) -> str:
     m, g = summary["machine"], summary["gpu"]
     size = "tiny config (DelocateConfig.tiny())" if summary["tiny"] else \
         "DelocateConfig(): VideoMAE-B, 16 frames x 224 px, tubelet 2, patch 16"
-    lines = [f"# Paper-size training path: {size}", "",
-             f"Commit {summary['commit']}; {m['cpus']} CPUs, torch {m['torch']}, {m['torch_threads']} threads "
-             f"(OMP_NUM_THREADS={m['omp_num_threads']}); load average {summary['loadavg_start']} at the start, "
-             f"{summary['loadavg_end']} at the end; {'bf16 autocast' if summary['bf16'] else 'fp32'}; "
-             f"{summary['elapsed_s'] / 60:.1f} min in all. Data: {summary['cache']['cached_clips']} real face clips "
-             f"({', '.join(summary['cache']['videos'])}) preprocessed at {summary['cache']['frames']} x "
-             f"{summary['cache']['size']} px; stages 1b and 2 draw self-blends from them. VideoMAE and ResNet-18 "
-             "checkpoints: random weights in the Hub's formats (nothing is downloadable here); EfficientNet-Lite0: "
-             "the installed ImageNet weights. Each stage: its entry point's `main([...])` in a fresh process, "
-             f"{summary['warmup']} warm-up step, {summary['steps']} timed, 1 FLOP-counted.", "",
-             "| stage | clips x frames per step | s/step (this CPU) | FLOPs/step (fwd+bwd) | peak RSS | parameters | "
-             "initialised |", "|---|---|---|---|---|---|---|"]
+    rows = []
     for r in summary["results"]:
-        name = STAGE_SHORT[r["stage"]]
+        name, clips = STAGE_SHORT[r["stage"]], clips_per_step(summary, r["stage"])
         if r.get("failed"):
-            lines.append(f"| {name} | {clips_per_step(summary, r['stage'])} | failed: {r['failed']} | | | | |")
+            rows.append((name, clips, f"failed: {r['failed']}", "", "", "", ""))
             continue
         sources = "; ".join(f"{s['target'].split('.', 1)[-1]} <- {Path(s['source']).name} ({s['loaded']} tensors)"
                             for s in (r.get("init_sources") or []))
         steps = ", ".join(f"{t:.3g}" for t in r["step_seconds"])
-        lines.append(f"| {name} | {clips_per_step(summary, r['stage'])} | {fmt(r['seconds_per_step'], '.2f')} "
-                     f"({steps}) | {gflop(r['flops_per_step'])} | {r['peak_rss_mb'] / 1024:.2f} GB | "
-                     f"{r['parameters'] / 1e6:.1f} M | {sources or 'n/a'} |")
-    lines += ["", f"FLOPs: {summary['flop_counter']}.", "",
-              f"One H100, on paper: FLOPs per clip (stage 2: the localizer scaled to all {summary['cache']['frames']} "
-              f"frames) x batch {PAPER_BATCH} (the paper's), at {g['tflops']:.0f} TFLOP/s (dense bf16 peak) x "
-              f"{g['mfu']:.0%} MFU = {g['tflops'] * g['mfu']:.0f} TFLOP/s sustained, and at {g['low_mfu']:.0%} MFU "
-              f"({g['tflops'] * g['low_mfu']:.0f} TFLOP/s: small-channel convolutions and second-order MLDG use a GPU "
-              "less well); steps: the README's paper-protocol schedule (the paper gives batch 8 but no step or "
-              "epoch counts).", "",
-              f"| stage | FLOPs/clip | FLOPs/step (batch {PAPER_BATCH}) | s/step at {g['mfu']:.0%} MFU | steps | "
-              f"hours at {g['mfu']:.0%} MFU | hours at {g['low_mfu']:.0%} MFU |", "|---|---|---|---|---|---|---|"]
-    for row in g["rows"]:
-        lines.append(f"| {STAGE_SHORT[row['stage']]} | {gflop(row['flops_per_clip'])} | "
-                     f"{gflop(row['flops_per_step_batch8'])} | {row['seconds_per_step_mfu']:.3f} | "
-                     f"{row['schedule_steps']:,} | {row['hours_mfu']:.2f} | {row['hours_low_mfu']:.2f} |")
-    return "\n".join(lines) + "\n"
+        rows.append((name, clips, f"{fmt(r['seconds_per_step'], '.2f')} ({steps})", gflop(r["flops_per_step"]),
+                     f"{r['peak_rss_mb'] / 1024:.2f} GB", f"{r['parameters'] / 1e6:.1f} M", sources or "n/a"))
+    cpu = markdown_table(["stage", "clips x frames per step", "s/step (this CPU)", "FLOPs/step (fwd+bwd)", "peak RSS",
+                          "parameters", "initialised"], rows)
+    gpu = markdown_table(
+        ["stage", "FLOPs/clip", f"FLOPs/step (batch {PAPER_BATCH})", f"s/step at {g['mfu']:.0%} MFU", "steps",
+         f"hours at {g['mfu']:.0%} MFU", f"hours at {g['low_mfu']:.0%} MFU"],
+        [(STAGE_SHORT[row["stage"]], gflop(row["flops_per_clip"]), gflop(row["flops_per_step_batch8"]),
+          f"{row['seconds_per_step_mfu']:.3f}", f"{row['schedule_steps']:,}", f"{row['hours_mfu']:.2f}",
+          f"{row['hours_low_mfu']:.2f}") for row in g["rows"]])
+    return "\n".join([
+        f"# Paper-size training path: {size}", "",
+        f"Commit {summary['commit']}; {m['cpus']} CPUs, torch {m['torch']}, {m['torch_threads']} threads "
+        f"(OMP_NUM_THREADS={summary['omp_num_threads']}); load average {summary['loadavg_start']} at the start, "
+        f"{summary['loadavg_end']} at the end; {'bf16 autocast' if summary['bf16'] else 'fp32'}; "
+        f"{summary['elapsed_s'] / 60:.1f} min in all. Data: {summary['cache']['cached_clips']} real face clips "
+        f"({', '.join(summary['cache']['videos'])}) preprocessed at {summary['cache']['frames']} x "
+        f"{summary['cache']['size']} px; stages 1b and 2 draw self-blends from them. VideoMAE and ResNet-18 "
+        "checkpoints: random weights in the Hub's formats (nothing is downloadable here); EfficientNet-Lite0: the "
+        "installed ImageNet weights. Each stage: its entry point's `main([...])` in a fresh process, "
+        f"{summary['warmup']} warm-up step, {summary['steps']} timed, 1 FLOP-counted.", "", cpu, "",
+        f"FLOPs: {summary['flop_counter']}.", "",
+        f"One H100, on paper: FLOPs per clip (stage 2: the localizer scaled to all {summary['cache']['frames']} "
+        f"frames) x batch {PAPER_BATCH} (the paper's), at {g['tflops']:.0f} TFLOP/s (dense bf16 peak) x "
+        f"{g['mfu']:.0%} MFU = {g['tflops'] * g['mfu']:.0f} TFLOP/s sustained, and at {g['low_mfu']:.0%} MFU "
+        f"({g['tflops'] * g['low_mfu']:.0f} TFLOP/s: small-channel convolutions and second-order MLDG use a GPU "
+        "less well); steps: the README's paper-protocol schedule (the paper gives batch 8 but no step or epoch "
+        "counts).", "", gpu]) + "\n"
 
 
-# ------------------------------------------------------------------------------------------------ main
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--tiny", action="store_true", help="DelocateConfig.tiny() (4 frames, 64 px): the same path in "
-                   "about a minute (the benchmark-marked test runs it)")
-    p.add_argument("--stages", nargs="+", default=list(STAGES), choices=STAGES)
-    p.add_argument("--steps", type=int, default=3, help="timed optimizer steps per stage (after --warmup)")
-    p.add_argument("--warmup", type=int, default=1, help="untimed optimizer steps first")
-    p.add_argument("--batch", type=int, default=2, help="clips per step, stages 1 and 1b")
-    p.add_argument("--stage2-batch", type=int, default=4,
-                   help="clips per step, stage 2 (MLDG needs 2 real + 2 fake for its meta-train / meta-test split)")
-    p.add_argument("--stage2-frames", type=int, default=4,
-                   help="stage 2's --frames_per_clip: the localizer trains on this many random frames of each clip "
-                        "(default 4: all 16 of 4 clips with second-order MLDG need ~24 GB on the CPU; 0: all). The H100 "
-                        "table scales its FLOPs to all frames")
-    p.add_argument("--clips-per-video", type=int, default=3, help="16-frame windows per real video in the cache")
-    p.add_argument("--bf16", action="store_true", help="the stages' --mixed_precision bf16 (CPU autocast)")
-    p.add_argument("--threads", type=int, default=None, help="torch threads in each stage (default: torch's)")
-    p.add_argument("--max-rss-gb", type=float, default=15.0, help="stop a stage whose RSS goes above this")
-    p.add_argument("--gpu-tflops", type=float, default=H100_BF16_DENSE_TFLOPS,
-                   help="the GPU's dense bf16 peak, TFLOP/s (default: H100 SXM)")
-    p.add_argument("--gpu-mfu", type=float, default=0.40, help="assumed model-FLOPs utilisation (default 0.40)")
-    p.add_argument("--gpu-low-mfu", type=float, default=0.15, help="a pessimistic utilisation, second column")
-    p.add_argument("--output-dir", type=Path, default=OUTPUT_DIR)
-    p.add_argument("--work-dir", type=Path, default=None, help="cache, checkpoints and stage outputs (default: a "
-                   "temporary folder, removed at the end)")
-    p.add_argument("--_child", default=None, help=argparse.SUPPRESS)
-    return p
-
-
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    if args._child:
-        return child_main(args._child)
+# ------------------------------------------------------------------------------------------------ section
+def run_paper_size(args) -> dict:
     if args.warmup < 1 or args.steps < 1:
         raise SystemExit("--warmup and --steps must be at least 1")
+    args.name = "paper_size_tiny" if args.tiny else "paper_size"  # the JSON `main` writes: OUTPUT/<name>.json
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    start, loadavg_start = time.perf_counter(), [round(v, 2) for v in os.getloadavg()]
+    start, loadavg_start = time.perf_counter(), loadavg()
     temporary = args.work_dir is None
-    work = Path(tempfile.mkdtemp(prefix="paper_size_")) if temporary else args.work_dir
+    work = Path(tempfile.mkdtemp(prefix="paper_size_")) if temporary else args.work_dir.resolve()
     work.mkdir(parents=True, exist_ok=True)
     try:
         print(f"paper-size training path ({'tiny' if args.tiny else 'DelocateConfig()'}) in {work}", flush=True)
@@ -498,35 +435,66 @@ def main(argv=None) -> int:
             if stage == "stage1" and not result.get("failed"):
                 recovery = result["model_dir"]
             results.append(result)
-        batches = {s: (args.stage2_batch if s.startswith("stage2") else args.batch) for s in STAGES}
-        summary = {
-            "benchmark": "paper_size", "tiny": args.tiny, "bf16": args.bf16, "commit": git_commit(),
-            "machine": machine(), "loadavg_start": loadavg_start, "loadavg_end": [round(v, 2) for v in os.getloadavg()],
-            "elapsed_s": round(time.perf_counter() - start, 1), "cache": cache, "checkpoints": checkpoints,
-            "batches": batches, "stage2_frames": args.stage2_frames, "warmup": args.warmup, "steps": args.steps, "results": results,
-            "flop_counter": "torch.utils.flop_counter.FlopCounterMode over one training step's forward + backward "
-                            "(stage 2: with the frozen recovery forward and MLDG's inner step and second-order terms); "
-                            "matrix products, convolutions and attention only (a multiply-add = 2 FLOPs; "
-                            "elementwise ops, norms and the optimizer not counted); CPU flash attention mapped to "
-                            "torch's SDPA formulas, grouped-convolution weight gradients counted per group (torch's "
-                            "own formula ignores groups)",
-            "gpu": {"tflops": args.gpu_tflops, "mfu": args.gpu_mfu, "low_mfu": args.gpu_low_mfu,
-                    "paper_batch": PAPER_BATCH, "schedule": PAPER_SCHEDULE,
-                    "rows": gpu_estimates(results, batches, args.gpu_tflops, args.gpu_mfu, args.gpu_low_mfu,
-                                          args.stage2_frames)},
-        }
-        args.output_dir.mkdir(parents=True, exist_ok=True)
-        name = "paper_size_tiny" if args.tiny else "paper_size"
-        (args.output_dir / f"{name}.json").write_text(json.dumps(summary, indent=1))
-        table = markdown(summary)
-        (args.output_dir / f"{name}.md").write_text(table)
-        print("\n" + table)
-        print(f"-> {args.output_dir / name}.json / .md")
-        return 1 if any(r.get("failed") for r in results) else 0
     finally:
         if temporary:
             shutil.rmtree(work, ignore_errors=True)
+    batches = {s: (args.stage2_batch if s.startswith("stage2") else args.batch) for s in STAGES}
+    summary = {
+        "benchmark": "paper_size", "tiny": args.tiny, "bf16": args.bf16, "commit": git_commit(),
+        "machine": machine(), "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "loadavg_start": loadavg_start,
+        "loadavg_end": loadavg(), "elapsed_s": round(time.perf_counter() - start, 1), "cache": cache,
+        "checkpoints": checkpoints, "batches": batches, "stage2_frames": args.stage2_frames, "warmup": args.warmup,
+        "steps": args.steps, "results": results,
+        "flop_counter": "torch.utils.flop_counter.FlopCounterMode over one training step's forward + backward "
+                        "(stage 2: with the frozen recovery forward and MLDG's inner step and second-order terms); "
+                        "matrix products, convolutions and attention only (a multiply-add = 2 FLOPs; elementwise "
+                        "ops, norms and the optimizer not counted); CPU flash attention mapped to torch's SDPA "
+                        "formulas, grouped-convolution weight gradients counted per group (torch's own formula "
+                        "ignores groups)",
+        "gpu": {"tflops": args.gpu_tflops, "mfu": args.gpu_mfu, "low_mfu": args.gpu_low_mfu,
+                "paper_batch": PAPER_BATCH, "schedule": PAPER_SCHEDULE,
+                "rows": gpu_estimates(results, batches, args.gpu_tflops, args.gpu_mfu, args.gpu_low_mfu,
+                                      args.stage2_frames)},
+    }
+    table = markdown(summary)
+    out = Path(args.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{args.name}.md").write_text(table)
+    print("\n" + table)
+    failed = [r["stage"] for r in results if r.get("failed")]
+    if failed:
+        (out / f"{args.name}.json").write_text(json.dumps(summary, indent=2) + "\n")
+        raise SystemExit(f"paper-size: {', '.join(failed)} failed (see {out / args.name}.json)")
+    return summary
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def add_paper_size_parser(subparsers) -> None:
+    p = subparsers.add_parser("paper-size", help="a few optimizer steps of every stage at paper size from its "
+                              "pretrained init: s/step, peak RSS, FLOPs/step, what one H100 would need (not in `all`)")
+    p.add_argument("--tiny", action="store_true", help="DelocateConfig.tiny() (4 frames, 64 px): the same path in "
+                   "about a minute (the benchmark-marked test runs it)")
+    p.add_argument("--stages", nargs="+", default=list(STAGES), choices=STAGES)
+    p.add_argument("--steps", type=int, default=3, help="timed optimizer steps per stage (after --warmup)")
+    p.add_argument("--warmup", type=int, default=1, help="untimed optimizer steps first")
+    p.add_argument("--batch", type=int, default=2, help="clips per step, stages 1 and 1b")
+    p.add_argument("--stage2-batch", type=int, default=4,
+                   help="clips per step, stage 2 (MLDG needs 2 real + 2 fake for its meta-train / meta-test split)")
+    p.add_argument("--stage2-frames", type=int, default=4,
+                   help="stage 2's --frames_per_clip: the localizer trains on this many random frames of each clip "
+                        "(default 4: all 16 of 4 clips with second-order MLDG need ~24 GB on the CPU; 0: all). The H100 "
+                        "table scales its FLOPs to all frames")
+    p.add_argument("--clips-per-video", type=int, default=3, help="16-frame windows per real video in the cache")
+    p.add_argument("--bf16", action="store_true", help="the stages' --mixed_precision bf16 (CPU autocast)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads in each stage (default: torch's)")
+    p.add_argument("--max-rss-gb", type=float, default=15.0, help="stop a stage whose RSS goes above this")
+    p.add_argument("--gpu-tflops", type=float, default=H100_BF16_DENSE_TFLOPS,
+                   help="the GPU's dense bf16 peak, TFLOP/s (default: H100 SXM)")
+    p.add_argument("--gpu-mfu", type=float, default=0.40, help="assumed model-FLOPs utilisation (default 0.40)")
+    p.add_argument("--gpu-low-mfu", type=float, default=0.15, help="a pessimistic utilisation, second column")
+    p.add_argument("--work-dir", type=Path, default=None, help="cache, checkpoints and stage outputs (default: a "
+                   "temporary folder, removed at the end)")
+    p.set_defaults(func=run_paper_size, name="paper_size")
+
+
+if __name__ == "__main__":  # a stage's fresh process: `python -m benchmarks.paper_size SPEC.json`
+    sys.exit(child_main(sys.argv[1]))
