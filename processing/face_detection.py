@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import DelocateInputError
-from .native_logs import filtered_native_stderr, quiet_mediapipe_logs
+from .native_logs import filtered_native_stderr, import_mediapipe, quiet_mediapipe_logs
 
 MODEL_SELECTION = {"short_range": 0, "full_range": 1}
 # MediaPipe's keypoint order: the subject's right eye (image left in an unmirrored photo), left eye, nose tip, mouth
@@ -192,7 +192,7 @@ class MediaPipeFaceDetector:
             raise ValueError(f"unknown face detector model {unknown or names!r}; choose from {sorted(MODEL_SELECTION)}")
         quiet_mediapipe_logs()
         try:
-            import mediapipe as mp
+            mp = import_mediapipe()
         except ImportError as exc:  # pragma: no cover
             raise ImportError("MediaPipe is needed for face detection: pip install mediapipe") from exc
         self._quiet = filtered_native_stderr

@@ -59,6 +59,16 @@ class TrackFeatures:
     short_tracks: list = field(default_factory=list)
 
 
+def _take(frames: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """`frames[indices]`, without the copy when `indices` takes every frame in order (a read-only view then): a clip
+    of 8 4K frames is 200 MB."""
+    if len(indices) == len(frames) and np.array_equal(indices, np.arange(len(frames))):
+        view = frames.view()
+        view.flags.writeable = False
+        return view
+    return frames[indices]
+
+
 class DelocateFaceProcessor(BaseImageProcessor):
     r"""Turns videos (paths or decoded frames) into aligned face clips for the Delocate models.
 
@@ -209,7 +219,7 @@ class DelocateFaceProcessor(BaseImageProcessor):
                 from .errors import VideoTooShortError
 
                 raise VideoTooShortError(f"video {name} {exc}") from None
-        return arr[idx], idx, name
+        return _take(arr, idx), idx, name
 
     def _settings(self, kwargs: dict) -> dict:
         return {k: kwargs.get(k, getattr(self, k)) for k in self.valid_kwargs.__annotations__ if hasattr(self, k)}
@@ -227,7 +237,7 @@ class DelocateFaceProcessor(BaseImageProcessor):
         """The outputs of one followed face (see `preprocess`); padded frames of a track use their `frame_source`."""
         size = int(settings["size"])
         source = track.frame_source
-        shown = frames if source is None else frames[np.asarray(source)]
+        shown = frames if source is None else _take(frames, np.asarray(source))
         aligned = align_faces(
             shown,
             track.landmarks,

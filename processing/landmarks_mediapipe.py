@@ -34,7 +34,7 @@ from .face_detection import (
     transform_points,
 )
 from .landmarks_base import FaceLandmarks, LandmarkBackend, _check_frame, crop_reference_points
-from .native_logs import _PROTOBUF_WARNING, filtered_native_stderr, quiet_mediapipe_logs
+from .native_logs import _PROTOBUF_WARNING, filtered_native_stderr, import_mediapipe, quiet_mediapipe_logs
 
 __all__ = ["MAX_KEYPOINT_DISAGREEMENT", "MAX_RETRY_DISAGREEMENT", "MediaPipeLandmarker"]
 
@@ -85,7 +85,7 @@ class MediaPipeLandmarker(LandmarkBackend):
     ):
         quiet_mediapipe_logs()
         try:
-            import mediapipe as mp
+            mp = import_mediapipe()
         except ImportError as exc:  # pragma: no cover
             raise ImportError("MediaPipe is needed for landmark_backend='mediapipe': pip install mediapipe") from exc
         if detector not in (None, "full_range", "short_range"):

@@ -5,6 +5,10 @@ face library's crop finder).
   show); set once, before MediaPipe is imported or a graph is created.
 - `filtered_native_stderr()`: a context manager that captures file descriptor 2 (what MediaPipe's C++ code writes)
   and re-emits every line that is not known noise (`_NATIVE_NOISE`), so real native errors still reach stderr.
+- `import_mediapipe()`: `import mediapipe` without the memory its import would pin: mediapipe keeps the exception of
+  its optional audio import (`audio_record.sd_error`, e.g. "PortAudio library not found"), whose traceback holds
+  every frame of the stack that first imported it, and so the video frames those callers held (a 4K clip of 8
+  frames: 200 MB, for the life of the process).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import sys
 import tempfile
 import warnings
 
-__all__ = ["filtered_native_stderr", "quiet_mediapipe_logs"]
+__all__ = ["filtered_native_stderr", "import_mediapipe", "quiet_mediapipe_logs"]
 
 # Native (C++) log lines of MediaPipe/TFLite that are pure noise; anything else written to stderr is kept.
 _NATIVE_NOISE = (
@@ -70,3 +74,15 @@ def filtered_native_stderr():
             ]
             if kept:
                 sys.stderr.write("".join(kept))
+
+
+def import_mediapipe():
+    """`import mediapipe` (the module), with the traceback of its optional audio import's stored exception dropped
+    (it would keep every frame of the importing stack alive, with the arrays they hold)."""
+    import mediapipe
+
+    record = sys.modules.get("mediapipe.tasks.python.audio.core.audio_record")
+    error = getattr(record, "sd_error", None)
+    if isinstance(error, BaseException):
+        error.__traceback__ = None
+    return mediapipe

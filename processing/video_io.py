@@ -120,11 +120,11 @@ class VideoClip:
 
 
 
-def _clip(found: list, fps: float, total: int, p: Path) -> VideoClip:
-    """`VideoClip` from `_rgb_frames` items `(index, image, rotation)`."""
+def _clip(found: list, fps: float, total: int, p: Path, frames: np.ndarray | None = None) -> VideoClip:
+    """`VideoClip` from `_rgb_frames` items `(index, image, rotation)` (`frames`: their images, already stacked)."""
     if not found:
         raise VideoDecodeError(f"cannot decode video '{p}': no decodable frame")
-    frames = np.stack([image for _, image, _ in found])
+    frames = np.stack([image for _, image, _ in found]) if frames is None else frames
     return VideoClip(frames=frames, frame_indices=np.asarray([i for i, _, _ in found], dtype=np.int64), fps=fps,
                      total_frames=int(total), size=(int(frames.shape[1]), int(frames.shape[2])), path=str(p),
                      rotation=found[-1][2], name=f"'{p}'")
@@ -282,16 +282,22 @@ def iter_clips(video, clip_len: int, num_clips: int = 1, allow_single_frame: boo
     name = f"'{p}'"
     num_clips = _fit_num_clips(total, clip_len, num_clips, name)
     indices = sample_frame_indices(total, num_clips * clip_len, "uniform").tolist()
-    emitted, buffer = 0, []
+    # each clip's frames are written into one array as they are decoded (no list of frames stacked afterwards), and
+    # a clip is not held here while the next one is decoded: a clip of 8 4K frames is 200 MB
+    emitted, buffer, frames = 0, [], None
     for done, (index, image, rotation) in enumerate(_rgb_frames(p, indices, packets), start=1):
         if on_frame is not None:
             on_frame(done, len(indices))
-        buffer.append((index, image, rotation))
+        if frames is None:
+            frames = np.empty((clip_len, *image.shape), dtype=image.dtype)
+        frames[len(buffer)] = image
+        buffer.append((index, None, rotation))
         if len(buffer) == clip_len:
-            clip = _clip(buffer, fps, total, p)
+            clip = _clip(buffer, fps, total, p, frames=frames)
             clip.clip_index, clip.num_clips = emitted, num_clips
+            emitted, buffer, frames = emitted + 1, [], None
             yield clip
-            emitted, buffer = emitted + 1, []
+            clip = None
     if emitted < num_clips:  # corrupt tail: the packet count promised more frames than decode
         if emitted == 0:
             raise VideoDecodeError(f"cannot decode video {name}: decoding stopped before {clip_len} frames")

@@ -100,6 +100,9 @@ def build_demo(
     cannot be, the page says why and every analysis returns that message."""
     from gradio.utils import get_upload_folder
 
+    from delocate_hf.inference.memory import unmap_large_buffers
+
+    unmap_large_buffers()  # decoded HD / 4K frames do not stay resident once freed
     handle = DetectorHandle(model, device=device)
     limits = Limits.from_env(max_upload_mb, max_duration_s, max_resolution)
     work = WorkArea(work_dir)

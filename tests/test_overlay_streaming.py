@@ -84,7 +84,7 @@ def test_overlay_streams_without_a_frame_list(hd_video, result, tmp_path):
     finally:
         tracemalloc.stop()
     frame_bytes = 1920 * 1080 * 3
-    assert peak < 16 * frame_bytes, f"peak {peak / 1e6:.0f} MB"
+    assert peak < 16 * frame_bytes, f"peak {peak / 1e6:.0f} MB"  # 70 MB measured; the 48 frames alone: 299 MB
 
 
 def test_kept_frames_are_scaled_and_drawn_without_decoding(result, tmp_path):

@@ -131,6 +131,9 @@ def run_detect_command(args) -> int:
     others go on; the exit code is 2 when any failed. `--json` prints one JSON line per video (JSON Lines)."""
     from transformers.utils import logging as hf_logging
 
+    from .memory import unmap_large_buffers
+
+    unmap_large_buffers()  # decoded HD / 4K frames do not stay resident once freed
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
     videos = list(args.video) if isinstance(args.video, (list, tuple)) else [args.video]
