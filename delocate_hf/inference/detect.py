@@ -176,7 +176,7 @@ def _face_clips(video, processor, clip_len: int, num_clips: int, progress, scan:
                     raise
                 # the processor names the array; keep its reason only
                 scan["skipped"].append((clip.clip_index, clip.num_clips, str(exc).split(": ", 1)[-1]))
-                del clip  # not held while the next clip is decoded
+                clip = None  # not held while the next clip is decoded
                 continue
             linker.next_clip()
             size, frame_size = int(processor.size), clip.frames.shape[1:3]
@@ -198,7 +198,7 @@ def _face_clips(video, processor, clip_len: int, num_clips: int, progress, scan:
                     "frame_size": torch.as_tensor(clip.frames.shape[1:3], dtype=torch.long)[None],
                     "meta": [meta],
                 }
-            del clip, tracks  # the decoded frames are not held while the next clip is decoded
+            clip = tracks = None  # the decoded frames are not held while the next clip is decoded
     finally:
         if bar is not None:
             bar.close()
