@@ -27,7 +27,7 @@ import pytest
 pytest.importorskip("gradio")
 pytest.importorskip("gradio_client")
 
-from conftest import HANG_TIMEOUT, SINGLE_FACE, carphone_path  # noqa: E402
+from conftest import SINGLE_FACE, carphone_path  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
 
 from processing import iter_video_frames, write_video  # noqa: E402
