@@ -12,7 +12,7 @@ from delocate_hf.pretrained.efficientnet_lite_weights import to_efficientnet_lit
 from delocate_hf.training import pretrain_recovery, train_localization
 from modeling import DelocateConfig, DelocateForForgeryLocalization, DelocateForMaskedRecovery
 
-from test_training import common, face_clip_cache, stage1  # noqa: F401  (module fixtures)
+from test_training import assert_stage_refuses, common, face_clip_cache, stage1  # noqa: F401  (module fixtures)
 
 FROZEN = ["--learning_rate", "1e-12", "--weight_decay", "0"]  # one step that leaves the weights where they started
 
@@ -76,9 +76,4 @@ def test_init_flags_that_cannot_be_used_end_with_one_line(stage1, face_clip_cach
          "--backbone_for encoder"),
     ]
     for stage, argv, named in cases:
-        with pytest.raises(SystemExit) as stopped:
-            stage.main(argv)
-        err = capsys.readouterr().err
-        errors = [line for line in err.splitlines() if "error:" in line]
-        assert stopped.value.code == 2 and len(errors) == 1 and named in errors[0], err
-        assert "Traceback" not in err
+        assert_stage_refuses(stage, argv, named, capsys)

@@ -125,6 +125,18 @@ def test_localization_loss_weight_flags_reach_the_loss(stage1, face_clip_cache, 
                                        stage1["model_dir"], "--map_loss_weight", "x"))
 
 
+def assert_stage_refuses(stage, argv: list[str], named: str, capsys) -> None:
+    """`stage.main(argv)` ends as argparse does: exit status 2, one `error:` line containing `named`, no traceback,
+    nothing trained (no `final` folder)."""
+    with pytest.raises(SystemExit) as stopped:
+        stage.main(argv)
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert stopped.value.code == 2 and len(errors) == 1 and named in errors[0], err
+    assert "Traceback" not in err
+    assert not (Path(argv[argv.index("--output_dir") + 1]) / "final").exists()
+
+
 def test_unusable_values_end_the_stage_with_one_error_line(stage1, face_clip_cache, tmp_path, capsys):
     """A value the stage cannot use (a config value out of range, a family that does not exist, a cache or checkpoint
     that is not there, a folder to resume from that is not a checkpoint, a batch that cannot be balanced) ends it as argparse does: exit status 2 and one `error:` line naming the
@@ -144,13 +156,7 @@ def test_unusable_values_end_the_stage_with_one_error_line(stage1, face_clip_cac
          "not a complete checkpoint"),
     ]
     for stage, argv, named in cases:
-        with pytest.raises(SystemExit) as stopped:
-            stage.main(argv)
-        err = capsys.readouterr().err
-        errors = [line for line in err.splitlines() if "error:" in line]
-        assert stopped.value.code == 2 and len(errors) == 1 and named in errors[0], err
-        assert "Traceback" not in err
-        assert not (Path(argv[argv.index("--output_dir") + 1]) / "final").exists()
+        assert_stage_refuses(stage, argv, named, capsys)
     with pytest.raises(ValueError, match="map_loss_weight"):
         train_localization.main(cases[0][1] + ["--debug"])
 
