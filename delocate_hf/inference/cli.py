@@ -93,17 +93,22 @@ def _detect_one(video, model, processor, args, progress) -> None:
         _print_result(video, result, args, png, why)
 
 
-def _parse_localize(value: str) -> int | None:
-    """`--localize N|all` -> the `localization_frames` setting: N >= 1, or None (every frame) for "all"."""
-    if str(value).lower() == "all":
+def _number_or_word(value, word: str, minimum: int, error: str) -> int | None:
+    """`value` -> None when it is `word` (any case), else an int >= `minimum`; DelocateInputError(`error`) otherwise."""
+    if str(value).lower() == word:
         return None
     try:
-        count = int(value)
+        number = int(value)
     except ValueError:
-        count = 0
-    if count < 1:
-        raise DelocateInputError(f"--localize takes a number of frames >= 1 or 'all', got {value!r}")
-    return count
+        number = minimum - 1
+    if number < minimum:
+        raise DelocateInputError(error)
+    return number
+
+
+def _parse_localize(value: str) -> int | None:
+    """`--localize N|all` -> the `localization_frames` setting: N >= 1, or None (every frame) for "all"."""
+    return _number_or_word(value, "all", 1, f"--localize takes a number of frames >= 1 or 'all', got {value!r}")
 
 
 def parse_overlay_size(value) -> int | str:
@@ -112,15 +117,9 @@ def parse_overlay_size(value) -> int | str:
 
     if value is None:
         return DEFAULT_OVERLAY_WIDTH
-    if str(value).lower() == SOURCE_SIZE:
-        return SOURCE_SIZE
-    try:
-        width = int(value)
-    except ValueError:
-        width = 0
-    if width < 16:
-        raise DelocateInputError(f"--overlay-size takes a width >= 16 pixels or '{SOURCE_SIZE}', got {value!r}")
-    return width
+    width = _number_or_word(value, SOURCE_SIZE, 16,
+                            f"--overlay-size takes a width >= 16 pixels or '{SOURCE_SIZE}', got {value!r}")
+    return SOURCE_SIZE if width is None else width
 
 
 def run_detect_command(args) -> int:
