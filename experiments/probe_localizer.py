@@ -25,6 +25,8 @@ def auc(scores: np.ndarray, labels: np.ndarray) -> float:
 
 
 def main(argv=None) -> None:
+    from delocate_hf.pretrained.init_flags import add_backbone_init_arguments
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", required=True)
     parser.add_argument("--heldout", required=True)
@@ -57,9 +59,7 @@ def main(argv=None) -> None:
     parser.add_argument("--geometric_augment", type=float, default=0.0,
                         help="probability of a random similarity warp of a training clip (FaceClipDataset)")
     parser.add_argument("--init", default=None, help="start from this saved localizer (e.g. another probe's --save)")
-    parser.add_argument("--init_backbone", default=None,
-                        help="as the stage-2 script's flag: efficientnet-lite0|1|2 (ImageNet) or a ResNet checkpoint")
-    parser.add_argument("--backbone_for", default="both", choices=["both", "encoder", "mapping"])
+    add_backbone_init_arguments(parser)  # --init_backbone, --backbone_for, --backbone_head: as stage 2's
     parser.add_argument("--save", default=None, help="folder to save the trained localizer into at the end")
     parser.add_argument("--bf16", action="store_true",
                         help="training forward under bfloat16 autocast (CPUs with AVX512-BF16 / AMX: ~1.7x faster); "

@@ -97,6 +97,10 @@ class DelocateConfig(PretrainedConfig):
         `loc_encoder_channels`) or an EfficientNet-Lite variant (a full-resolution convolution, then the backbone's
         feature maps at strides 2-32; its stem reads the face's RGB channels first, so ImageNet weights apply; needs
         5 `loc_decoder_channels`, e.g. `EFFICIENTNET_DECODER_CHANNELS`, and `image_size` divisible by 32).
+    loc_encoder_head (`bool`, defaults to `False`):
+        With an EfficientNet-Lite `loc_encoder`: the frame classifier pools the backbone's ImageNet head (a 1x1
+        convolution to 1280 channels, initialised with the backbone) applied to the deepest feature map, instead of
+        the deepest map itself (the decoder is unchanged).
     loc_encoder_channels (`tuple[int]`):
         Channels of the SE encoder stages; each stage after the first halves the resolution.
     loc_decoder_channels (`tuple[int]`):
@@ -204,6 +208,7 @@ class DelocateConfig(PretrainedConfig):
     mapping_backbone: str = "resnet"
     mapping_hidden_channels: int = 64
     loc_encoder: str = "se"
+    loc_encoder_head: bool = False
     loc_encoder_channels: list[int] | tuple[int, ...] = (32, 64, 128, 256)
     loc_decoder_channels: list[int] | tuple[int, ...] = (128, 64, 32)
     use_scse: bool = True
@@ -272,6 +277,8 @@ class DelocateConfig(PretrainedConfig):
             raise ValueError(f"mapping_backbone must be one of {MAPPING_BACKBONES}, got {self.mapping_backbone!r}")
         if self.loc_encoder not in LOCALIZATION_ENCODERS:
             raise ValueError(f"loc_encoder must be one of {LOCALIZATION_ENCODERS}, got {self.loc_encoder!r}")
+        if self.loc_encoder_head and self.loc_encoder == "se":
+            raise ValueError("loc_encoder_head needs an EfficientNet-Lite loc_encoder (the SE encoder has no ImageNet head)")
         if self.mapping_backbone != "resnet" and not 1 <= self.mapping_num_stages <= 4:
             raise ValueError(f"mapping_num_stages must be in [1, 4] with {self.mapping_backbone}, got {self.mapping_num_stages}")
         if len(self.loc_encoder_channels) < 2:

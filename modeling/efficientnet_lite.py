@@ -144,8 +144,8 @@ class EfficientNetLite(nn.Module):
 
     `in_channels` > 3: the stem convolution reads extra channels after the RGB ones (ImageNet weights fill the first
     three; the loader zeroes the rest, so the network starts as the ImageNet one). `with_head`: the 1280-channel head
-    and a `num_labels`-way classifier (`forward` gives logits `(N, num_labels)`); without it the module is a feature
-    extractor (`forward_features`).
+    and a `num_labels`-way classifier (`forward` gives logits `(N, num_labels)`; `num_labels=0`: the head alone,
+    `forward_head`); without it the module is a feature extractor (`forward_features`).
     """
 
     def __init__(self, name: str, in_channels: int = 3, with_head: bool = False, num_labels: int = 1000,
@@ -162,9 +162,10 @@ class EfficientNetLite(nn.Module):
         if with_head:
             self.head = ConvNormActivation(specs[-1].out_channels, HEAD_CHANNELS, 1)
             self.dropout = nn.Dropout(dropout)
-            self.classifier = nn.Linear(HEAD_CHANNELS, num_labels)
+            self.classifier = nn.Linear(HEAD_CHANNELS, num_labels) if num_labels else None
         else:
-            self.head = None
+            self.head = self.classifier = None
+        self.head_channels = HEAD_CHANNELS if with_head else None
 
     def forward_features(self, pixel_values: torch.Tensor, num_levels: int | None = None) -> list[torch.Tensor]:
         """`pixel_values` `(N, C, H, W)` -> the last feature map of each resolution, shallowest first:
@@ -178,11 +179,17 @@ class EfficientNetLite(nn.Module):
                 features.append(hidden_states)
         return features
 
-    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        """`pixel_values` `(N, C, H, W)` -> ImageNet logits `(N, num_labels)` (needs `with_head=True`)."""
+    def forward_head(self, deepest: torch.Tensor) -> torch.Tensor:
+        """The deepest feature map `(N, feature_channels[-1], h, w)` -> the head's `(N, 1280, h, w)` (needs `with_head`)."""
         if self.head is None:
             raise ValueError("this EfficientNetLite was built without its head: use forward_features")
-        hidden_states = self.head(self.forward_features(pixel_values)[-1])
+        return self.head(deepest)
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """`pixel_values` `(N, C, H, W)` -> ImageNet logits `(N, num_labels)` (needs `with_head=True`, `num_labels` > 0)."""
+        if self.classifier is None:
+            raise ValueError("this EfficientNetLite was built without its classifier: use forward_features / forward_head")
+        hidden_states = self.forward_head(self.forward_features(pixel_values)[-1])
         return self.classifier(self.dropout(hidden_states.mean(dim=(2, 3))))
 
 

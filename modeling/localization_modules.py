@@ -159,17 +159,24 @@ class DelocateEfficientNetLiteEncoder(nn.Module):
 
     The input is the channel concatenation of the parts given (face, mapped face, ...); the backbone's stem reads the
     face's three channels first, so ImageNet weights apply to it (the other input channels start at zero weight).
+    `with_head`: the backbone keeps its ImageNet head (1x1 convolution to 1280 channels), `head_features` applies it
+    to the deepest skip (for the frame classifier; the decoder still reads the skips).
     """
 
-    def __init__(self, in_channels: int, name: str, full_resolution_channels: int = 16):
+    def __init__(self, in_channels: int, name: str, full_resolution_channels: int = 16, with_head: bool = False):
         super().__init__()
         self.full_resolution = nn.Sequential(
             nn.Conv2d(in_channels, full_resolution_channels, 3, padding=1, bias=False),
             nn.BatchNorm2d(full_resolution_channels),
             nn.ReLU(inplace=True),
         )
-        self.backbone = EfficientNetLite(name, in_channels)
+        self.backbone = EfficientNetLite(name, in_channels, with_head=with_head, num_labels=0)
         self.out_channels = [full_resolution_channels] + list(self.backbone.feature_channels)
+        self.head_channels = self.backbone.head_channels
+
+    def head_features(self, deepest: torch.Tensor) -> torch.Tensor:
+        """The deepest skip `(N, out_channels[-1], h, w)` -> the ImageNet head's `(N, head_channels, h, w)`."""
+        return self.backbone.forward_head(deepest)
 
     def forward(self, hidden_states: torch.Tensor | list[torch.Tensor]) -> list[torch.Tensor]:
         """`hidden_states` (N, C, H, W), or a list of tensors whose channel concatenation is the input."""
@@ -267,13 +274,16 @@ class DelocateLocalizationNetwork(nn.Module):
                                              config.se_reduction)
             encoder_channels = list(config.loc_encoder_channels)
         else:
-            self.encoder = DelocateEfficientNetLiteEncoder(inputs * config.num_channels, config.loc_encoder)
+            self.encoder = DelocateEfficientNetLiteEncoder(inputs * config.num_channels, config.loc_encoder,
+                                                           with_head=config.loc_encoder_head)
             encoder_channels = self.encoder.out_channels
+        self.encoder_head = config.loc_encoder_head
+        classified = self.encoder.head_channels if self.encoder_head else encoder_channels[-1]
         self.decoder = DelocateUNetDecoder(
             encoder_channels, list(config.loc_decoder_channels), config.use_scse, config.se_reduction
         )
         self.frame_pooling = config.frame_pooling
-        pooled = (config.mapping_hidden_channels + encoder_channels[-1]) * (1 if self.frame_pooling == "mean" else 2)
+        pooled = (config.mapping_hidden_channels + classified) * (1 if self.frame_pooling == "mean" else 2)
         self.classifier = nn.Linear(pooled, 1)
         self.chunk_size = config.localization_chunk_size
 
@@ -305,7 +315,8 @@ class DelocateLocalizationNetwork(nn.Module):
             inputs.append(self.residual_gain * high_pass_residual(pixel_values))
         skips = self.encoder(inputs)
         mask_logits = self.segmentation_head(self.decoder(skips))  # (N, 1, H, W)
-        pooled = torch.cat([pool_frame(f, self.frame_pooling) for f in (map_features, skips[-1])], dim=1)  # (N, pooled)
+        deepest = self.encoder.head_features(skips[-1]) if self.encoder_head else skips[-1]
+        pooled = torch.cat([pool_frame(f, self.frame_pooling) for f in (map_features, deepest)], dim=1)  # (N, pooled)
         frame_logits = self.classifier(pooled).squeeze(-1)
         return {"frame_logits": frame_logits, "mask_logits": mask_logits.contiguous(), "mapped_faces": mapped.contiguous()}
 

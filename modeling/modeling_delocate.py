@@ -51,7 +51,8 @@ LOCALIZATION_FIELDS = (
     "mapped_size", "resnet_embedding_size", "resnet_hidden_sizes", "resnet_depths", "mapping_num_stages",
     "mapping_hidden_channels", "loc_encoder_channels", "loc_decoder_channels", "use_scse", "se_reduction",
     "mask_threshold", "cls_loss_weight", "map_loss_weight", "loc_loss_weight", "localization_loss",
-    "localization_pos_weight", "mapping_backbone", "loc_encoder", "frame_pooling", "loc_residual_input",
+    "localization_pos_weight", "mapping_backbone", "loc_encoder", "loc_encoder_head", "frame_pooling",
+    "loc_residual_input",
 )
 
 

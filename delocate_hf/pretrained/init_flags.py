@@ -39,6 +39,9 @@ def add_backbone_init_arguments(parser: argparse.ArgumentParser) -> argparse.Arg
     parser.add_argument("--backbone_for", default="both", choices=BACKBONE_TARGETS,
                         help="with an EfficientNet-Lite --init_backbone: build it as the mapping module's backbone, the "
                              "localization encoder, or both (default: both)")
+    parser.add_argument("--backbone_head", action="store_true",
+                        help="with an EfficientNet-Lite localization encoder: the frame classifier reads the backbone's "
+                             "ImageNet head (1x1 convolution to 1280 channels) on the deepest map (config.loc_encoder_head)")
     return parser
 
 
@@ -53,6 +56,8 @@ def localization_config_for_backbone(config, args: argparse.Namespace):
     config = copy.deepcopy(config)
     config.init_sources = None  # a new stage-2 model: its own sources only (the detector merges the stages')
     source = getattr(args, "init_backbone", None)
+    if getattr(args, "backbone_head", False) and not source:
+        raise ValueError("--backbone_head needs --init_backbone efficientnet-lite0|1|2 (the head comes with its weights)")
     if not source:
         return config
     if is_efficientnet_lite(source):
@@ -62,11 +67,15 @@ def localization_config_for_backbone(config, args: argparse.Namespace):
             config.loc_encoder = source
             if len(config.loc_decoder_channels) != len(EFFICIENTNET_DECODER_CHANNELS):
                 config.loc_decoder_channels = list(EFFICIENTNET_DECODER_CHANNELS)
+            config.loc_encoder_head = bool(getattr(args, "backbone_head", False))
     elif args.backbone_for == "encoder":
         raise ValueError(f"--init_backbone {source}: a ResNet checkpoint initialises the mapping module; "
                          "--backbone_for encoder needs efficientnet-lite0, -lite1 or -lite2")
     else:
         config.mapping_backbone = "resnet"
+    if getattr(args, "backbone_head", False) and config.loc_encoder == "se":
+        raise ValueError("--backbone_head needs an EfficientNet-Lite localization encoder: --init_backbone "
+                         "efficientnet-lite0|1|2 with --backbone_for encoder or both")
     try:
         config.check_values()
     except ValueError as error:
