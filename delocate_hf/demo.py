@@ -268,8 +268,8 @@ def run_demo(video: Path | None = None, output_dir: Path = Path("outputs/demo"),
     summary["learning_curves"] = [str(output_dir / f"learning_curve_{n}.png") for n in ("stage1b", "stage2")]
 
     stage("Assemble the detector; fusion weight and verdict calibration on the validation people")
-    from delocate_hf.training.calibrate import (calibrate_detector, choose_fusion_weight, describe, fuse_records,
-                                                write_fusion_weight, write_test_auc)
+    from delocate_hf.training.calibrate import (FUSION_CHANCE_AUC, calibrate_detector, choose_fusion_weight, describe,
+                                                fuse_records, write_fusion_weight, write_test_auc)
 
     detector_dir = output_dir / "detector"
     assemble.assemble(classifier["model_dir"], localizer["model_dir"], detector_dir, recovery_dir=recovery["model_dir"])
@@ -280,6 +280,9 @@ def run_demo(video: Path | None = None, output_dir: Path = Path("outputs/demo"),
     write_fusion_weight(detector_dir, weight)
     print("    validation AUC by recovery-stage weight w (fused = w * recovery + (1 - w) * localization): "
           + ", ".join(f"w={w:g}: {a:.3f}" for w, a in aucs.items()) + f" -> w = {weight:g}")
+    if weight in (0.0, 1.0) and min(aucs[0.0], aucs[1.0]) < FUSION_CHANCE_AUC:
+        idle = "recovery (VideoMAE classifier)" if weight == 0.0 else "localization"
+        print(f"    the {idle} stage alone is at chance on the validation people: it gets no share of the fused score")
     calibration = calibrate_detector(detector_dir, fuse_records(clean, weight), seed=seed)
     print(f"    calibrated on the validation clips: {describe(calibration)}")
     summary["fusion_weight"], summary["validation_auc_by_weight"] = weight, aucs

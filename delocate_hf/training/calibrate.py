@@ -57,6 +57,9 @@ FUSION_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 # Validation AUCs closer than this count as equal when choosing the fusion weight (about one standard error of an
 # AUC on a few dozen clips would be 0.05; 0.01 only keeps noise-level gains from moving the paper's 0.5).
 FUSION_TOLERANCE = 0.01
+# A stage whose validation AUC alone is below this is "at chance" and gets no weight in the fused score (when the
+# other stage is not): with 84 validation clips, an AUC under 0.55 cannot be told from 0.5.
+FUSION_CHANCE_AUC = 0.55
 BAND_RULE = "bootstrap+max_error"
 
 
@@ -243,17 +246,24 @@ def calibrate_detector(model_dir, scores, method: str = "eer", score_key: str = 
     return calibration
 
 
-def choose_fusion_weight(records, weights=FUSION_WEIGHTS, tolerance: float = FUSION_TOLERANCE
-                         ) -> tuple[float, dict[float, float]]:
+def choose_fusion_weight(records, weights=FUSION_WEIGHTS, tolerance: float = FUSION_TOLERANCE,
+                         chance: float = FUSION_CHANCE_AUC) -> tuple[float, dict[float, float]]:
     """The recovery-stage weight `w` of the fused score `w * recovery + (1 - w) * localization`
     (`DelocateConfig.fusion_weight`, `score_fusion="mean_prob"`) chosen on `records` (scores.json rows with `label`,
     `recovery` and `localization`; use a *validation* split, never the split you report): among the weights whose
     AUC is within `tolerance` of the best, the one closest to 0.5, the paper's mean of both stages — a small
     validation split cannot tell AUCs a point apart, so the paper's rule stands unless a stage clearly hurts.
+    A stage whose own AUC is below `chance` (`FUSION_CHANCE_AUC`) while the other's is not earns no share: the other
+    stage alone (w = 0 or 1), however small the difference within the tolerance — a fused score must earn its parts.
     Returns `(w, {weight: auc})`."""
     labels, recovery = _labels_scores(records, "recovery")
     _, localization = _labels_scores(records, "localization")
-    aucs = {float(w): float(roc_auc(labels, w * recovery + (1 - w) * localization)) for w in weights}
+    recovery_alone, localization_alone = (float(roc_auc(labels, scores)) for scores in (recovery, localization))
+    aucs = {float(w): float(roc_auc(labels, w * recovery + (1 - w) * localization)) for w in sorted(map(float, weights))}
+    if recovery_alone < chance <= localization_alone:
+        return 0.0, {**aucs, 0.0: localization_alone}
+    if localization_alone < chance <= recovery_alone:
+        return 1.0, {**aucs, 1.0: recovery_alone}
     top = max(aucs.values())
     near = [w for w in aucs if aucs[w] >= top - tolerance - 1e-12]
     return min(near, key=lambda w: (abs(w - 0.5), w)), aucs
@@ -332,6 +342,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["BAND_RULE", "Calibration", "CalibrationError", "FUSION_TOLERANCE", "FUSION_WEIGHTS", "METHODS", "calibrate_detector",
+__all__ = ["BAND_RULE", "Calibration", "CalibrationError", "FUSION_CHANCE_AUC", "FUSION_TOLERANCE", "FUSION_WEIGHTS", "METHODS", "calibrate_detector",
            "calibrate_scores", "choose_fusion_weight", "fuse_records", "write_fusion_weight", "write_test_auc",
            "choose_threshold", "describe", "error_band", "main", "write_calibration"]
