@@ -50,6 +50,13 @@ def write_default_card(dest: Path) -> Path:
         "Inside the package the folder holds weights, config and processor only (the package provides the classes); "
         "`delocate push` adds the remote-code files and this card when exporting it.\n\n"
     )
+    weight = json.loads((dest / "config.json").read_text()).get("fusion_weight")
+    recovery = metrics["all"].get("recovery", {}).get("auc")
+    if weight == 0.0 and recovery is not None:
+        note += ("**The fused score is the localizer's alone.** The VideoMAE classifier (stage 1b) stays at chance at "
+                 f"this budget (held-out AUC {100 * recovery:.1f} %), and the fusion weight chosen on the validation "
+                 "people gives it no share (`fusion_weight` 0.0): the paper's mean of the two stages would only add "
+                 "noise here.\n\n")
     text = card.read_text()
     marker = "## How to use"
     card.write_text(text.replace(marker, note + marker, 1) if marker in text else text + "\n" + note)
