@@ -230,6 +230,10 @@ def test_flags_reach_the_training_loop(real_cache, tmp_path):
     train_localization.main(loc)
     assert "held-out_iou" in json.loads((tmp_path / "s2" / "learning_curve.json").read_text())[-1]
     full = load_file(str(tmp_path / "s2" / "final" / "model.safetensors"))
+    # the learning curve (eval mode, fixed fakes) and checkpoints leave training unchanged: same weights without them
+    train_localization.main(common(real_cache, tmp_path / "s2n", 4, *flags, "--first_order"))
+    plain = load_file(str(tmp_path / "s2n" / "final" / "model.safetensors"))
+    assert all(torch.equal(full[k], plain[k]) for k in full)
     # resume from step 2 in a fresh output folder holding only that checkpoint
     import shutil
 

@@ -21,7 +21,7 @@ import delocate_hf  # noqa: F401  (registers the pipeline task)
 from delocate_hf import cli
 from delocate_hf.inference import Verdict, detect_video, load_detector
 from delocate_hf.training.calibrate import (CalibrationError, calibrate_detector, calibrate_scores, choose_fusion_weight,
-                                            fuse_records, write_fusion_weight, write_test_auc)
+                                            describe_fusion, fuse_records, write_fusion_weight, write_test_auc)
 from modeling import DelocateConfig
 from processing import write_video
 from processing.errors import NoFaceDetectedError
@@ -142,6 +142,9 @@ def test_fusion_weight_follows_the_informative_stage_and_reaches_the_model(tmp_p
     assert sorted(aucs) == [0.0, 0.25, 0.5, 0.75, 1.0] and aucs[1.0] < 0.55 < 0.95 < aucs[0.0]
     assert weight == 0.0  # the stage at chance gets nothing, even at the loosest tolerance
     assert choose_fusion_weight(records, tolerance=1.0)[0] == 0.0
+    line = describe_fusion(weight, aucs)
+    assert "w = 0" in line and "recovery (VideoMAE classifier) stage alone is at chance" in line
+    assert "at chance" not in describe_fusion(0.5, aucs)  # a shared score names no idle stage
     for r in records:  # swap the stages: now the recovery stage separates
         r["recovery"], r["localization"] = r["localization"], r["recovery"]
     assert choose_fusion_weight(records)[0] == 1.0

@@ -269,6 +269,18 @@ def choose_fusion_weight(records, weights=FUSION_WEIGHTS, tolerance: float = FUS
     return min(near, key=lambda w: (abs(w - 0.5), w)), aucs
 
 
+def describe_fusion(weight: float, aucs: dict[float, float], chance: float = FUSION_CHANCE_AUC) -> str:
+    """One line for a reader: the validation AUC at each weight, the chosen `weight` (from `choose_fusion_weight`),
+    and, when a stage alone is below `chance` and so got no share, which stage and why."""
+    line = (", ".join(f"w={w:g}: {a:.3f}" for w, a in aucs.items()) + f" -> w = {weight:g}")
+    idle = {0.0: "recovery (VideoMAE classifier)", 1.0: "localization"}.get(float(weight))
+    other = 1.0 - float(weight)
+    if idle is not None and aucs.get(other, 1.0) < chance <= aucs.get(float(weight), 0.0):
+        line += (f"; the {idle} stage alone is at chance on these people (AUC {aucs[other]:.3f} < {chance:g}): "
+                 "it gets no share of the fused score")
+    return line
+
+
 def fuse_records(records, weight: float) -> list[dict]:
     """`records` with `fused` recomputed at recovery weight `weight` (as `DelocateForDeepfakeDetection.fuse`)."""
     return [{**r, "fused": weight * float(r["recovery"]) + (1 - weight) * float(r["localization"])} for r in records]
@@ -343,5 +355,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 __all__ = ["BAND_RULE", "Calibration", "CalibrationError", "FUSION_CHANCE_AUC", "FUSION_TOLERANCE", "FUSION_WEIGHTS", "METHODS", "calibrate_detector",
-           "calibrate_scores", "choose_fusion_weight", "fuse_records", "write_fusion_weight", "write_test_auc",
+           "calibrate_scores", "choose_fusion_weight", "describe_fusion", "fuse_records", "write_fusion_weight", "write_test_auc",
            "choose_threshold", "describe", "error_band", "main", "write_calibration"]
