@@ -46,7 +46,9 @@ TRAIN_STRENGTH = "1,2"
 # softness or colour alone does not tell it from a real one (without it, blurred real clips scored as fake:
 # docs/experiments.md, "transformed reals").
 TRANSFORMED_REALS = "0.5"
-DEMO_STEPS = {"recovery": 300, "classifier": 200, "localization": 400}
+# Stage 2's held-out learning curve is flat from step 100 to 400 at this size (docs/experiments.md, "make demo in 12
+# minutes"): 200 steps keep `make demo` within 12 minutes on a slower 2-core host (400 took 14.4 there).
+DEMO_STEPS = {"recovery": 300, "classifier": 200, "localization": 200}
 # Points of the stage-1b / stage-2 learning curves (held-out AUC every steps // 4): each point scores 64 + 64 clips of
 # 16 frames; eight points took a third of stage 2's time. The curve never changes training (tests/test_pseudo_fake_dataset.py).
 LEARNING_CURVE_POINTS = 4
