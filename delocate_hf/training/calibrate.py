@@ -246,6 +246,16 @@ def calibrate_detector(model_dir, scores, method: str = "eer", score_key: str = 
     return calibration
 
 
+def _weight_without_a_stage_at_chance(recovery_auc: float, localization_auc: float, chance: float) -> float | None:
+    """The fusion rule's first clause: 0.0 (localization alone) when the recovery stage alone is below `chance` and the
+    localization stage is not, 1.0 in the mirror case, else None (neither or both at chance)."""
+    if recovery_auc < chance <= localization_auc:
+        return 0.0
+    if localization_auc < chance <= recovery_auc:
+        return 1.0
+    return None
+
+
 def choose_fusion_weight(records, weights=FUSION_WEIGHTS, tolerance: float = FUSION_TOLERANCE,
                          chance: float = FUSION_CHANCE_AUC) -> tuple[float, dict[float, float]]:
     """The recovery-stage weight `w` of the fused score `w * recovery + (1 - w) * localization`
@@ -260,10 +270,9 @@ def choose_fusion_weight(records, weights=FUSION_WEIGHTS, tolerance: float = FUS
     _, localization = _labels_scores(records, "localization")
     recovery_alone, localization_alone = (float(roc_auc(labels, scores)) for scores in (recovery, localization))
     aucs = {float(w): float(roc_auc(labels, w * recovery + (1 - w) * localization)) for w in sorted(map(float, weights))}
-    if recovery_alone < chance <= localization_alone:
-        return 0.0, {**aucs, 0.0: localization_alone}
-    if localization_alone < chance <= recovery_alone:
-        return 1.0, {**aucs, 1.0: recovery_alone}
+    alone = _weight_without_a_stage_at_chance(recovery_alone, localization_alone, chance)
+    if alone is not None:
+        return alone, {**aucs, 0.0: localization_alone, 1.0: recovery_alone}
     top = max(aucs.values())
     near = [w for w in aucs if aucs[w] >= top - tolerance - 1e-12]
     return min(near, key=lambda w: (abs(w - 0.5), w)), aucs
@@ -272,10 +281,9 @@ def choose_fusion_weight(records, weights=FUSION_WEIGHTS, tolerance: float = FUS
 def describe_fusion(weight: float, aucs: dict[float, float], chance: float = FUSION_CHANCE_AUC) -> str:
     """One line for a reader: the validation AUC at each weight, the chosen `weight` (from `choose_fusion_weight`),
     and, when a stage alone is below `chance` and so got no share, which stage and why."""
-    line = (", ".join(f"w={w:g}: {a:.3f}" for w, a in aucs.items()) + f" -> w = {weight:g}")
-    idle = {0.0: "recovery (VideoMAE classifier)", 1.0: "localization"}.get(float(weight))
-    other = 1.0 - float(weight)
-    if idle is not None and aucs.get(other, 1.0) < chance <= aucs.get(float(weight), 0.0):
+    line = ", ".join(f"w={w:g}: {a:.3f}" for w, a in aucs.items()) + f" -> w = {weight:g}"
+    if 0.0 in aucs and 1.0 in aucs and float(weight) == _weight_without_a_stage_at_chance(aucs[1.0], aucs[0.0], chance):
+        idle, other = ("recovery (VideoMAE classifier)", 1.0) if float(weight) == 0.0 else ("localization", 0.0)
         line += (f"; the {idle} stage alone is at chance on these people (AUC {aucs[other]:.3f} < {chance:g}): "
                  "it gets no share of the fused score")
     return line
