@@ -523,6 +523,30 @@ def test_localizer_probe_runs_its_recipe_flags_and_saves_the_model(real_cache, t
     assert model.config.num_frames == FRAMES and model.config.image_size == 32
 
 
+def test_mask_fusion_probe_matches_the_evaluation_and_orders_its_mask_scores(real_cache, tmp_path):
+    """experiments/probe_mask_fusion.py on a tiny detector: its held-out `classifier` AUC is the evaluation's
+    localization AUC on the same cache and seed (the same fixed fakes), every family and degraded-real row is there,
+    and a mask score over a smaller top fraction of the pixels is never lower (the top 1 % mean >= the top 20 %)."""
+    from delocate_hf.training.evaluate import evaluate
+    from modeling import DelocateForDeepfakeDetection
+
+    probe = experiment("probe_mask_fusion")
+    detector = save_tiny_detector(tmp_path / "det")
+    result = probe.main(["--detector", str(detector), "--validation", str(real_cache), "--heldout", str(real_cache),
+                         "--seed", "3"])
+    table = evaluate(detector, [real_cache], tmp_path / "eval", pseudo_fakes=probe.TRAIN_FAMILIES + probe.HELDOUT_FAMILIES,
+                     seed=3 + 1234)
+    assert result["heldout"]["all"]["classifier"] == round(100 * table["all"]["localization"]["auc"], 1)
+    families = set(probe.TRAIN_FAMILIES + probe.HELDOUT_FAMILIES)
+    assert families | {"all"} <= set(result["heldout"]) and sum(g.startswith("vs real+") for g in result["heldout"]) == 4
+    assert result["chosen_on_validation"] in result["validation"]
+    model = DelocateForDeepfakeDetection.from_pretrained(detector).eval()
+    scores = probe.score_clips(model, str(real_cache), probe.TRAIN_FAMILIES, 0, degraded=False)
+    assert len(scores["label"]) == 12 and scores["label"].sum() == 6
+    assert (scores["mask@0.01"] >= scores["mask@0.2"] - 1e-6).all() and (scores["mask@0.2"] > 0).all()
+    assert not np.allclose(scores["mask@0.01"], scores["classifier"])
+
+
 def test_self_reference_probe_scores_each_clip_against_fresh_blends_of_itself(real_cache, tmp_path):
     """experiments/probe_self_reference.py on a tiny detector: one record per real clip and per fake of each family,
     `relative` = own clip logit - mean logit of its K self-blends, the references really are blends (their logits
