@@ -244,8 +244,11 @@ def run_demo(video: Path | None = None, output_dir: Path = Path("outputs/demo"),
     config.save_pretrained(output_dir / "model_config")  # the small config with DEMO_CONFIG; later stages inherit it
     common = ["--per_device_train_batch_size", "8", "--seed", str(seed)]  # stages 1b and 2 take stage 1's config
     fakes = ["--pseudo_fakes", ",".join(TRAIN_FAMILIES), "--pseudo_fake_strength", TRAIN_STRENGTH,
-             "--transformed_reals", TRANSFORMED_REALS,
-             "--eval_data", caches["heldout"], "--eval_steps", str(max(25, steps["localization"] // LEARNING_CURVE_POINTS))]
+             "--transformed_reals", TRANSFORMED_REALS, "--eval_data", caches["heldout"]]
+
+    def curve(name: str) -> list[str]:  # a stage's learning curve: LEARNING_CURVE_POINTS points over its own steps
+        return ["--eval_steps", str(max(25, steps[name] // LEARNING_CURVE_POINTS))]
+
     stage(f"Stage 1: recovery pretraining on real faces only, ROI masking ({steps['recovery']} steps)")
     recovery = pretrain_recovery.main(["--train_data", caches["train"], "--output_dir", str(output_dir / "stage1"),
                                        "--max_train_steps", str(steps["recovery"]), "--learning_rate", "1e-3",
@@ -255,7 +258,7 @@ def run_demo(video: Path | None = None, output_dir: Path = Path("outputs/demo"),
     classifier = finetune_classifier.main(["--train_data", caches["train"], "--output_dir", str(output_dir / "stage1b"),
                                            "--recovery_checkpoint", recovery["model_dir"],
                                            "--max_train_steps", str(steps["classifier"]), "--learning_rate", "5e-4",
-                                           *fakes, *common, *extra.get("classifier", [])])
+                                           *fakes, *curve("classifier"), *common, *extra.get("classifier", [])])
     stage(f"Stage 2: mapping + localization from an ImageNet encoder ({PRETRAINED_BACKBONE[1]}), first-order "
           f"MLDG ({steps['localization']} steps; one family: its fakes split 7:3)")
     localizer = train_localization.main(["--train_data", caches["train"], "--output_dir", str(output_dir / "stage2"),
@@ -265,7 +268,7 @@ def run_demo(video: Path | None = None, output_dir: Path = Path("outputs/demo"),
                                          *PRETRAINED_BACKBONE,
                                          "--localization_loss", "bce_dice", "--first_order",
                                          "--frames_per_clip", str(frames_per_clip),
-                                         *fakes, *common, *extra.get("localization", [])])
+                                         *fakes, *curve("localization"), *common, *extra.get("localization", [])])
     for name in ("stage1b", "stage2"):
         curve = output_dir / name / "learning_curve.png"
         if curve.exists():

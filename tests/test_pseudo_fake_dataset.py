@@ -1,6 +1,7 @@
 """Pseudo-fakes drawn on the fly (SBI-style) from a real-only face-clip cache built from real video."""
 
 import json
+from pathlib import Path
 
 import cv2
 import datasets
@@ -225,6 +226,10 @@ def test_flags_reach_the_training_loop(real_cache, tmp_path):
     assert [p["step"] for p in points] == [2, 4] and {"train_auc", "held-out_auc"} <= set(points[0])
     assert (tmp_path / "s1b" / "learning_curve.png").stat().st_size > 0
     assert b["step"] == 4
+    # stage 1b's curve leaves its training unchanged too (the demo sets each stage's cadence from its own steps)
+    plain_b = finetune_classifier.main(common(real_cache, tmp_path / "s1bn", 4, *flags))
+    weights_b, plain_weights_b = (load_file(str(Path(r["model_dir"]) / "model.safetensors")) for r in (b, plain_b))
+    assert all(torch.equal(weights_b[k], plain_weights_b[k]) for k in weights_b)
 
     loc = common(real_cache, tmp_path / "s2", 4, *flags, "--first_order", "--checkpointing_steps", "2", *curve)
     train_localization.main(loc)
