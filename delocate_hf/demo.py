@@ -53,6 +53,9 @@ DEMO_STEPS = {"recovery": 300, "classifier": 200, "localization": 200}
 # 16 frames; eight points took a third of stage 2's time. The curve never changes training (tests/test_pseudo_fake_dataset.py).
 LEARNING_CURVE_POINTS = 4
 DEMO_FRAMES_PER_CLIP = 1  # frames of each clip stage 2 trains on per step (one keeps the 128 px step near a second)
+# The forgery masks' own score does not add to the frame classifier of a localizer trained on self-blends only
+# (docs/experiments.md, "The mask's own score in the fused score"): the demo keeps the classifier alone (weight 0).
+DEMO_MASK_SCORE_WEIGHTS = (0.0,)
 
 
 class Stages:
@@ -180,13 +183,14 @@ def demo_people(faces: str, seed: int = 0) -> tuple[list[Path], list[Path], list
 def run_demo(video: Path | None = None, output_dir: Path = Path("outputs/demo"), count_base_parameters: bool = True,
              steps: dict | None = None, seed: int = 0, faces: str = "library", config_overrides: dict | None = None,
              frames_per_clip: int = DEMO_FRAMES_PER_CLIP, cache_size: int | None = None,
-             stage_flags: dict | None = None) -> dict:
+             stage_flags: dict | None = None, mask_score_weights=DEMO_MASK_SCORE_WEIGHTS) -> dict:
     """Runs the demo pipeline into `output_dir` and returns its summary. `config_overrides` change
     `DelocateConfig.small(**DEMO_CONFIG)` (e.g. `make default-model`'s image size); `frames_per_clip`: frames of
     each clip the stage-2 localizer trains on per step; `cache_size`: side of the cached face crops, where the
     pseudo-fakes are blended (default: the model's image size, at least 128); `stage_flags`: extra command-line flags of a
     stage script by stage name (the keys of `DEMO_STEPS`), after the demo's own, so they override them
-    (e.g. `{"localization": ["--per_device_train_batch_size", "16"]}`)."""
+    (e.g. `{"localization": ["--per_device_train_batch_size", "16"]}`); `mask_score_weights`: the candidate weights
+    of the masks' own score in stage 2's probability, one chosen on the validation people (`choose_on_validation`)."""
     from delocate_hf.data import load_video_folder
     from delocate_hf.data.demo_data import build_pseudo_fake_folder, build_real_clip_folder
     from delocate_hf.data.preprocess import preprocess_dataset
@@ -275,32 +279,13 @@ def run_demo(video: Path | None = None, output_dir: Path = Path("outputs/demo"),
             shutil.copy2(curve, output_dir / f"learning_curve_{name}.png")
     summary["learning_curves"] = [str(output_dir / f"learning_curve_{n}.png") for n in ("stage1b", "stage2")]
 
-    stage("Assemble the detector; fusion weight and verdict calibration on the validation people")
-    from delocate_hf.training.calibrate import (calibrate_detector, choose_fusion_weight, describe, describe_fusion,
-                                                fuse_records, write_fusion_weight, write_test_auc)
-
+    stage("Assemble the detector; score weights and verdict calibration on the validation people")
     detector_dir = output_dir / "detector"
     assemble.assemble(classifier["model_dir"], localizer["model_dir"], detector_dir, recovery_dir=recovery["model_dir"])
-    evaluate.evaluate(detector_dir, [caches["validation"]], output_dir / "validation", pseudo_fakes=TRAIN_FAMILIES,
-                      seed=seed + 4321, degraded_reals=False)
-    clean = json.loads((output_dir / "validation" / "scores.json").read_text())  # real clips and their self-blends
-    weight, aucs = choose_fusion_weight(clean)
-    write_fusion_weight(detector_dir, weight)
-    print("    validation AUC by recovery-stage weight w (fused = w * recovery + (1 - w) * localization): "
-          + describe_fusion(weight, aucs))
-    calibration = calibrate_detector(detector_dir, fuse_records(clean, weight), seed=seed)
-    print(f"    calibrated on the validation clips: {describe(calibration)}")
-    summary["fusion_weight"], summary["validation_auc_by_weight"] = weight, aucs
-    summary["calibration"] = calibration.record()
+    summary.update(choose_on_validation(detector_dir, caches["validation"], output_dir, seed, mask_score_weights))
 
     stage("Evaluate on held-out identities and families (fixed pseudo-fakes)")
-    table = evaluate.evaluate(detector_dir, [caches["heldout"]], output_dir / "eval",
-                              pseudo_fakes=TRAIN_FAMILIES + HELDOUT_FAMILIES, seed=seed + 1234)
-    print((output_dir / "eval" / "metrics.md").read_text())
-    summary["metrics"] = table
-    fused = table["all"]["fused"]
-    write_test_auc(detector_dir, fused["auc"], fused["n"], "held-out people, all five pseudo-fake families")
-    print(f"    verdicts are judged by the held-out AUC {fused['auc']:.3f}, not the validation one")
+    summary["metrics"] = evaluate_heldout(detector_dir, caches["heldout"], output_dir, seed)
 
     stage("Detect on a held-out clip (never-seen family), with overlay")
     summary["detection"] = detect_heldout(detector_dir, data / "heldout_fake", output_dir)
@@ -319,6 +304,50 @@ def run_demo(video: Path | None = None, output_dir: Path = Path("outputs/demo"),
     print(f"\nNext, on your own video:\n    delocate detect YOUR_VIDEO.mp4 --model {detector_dir} --overlay overlay.mp4\n"
           "(without --model, delocate detect uses the small default model shipped in the package)")
     return summary
+
+
+def choose_on_validation(detector_dir: Path, validation_cache: str, output_dir: Path, seed: int = 0,
+                         mask_score_weights=DEMO_MASK_SCORE_WEIGHTS) -> dict:
+    """Stage 7's choices on the validation people (trained on by no stage; real clips and their self-blends,
+    `output_dir/validation/scores.json`), written into the detector's config: the weight of the masks' own score in
+    stage 2's probability (among `mask_score_weights`), then the recovery stage's weight in the fused score, then
+    the verdict threshold and inconclusive band. Returns the summary entries."""
+    from delocate_hf.training import evaluate
+    from delocate_hf.training.calibrate import (calibrate_detector, choose_fusion_weight, choose_mask_weight, describe,
+                                                describe_fusion, fuse_records, with_mask_weight, write_fusion_weight,
+                                                write_mask_weight)
+
+    evaluate.evaluate(detector_dir, [validation_cache], output_dir / "validation", pseudo_fakes=TRAIN_FAMILIES,
+                      seed=seed + 4321, degraded_reals=False)
+    clean = json.loads((output_dir / "validation" / "scores.json").read_text())  # real clips and their self-blends
+    mask_weight, mask_aucs = choose_mask_weight(clean, mask_score_weights)
+    write_mask_weight(detector_dir, mask_weight)
+    print("    validation AUC of stage 2 by mask-score weight a (a * mask score + (1 - a) * classifier): "
+          + ", ".join(f"a={a:g}: {auc:.3f}" for a, auc in mask_aucs.items()) + f" -> a = {mask_weight:g}")
+    stage2 = with_mask_weight(clean, mask_weight)
+    weight, aucs = choose_fusion_weight(stage2)
+    write_fusion_weight(detector_dir, weight)
+    print("    validation AUC by recovery-stage weight w (fused = w * recovery + (1 - w) * localization): "
+          + describe_fusion(weight, aucs))
+    calibration = calibrate_detector(detector_dir, fuse_records(stage2, weight), seed=seed)
+    print(f"    calibrated on the validation clips: {describe(calibration)}")
+    return {"mask_score_weight": mask_weight, "validation_auc_by_mask_weight": mask_aucs, "fusion_weight": weight,
+            "validation_auc_by_weight": aucs, "calibration": calibration.record()}
+
+
+def evaluate_heldout(detector_dir: Path, heldout_cache: str, output_dir: Path, seed: int = 0) -> dict:
+    """Stage 8: the detector on the held-out people with fixed fakes of all five families and degraded reals
+    (`output_dir/eval/metrics.json|md`, `scores.json`); records the held-out AUC in its config. Returns the table."""
+    from delocate_hf.training import evaluate
+    from delocate_hf.training.calibrate import write_test_auc
+
+    table = evaluate.evaluate(detector_dir, [heldout_cache], output_dir / "eval",
+                              pseudo_fakes=TRAIN_FAMILIES + HELDOUT_FAMILIES, seed=seed + 1234)
+    print((output_dir / "eval" / "metrics.md").read_text())
+    fused = table["all"]["fused"]
+    write_test_auc(detector_dir, fused["auc"], fused["n"], "held-out people, all five pseudo-fake families")
+    print(f"    verdicts are judged by the held-out AUC {fused['auc']:.3f}, not the validation one")
+    return table
 
 
 def detect_heldout(detector_dir: Path, heldout: Path, output_dir: Path) -> dict:

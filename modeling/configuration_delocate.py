@@ -144,6 +144,14 @@ class DelocateConfig(PretrainedConfig):
         (weight `fusion_weight` on stage 1), as the paper's "average the output".
     fusion_weight (`float`, defaults to 0.5):
         Weight of the stage-1 probability in `mean_prob` fusion.
+    mask_score_weight (`float`, defaults to 0.0):
+        Weight `a` of the forgery mask's own score in the localization stage's probability:
+        `p_localization = a * mask_score + (1 - a) * sigmoid(localization_logit)`, per frame and per clip. 0: the
+        frame classifier alone (the paper's). Chosen on validation people by `delocate_hf.training.calibrate`.
+    mask_score_top_fraction (`float`, defaults to 0.05):
+        The mask score of a frame: the mean of its top `mask_score_top_fraction` pixel probabilities (a blend
+        covers part of the face, so the mean of the whole mask would dilute it); a clip's is the mean over its
+        analysed frames.
     detector_include_recovery (`bool`):
         Whether `DelocateForDeepfakeDetection` also holds the recovery autoencoder (to show reconstructions).
     localization_frames (`int` or `None`, defaults to 4):
@@ -225,6 +233,8 @@ class DelocateConfig(PretrainedConfig):
     # Detector
     score_fusion: str = "mean_prob"
     fusion_weight: float | int = 0.5
+    mask_score_weight: float | int = 0.0
+    mask_score_top_fraction: float | int = 0.05
     detector_include_recovery: bool = False
     localization_frames: int | None = 4
     localization_chunk_size: int | None = 4
@@ -301,6 +311,10 @@ class DelocateConfig(PretrainedConfig):
             raise ValueError(f"score_fusion must be one of {SCORE_FUSIONS}, got {self.score_fusion!r}")
         if not 0.0 <= self.fusion_weight <= 1.0:
             raise ValueError(f"fusion_weight must be in [0, 1], got {self.fusion_weight}")
+        if not 0.0 <= self.mask_score_weight <= 1.0:
+            raise ValueError(f"mask_score_weight must be in [0, 1], got {self.mask_score_weight}")
+        if not 0.0 < self.mask_score_top_fraction <= 1.0:
+            raise ValueError(f"mask_score_top_fraction must be in (0, 1], got {self.mask_score_top_fraction}")
         for name in ("cls_loss_weight", "map_loss_weight", "loc_loss_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")

@@ -368,9 +368,26 @@ class DelocateForDeepfakeDetection(DelocateVideoClassifierMixin, DelocatePreTrai
             model.recovery.load_state_dict(recovery.state_dict())
         return model.to(recovery_or_classifier.device)
 
-    def fuse(self, recovery_logits: torch.Tensor, localization_logits: torch.Tensor) -> torch.Tensor:
-        """Fake probability `(batch,)` from the two stages' logits, per `config.score_fusion`."""
-        p_recovery, p_localization = torch.sigmoid(recovery_logits), torch.sigmoid(localization_logits)
+    def mask_score(self, masks: torch.Tensor) -> torch.Tensor:
+        """Per-frame score of forgery-mask probabilities `(..., H, W)` -> `(...)`: the mean of the top
+        `config.mask_score_top_fraction` of each mask's pixels."""
+        pixels = masks.flatten(-2)
+        top = max(1, int(round(pixels.shape[-1] * self.config.mask_score_top_fraction)))
+        return pixels.topk(top, dim=-1).values.mean(-1)
+
+    def localization_probability(self, classifier_logits: torch.Tensor, mask_scores: torch.Tensor) -> torch.Tensor:
+        """The localization stage's fake probability from its classifier's logits and its masks' scores (same
+        shape, per frame or per clip): `a * mask_score + (1 - a) * sigmoid(logit)`, `a = config.mask_score_weight`."""
+        weight = self.config.mask_score_weight
+        return weight * mask_scores + (1 - weight) * torch.sigmoid(classifier_logits)
+
+    def fuse(self, recovery_logits: torch.Tensor, localization_logits: torch.Tensor,
+             mask_scores: torch.Tensor | None = None) -> torch.Tensor:
+        """Fake probability `(batch,)` from the two stages' logits (and the masks' scores, weighted by
+        `config.mask_score_weight` in the localization stage's probability), per `config.score_fusion`."""
+        p_recovery = torch.sigmoid(recovery_logits)
+        p_localization = (torch.sigmoid(localization_logits) if mask_scores is None
+                          else self.localization_probability(localization_logits, mask_scores))
         if self.config.score_fusion == "recovery_only":
             return p_recovery
         if self.config.score_fusion == "localization_only":
@@ -394,16 +411,19 @@ class DelocateForDeepfakeDetection(DelocateVideoClassifierMixin, DelocatePreTrai
         local = self.localizer(local_inputs.flatten(0, 1))
         frame_logits = local["frame_logits"].view(batch, len(localized))
         localization_logits = frame_logits.mean(-1)
-        probabilities = self.fuse(recovery_logits, localization_logits)
-        logits = torch.logit(probabilities, eps=1e-6)
         masks = torch.sigmoid(local["mask_logits"]).view(batch, len(localized), *local["mask_logits"].shape[-2:])
+        frame_mask_scores = self.mask_score(masks)  # (batch, k)
+        mask_scores = frame_mask_scores.mean(-1)
+        probabilities = self.fuse(recovery_logits, localization_logits, mask_scores)
+        logits = torch.logit(probabilities, eps=1e-6)
+        frame_scores = self.localization_probability(frame_logits, frame_mask_scores)
         if not every_frame:  # every frame takes the mask and score of its nearest analysed frame
             nearest = (torch.arange(frames, device=localized.device)[:, None] - localized[None]).abs().argmin(1)
-            frame_logits, masks = frame_logits[:, nearest], masks[:, nearest]
+            frame_scores, masks = frame_scores[:, nearest], masks[:, nearest]
         output = DelocateDeepfakeDetectionOutput(
-            loss=detection_loss(probabilities, labels) if labels is not None else None, logits=logits, probabilities=probabilities, recovery_logits=recovery_logits,
-            localization_logits=localization_logits, frame_scores=torch.sigmoid(frame_logits), masks=masks,
-            localized_frames=localized,
+            loss=detection_loss(probabilities, labels) if labels is not None else None, logits=logits,
+            probabilities=probabilities, recovery_logits=recovery_logits, localization_logits=localization_logits,
+            frame_scores=frame_scores, masks=masks, localized_frames=localized, mask_scores=mask_scores,
         )
         return output if return_dict is not False else output.to_tuple()
 

@@ -88,14 +88,18 @@ class DelocateDeepfakeDetectionOutput(ModelOutput):
     recovery_logits (`torch.FloatTensor` of shape `(batch,)`):
         Stage-1 classifier logits.
     localization_logits (`torch.FloatTensor` of shape `(batch,)`):
-        Stage-2 video logits.
+        Stage-2 video logits (its frame classifier).
     frame_scores (`torch.FloatTensor` of shape `(batch, frames)`):
-        Stage-2 per-frame fake probabilities.
+        Stage-2 per-frame fake probabilities (`config.mask_score_weight` of each frame's mask score, the rest its
+        classifier probability).
     masks (`torch.FloatTensor` of shape `(batch, frames, H, W)`):
         Forgery-mask probabilities in [0, 1], in face-crop coordinates.
     localized_frames (`torch.LongTensor` of shape `(k,)`):
         The clip frames the localizer analysed (`config.localization_frames`); the others repeat the mask and
         frame score of the nearest of them.
+    mask_scores (`torch.FloatTensor` of shape `(batch,)`):
+        The forgery masks' own score in [0, 1]: per analysed frame the mean of its top
+        `config.mask_score_top_fraction` pixel probabilities, averaged over the frames.
     """
 
     loss: torch.FloatTensor | None = None
@@ -106,3 +110,4 @@ class DelocateDeepfakeDetectionOutput(ModelOutput):
     frame_scores: torch.FloatTensor | None = None
     masks: torch.FloatTensor | None = None
     localized_frames: torch.LongTensor | None = None
+    mask_scores: torch.FloatTensor | None = None

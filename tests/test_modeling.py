@@ -399,6 +399,34 @@ def test_detector_localizes_a_subset_of_frames(clip):
         DelocateConfig.tiny(localization_frames=0)
 
 
+def test_detector_scores_its_masks_and_weighs_them_into_stage_2(clip, tmp_path):
+    """`mask_scores` is the mean over frames of each mask's top `mask_score_top_fraction` pixels; with
+    `mask_score_weight` a, every frame score and the clip's stage-2 probability are `a * mask + (1 - a) * classifier`
+    (a = 0: exactly the classifier, the paper's), and the setting is checked and saved with the config."""
+    torch.manual_seed(0)
+    classifier_only = DelocateForDeepfakeDetection(DelocateConfig.tiny(fusion_weight=0.0)).eval()
+    weighted = DelocateForDeepfakeDetection(DelocateConfig.tiny(fusion_weight=0.0, mask_score_weight=0.5,
+                                                                mask_score_top_fraction=0.2)).eval()
+    weighted.load_state_dict(classifier_only.state_dict())
+    with torch.no_grad():
+        plain, mixed = classifier_only(clip), weighted(clip)
+    torch.testing.assert_close(plain.probabilities, torch.sigmoid(plain.localization_logits))
+    pixels = plain.masks.flatten(2)  # (2, T, H*W)
+    top = round(0.2 * pixels.shape[-1])
+    frame_masks = pixels.sort(-1, descending=True).values[..., :top].mean(-1)  # (2, T)
+    torch.testing.assert_close(mixed.mask_scores, frame_masks.mean(-1))
+    torch.testing.assert_close(mixed.frame_scores, 0.5 * frame_masks + 0.5 * plain.frame_scores)
+    torch.testing.assert_close(mixed.probabilities, 0.5 * mixed.mask_scores + 0.5 * torch.sigmoid(plain.localization_logits))
+    assert not torch.allclose(mixed.probabilities, plain.probabilities)
+    assert (plain.mask_scores > plain.masks.mean((1, 2, 3))).all()  # the top pixels, not the whole mask
+    weighted.save_pretrained(tmp_path / "det")
+    loaded = DelocateConfig.from_pretrained(tmp_path / "det")
+    assert (loaded.mask_score_weight, loaded.mask_score_top_fraction) == (0.5, 0.2)
+    for bad in ({"mask_score_weight": 1.5}, {"mask_score_top_fraction": 0.0}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            DelocateConfig.tiny(**bad)
+
+
 def test_localizer_chunks_give_the_same_result_in_eval_only(clip):
     """Eval-mode chunking (`localization_chunk_size`) does not change the outputs; training mode runs all frames
     at once so BatchNorm sees the whole batch."""

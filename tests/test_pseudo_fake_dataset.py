@@ -552,6 +552,29 @@ def test_mask_fusion_probe_matches_the_evaluation_and_orders_its_mask_scores(rea
     assert not np.allclose(scores["mask@0.01"], scores["classifier"])
 
 
+def test_demo_choices_on_validation_people_reach_the_detector_and_its_evaluation(real_cache, tmp_path):
+    """`make demo` / `make default-model`'s stages 7-8 on a tiny detector and real clips: the mask-score weight is
+    the one `choose_mask_weight` picks from the validation scores (only 0 when it is the only candidate), the fusion
+    weight and calibration follow on that stage-2 score, all land in config.json, and the held-out AUC is recorded."""
+    from delocate_hf.demo import choose_on_validation, evaluate_heldout
+    from delocate_hf.training.calibrate import choose_mask_weight
+
+    detector = save_tiny_detector(tmp_path / "det")
+    only = choose_on_validation(detector, str(real_cache), tmp_path / "only", seed=1)
+    assert only["mask_score_weight"] == 0.0 and list(only["validation_auc_by_mask_weight"]) == [0.0]
+    weights = (0.0, 0.25, 0.5, 0.75, 1.0)
+    chosen = choose_on_validation(detector, str(real_cache), tmp_path / "run", seed=1, mask_score_weights=weights)
+    records = json.loads((tmp_path / "run" / "validation" / "scores.json").read_text())
+    assert len(records) == 12 and all("mask" in r for r in records)
+    assert chosen["mask_score_weight"] == choose_mask_weight(records, weights)[0]
+    config = DelocateConfig.from_pretrained(detector)
+    assert config.mask_score_weight == chosen["mask_score_weight"] and config.fusion_weight == chosen["fusion_weight"]
+    assert config.calibration["n"] == 12
+    table = evaluate_heldout(detector, str(real_cache), tmp_path / "run", seed=1)
+    assert DelocateConfig.from_pretrained(detector).calibration["test_auc"] == pytest.approx(table["all"]["fused"]["auc"], abs=1e-6)
+    assert (tmp_path / "run" / "eval" / "metrics.md").exists() and "real+blur" in " ".join(table)
+
+
 def test_self_reference_probe_scores_each_clip_against_fresh_blends_of_itself(real_cache, tmp_path):
     """experiments/probe_self_reference.py on a tiny detector: one record per real clip and per fake of each family,
     `relative` = own clip logit - mean logit of its K self-blends, the references really are blends (their logits

@@ -234,6 +234,9 @@ def test_evaluate_writes_tables_that_agree_with_sklearn(detector_dir, face_clip_
                            "--output_dir", str(tmp_path), "--batch_size", "3"])
     scores = json.loads((tmp_path / "scores.json").read_text())
     assert len(scores) == 8 and {s["label"] for s in scores} == {0, 1}
+    assert all(0.0 <= s["mask"] <= 1.0 for s in scores) and "AUC mask" in (tmp_path / "metrics.md").read_text()
+    expected = roc_auc_score([s["label"] for s in scores], [s["mask"] for s in scores])
+    assert table["all"]["mask"]["auc"] == pytest.approx(expected)
     expected = roc_auc_score([s["label"] for s in scores], [s["fused"] for s in scores])
     assert table["all"]["fused"]["auc"] == pytest.approx(expected)
     assert set(table) >= {"all", "clips", "clips / EyeBlend", "clips / LipBlend"}

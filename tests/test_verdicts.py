@@ -175,6 +175,44 @@ def test_fusion_weight_follows_the_informative_stage_and_reaches_the_model(tmp_p
         write_fusion_weight(folder, 1.5)
 
 
+def test_mask_weight_follows_the_informative_score_and_reaches_the_model(tmp_path):
+    """The masks' own score gets weight where it separates and the classifier does not; `with_mask_weight` gives the
+    stage-2 probability the fusion weight is then chosen on; the chosen weight lands in config.json and the loaded
+    detector's stage-2 score is `a * mask_scores + (1 - a) * sigmoid(localization_logits)`."""
+    import torch
+
+    from delocate_hf.training.calibrate import choose_mask_weight, with_mask_weight, write_mask_weight
+    from modeling import DelocateForDeepfakeDetection
+
+    rng = np.random.default_rng(2)
+    records = [{**r, "mask": r["fused"], "localization": float(rng.uniform(0, 1)), "recovery": 0.5}
+               for r in held_out(0.6, n=80)]
+    weight, aucs = choose_mask_weight(records)
+    assert sorted(aucs) == [0.0, 0.25, 0.5, 0.75, 1.0] and aucs[0.0] < 0.6 and aucs[1.0] > 0.95
+    assert weight > 0.5 and aucs[weight] >= max(aucs.values()) - 0.01
+    flipped = [{**r, "mask": r["localization"], "localization": r["mask"]} for r in records]
+    assert choose_mask_weight(flipped)[0] < 0.5  # the classifier separates: the mask gets the smaller share
+    assert choose_mask_weight(records, weights=(0.0,)) == (0.0, {0.0: aucs[0.0]})  # no choice: the classifier
+    assert choose_mask_weight([{**r, "mask": r["localization"]} for r in records])[0] == 0.5  # a tie: the mean
+    stage2 = with_mask_weight(records, 0.25)
+    assert stage2[3]["localization"] == pytest.approx(0.25 * records[3]["mask"] + 0.75 * records[3]["localization"])
+    assert choose_fusion_weight(stage2)[0] == 0.0  # the recovery stage (constant) is at chance
+    with pytest.raises(CalibrationError, match="'mask'"):
+        choose_mask_weight([{"label": 0, "localization": 0.2}, {"label": 1, "localization": 0.7}])
+
+    folder = save_detector(tmp_path / "det")
+    write_mask_weight(folder, 0.75)
+    write_fusion_weight(folder, 0.0)
+    model = DelocateForDeepfakeDetection.from_pretrained(folder).eval()
+    assert model.config.mask_score_weight == 0.75
+    with torch.inference_mode():
+        out = model(torch.randn(2, 8, 3, 64, 64))
+    expected = 0.75 * out.mask_scores + 0.25 * torch.sigmoid(out.localization_logits)
+    torch.testing.assert_close(out.probabilities, expected)
+    with pytest.raises(CalibrationError, match="mask score weight"):
+        write_mask_weight(folder, -0.1)
+
+
 def test_a_recorded_test_auc_judges_the_verdicts_and_the_card(tmp_path):
     """Calibrated on easy validation fakes (AUC 0.95) but tested at 0.58: verdicts and card say near chance."""
     from delocate_hf.hub.model_card import verdict_section

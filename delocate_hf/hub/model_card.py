@@ -220,10 +220,12 @@ def _training_procedure_section(config: dict, summary: dict) -> str:
         "recovery encoder fine-tuned real vs. fake; (2) **localization** - a mapping + ResNet localization network "
         "trained with meta-learning (MLDG) across manipulation domains, supervised by the recovery output and the "
         "forgery masks. The detector fuses the stage-1b probability with the localization network's score "
-        "(`config.fusion_weight`; the paper averages the two).\n"
+        "(`config.fusion_weight`; the paper averages the two); that score is its frame classifier's, or, with "
+        "`config.mask_score_weight` a > 0, a share a of the forgery masks' own score (the mean of each mask's top "
+        "pixels).\n"
     )
     keys = ("num_frames", "image_size", "patch_size", "tubelet_size", "mask_ratio", "mask_strategy", "fusion_weight",
-            "score_fusion", "localization_frames", "hidden_size", "num_hidden_layers")
+            "mask_score_weight", "score_fusion", "localization_frames", "hidden_size", "num_hidden_layers")
     text += initialisation_text(config)
     keys += ("mapping_backbone", "loc_encoder")
     rows = [f"| `{key}` | `{_short(config[key], 80)}` |" for key in keys if key in config]

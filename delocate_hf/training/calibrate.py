@@ -48,7 +48,7 @@ import numpy as np
 from delocate_hf.metrics.functional import equal_error_rate, roc_auc, roc_curve
 
 METHODS = ("eer", "youden")
-SCORE_KEYS = ("fused", "recovery", "localization")
+SCORE_KEYS = ("fused", "recovery", "localization", "mask")
 DEFAULT_BOOTSTRAP = 1000
 DEFAULT_COVERAGE = 0.9
 DEFAULT_MAX_ERROR = 0.1
@@ -289,6 +289,37 @@ def describe_fusion(weight: float, aucs: dict[float, float], chance: float = FUS
     return line
 
 
+def choose_mask_weight(records, weights=FUSION_WEIGHTS, tolerance: float = FUSION_TOLERANCE) -> tuple[float, dict[float, float]]:
+    """The weight `a` of the forgery masks' own score in the localization stage's probability
+    `a * mask + (1 - a) * localization` (`DelocateConfig.mask_score_weight`), chosen on `records` (scores.json rows
+    with `label`, `localization` — stage 2's classifier — and `mask`; a *validation* split) by the fusion weight's
+    rule: among the weights whose AUC is within `tolerance` of the best, the one closest to 0.5 (neither part is
+    preferred unless the validation people say so clearly). `weights=(0.0,)`: the classifier alone, no choice.
+    Returns `(a, {weight: auc})`."""
+    labels, localization = _labels_scores(records, "localization")
+    _, mask = _labels_scores(records, "mask")
+    aucs = {float(a): float(roc_auc(labels, a * mask + (1 - a) * localization)) for a in sorted(map(float, weights))}
+    top = max(aucs.values())
+    near = [a for a in aucs if aucs[a] >= top - tolerance - 1e-12]
+    return min(near, key=lambda a: (abs(a - 0.5), a)), aucs
+
+
+def with_mask_weight(records, weight: float) -> list[dict]:
+    """`records` with `localization` replaced by the localization stage's probability at mask weight `weight`
+    (`a * mask + (1 - a) * localization`, as `DelocateForDeepfakeDetection.localization_probability`), ready for
+    `choose_fusion_weight` / `fuse_records`."""
+    return [{**r, "localization": weight * float(r["mask"]) + (1 - weight) * float(r["localization"])} for r in records]
+
+
+def write_mask_weight(model_dir, weight: float) -> Path:
+    """Sets `mask_score_weight=weight` in `model_dir/config.json`. Returns its path."""
+    if not 0.0 <= float(weight) <= 1.0:
+        raise CalibrationError(f"mask score weight must be in [0, 1], got {weight}")
+    path, config = _read_model_config(model_dir)
+    config["mask_score_weight"] = float(weight)
+    return _write_model_config(path, config)
+
+
 def fuse_records(records, weight: float) -> list[dict]:
     """`records` with `fused` recomputed at recovery weight `weight` (as `DelocateForDeepfakeDetection.fuse`)."""
     return [{**r, "fused": weight * float(r["recovery"]) + (1 - weight) * float(r["localization"])} for r in records]
@@ -363,5 +394,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 __all__ = ["BAND_RULE", "Calibration", "CalibrationError", "FUSION_CHANCE_AUC", "FUSION_TOLERANCE", "FUSION_WEIGHTS", "METHODS", "calibrate_detector",
-           "calibrate_scores", "choose_fusion_weight", "describe_fusion", "fuse_records", "write_fusion_weight", "write_test_auc",
+           "calibrate_scores", "choose_fusion_weight", "choose_mask_weight", "describe_fusion", "fuse_records", "with_mask_weight",
+           "write_fusion_weight", "write_mask_weight", "write_test_auc",
            "choose_threshold", "describe", "error_band", "main", "write_calibration"]

@@ -33,7 +33,8 @@ from .data import FaceClipDataset, collate, load_face_clips
 from .learning_curve import clip_mask_metrics
 from .pseudo_fake_dataset import PseudoFakeClipDataset, parse_families
 
-SCORES = ("fused", "recovery", "localization")
+# The fused score, each stage's (stage 2's frame classifier) and the forgery masks' own score (`mask_scores`).
+SCORES = ("fused", "recovery", "localization", "mask")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,6 +78,7 @@ def collect(model, loader, accelerator, mask_threshold: float = 0.5) -> dict:
         values = {
             "index": batch["index"], "label": batch["labels"], "fused": out.probabilities,
             "recovery": torch.sigmoid(out.recovery_logits), "localization": torch.sigmoid(out.localization_logits),
+            "mask": out.mask_scores,
             "frame_scores": out.frame_scores, "iou": torch.as_tensor(iou, dtype=torch.float32, device=device),
             "pbca": torch.as_tensor(pbca, dtype=torch.float32, device=device),
         }
@@ -114,18 +116,21 @@ def markdown(table: dict) -> str:
     def fmt(value):
         return "–" if value is None else f"{100 * value:.1f}"
 
-    lines = ["| subset | clips (fake) | AUC | EER | AP | ACC | AUC rec. | AUC loc. | frame AUC | IoU | PBCA | pair wins | reals >= thr. |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| subset | clips (fake) | AUC | EER | AP | ACC | AUC rec. | AUC loc. | AUC mask | frame AUC | IoU | PBCA | pair wins | reals >= thr. |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, entry in table.items():
         fused, masks = entry["fused"], entry.get("localization_masks", {})
         lines.append(
             f"| {name} | {fused['n']} ({fused['n_fake']}) | {fmt(fused.get('auc'))} | {fmt(fused.get('eer'))} | "
             f"{fmt(fused.get('ap'))} | {fmt(fused['acc'])} | {fmt(entry['recovery'].get('auc'))} | "
-            f"{fmt(entry['localization'].get('auc'))} | {fmt(entry['frame_level'].get('auc'))} | "
+            f"{fmt(entry['localization'].get('auc'))} | {fmt(entry['mask'].get('auc'))} | "
+            f"{fmt(entry['frame_level'].get('auc'))} | "
             f"{fmt(masks.get('iou'))} | {fmt(masks.get('pbca'))} | {fmt(entry.get('pair_wins', {}).get('rate'))} | "
             f"{fmt(entry.get('real_scored_fake'))} |"
         )
     return "\n".join(lines) + "\n\nAll numbers in %. AUC/EER/AP need both classes in a subset (– otherwise). " \
+        "AUC loc.: stage 2's frame classifier; AUC mask: the forgery masks' own score (mean of each mask's top " \
+        "pixels, config.mask_score_top_fraction). " \
         "Localization: masks binarised at the model's mask_threshold (Eq. 5), averaged over fake clips with " \
         "ground-truth masks. Pair wins: fakes scoring higher than their own source clip. Reals >= thr.: real clips " \
         "whose fused score reaches the accuracy threshold. `real+<degradation>` rows: the held-out real clips " \
