@@ -60,8 +60,16 @@ def write_default_card(dest: Path) -> Path:
         "Inside the package the folder holds weights, config and processor only (the package provides the classes); "
         "`delocate push` adds the remote-code files and this card when exporting it.\n\n"
     )
-    weight = json.loads((dest / "config.json").read_text()).get("fusion_weight")
+    config = json.loads((dest / "config.json").read_text())
+    weight, mask_weight = config.get("fusion_weight"), config.get("mask_score_weight", 0.0)
     recovery = metrics["all"].get("recovery", {}).get("auc")
+    if mask_weight:
+        mask_auc, classifier_auc = (metrics["all"].get(k, {}).get("auc") for k in ("mask", "localization"))
+        note += (f"**The localizer's score is {100 * (1 - mask_weight):g} % its frame classifier's and "
+                 f"{100 * mask_weight:g} % its forgery masks' own score** (the mean of each mask's top "
+                 f"{100 * config.get('mask_score_top_fraction', 0.05):g} % pixels; `mask_score_weight` {mask_weight:g}, "
+                 "chosen on the validation people). Held out, the classifier alone scores AUC "
+                 f"{100 * classifier_auc:.1f} % and the mask score alone {100 * mask_auc:.1f} %.\n\n")
     if weight == 0.0 and recovery is not None:
         note += ("**The fused score is the localizer's alone.** The VideoMAE classifier (stage 1b) stays at chance at "
                  f"this budget (held-out AUC {100 * recovery:.1f} %), and the fusion weight chosen on the validation "

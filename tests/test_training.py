@@ -300,6 +300,7 @@ def test_default_model_script_ships_a_finished_run(detector_dir, face_clip_cache
     import torch
 
     from delocate_hf.training import evaluate
+    from delocate_hf.training.calibrate import write_mask_weight
     from modeling import DelocateForDeepfakeDetection
 
     scripts = str(Path(__file__).resolve().parents[1] / "scripts")
@@ -310,6 +311,7 @@ def test_default_model_script_ships_a_finished_run(detector_dir, face_clip_cache
         sys.path.remove(scripts)
     run = tmp_path / "run"
     shutil.copytree(detector_dir[0], run / "detector")
+    write_mask_weight(run / "detector", 0.5)
     evaluate.main(["--model", str(run / "detector"), "--data", str(face_clip_cache), "--output_dir", str(run / "eval")])
     summary = {"data": {"train": 10, "heldout": 4}, "faces": "test faces", "fusion_weight": 0.0, "mask_score_weight": 0.5}
     dest = train_default_model.write_shipped_model(run, tmp_path / "dest", summary, {"recovery": 2}, 64, 1, 1.5, "test")
@@ -317,7 +319,8 @@ def test_default_model_script_ships_a_finished_run(detector_dir, face_clip_cache
                                                              "training_summary.json", "README.md"])
     training = json.loads((dest / "training_summary.json").read_text())
     assert "'local_blend'" in training["training data"] and "mask-score weight 0.5" in training["fusion and calibration"]
-    assert "About this checkpoint" in (dest / "README.md").read_text()
+    card = (dest / "README.md").read_text()
+    assert "About this checkpoint" in card and "50 % its forgery masks' own score" in card
     clip = torch.randn(1, 4, 3, 64, 64)
     with torch.inference_mode():
         shipped, original = (DelocateForDeepfakeDetection.from_pretrained(d).eval()(clip).probabilities for d in (dest, run / "detector"))
