@@ -273,9 +273,15 @@ def choose_fusion_weight(records, weights=FUSION_WEIGHTS, tolerance: float = FUS
     alone = _weight_without_a_stage_at_chance(recovery_alone, localization_alone, chance)
     if alone is not None:
         return alone, {**aucs, 0.0: localization_alone, 1.0: recovery_alone}
+    return _weight_nearest_the_mean(aucs, tolerance), aucs
+
+
+def _weight_nearest_the_mean(aucs: dict[float, float], tolerance: float) -> float:
+    """The weights' shared rule: among those whose AUC is within `tolerance` of the best, the one closest to 0.5
+    (the smaller on a tie)."""
     top = max(aucs.values())
     near = [w for w in aucs if aucs[w] >= top - tolerance - 1e-12]
-    return min(near, key=lambda w: (abs(w - 0.5), w)), aucs
+    return min(near, key=lambda w: (abs(w - 0.5), w))
 
 
 def describe_fusion(weight: float, aucs: dict[float, float], chance: float = FUSION_CHANCE_AUC) -> str:
@@ -299,9 +305,7 @@ def choose_mask_weight(records, weights=FUSION_WEIGHTS, tolerance: float = FUSIO
     labels, localization = _labels_scores(records, "localization")
     _, mask = _labels_scores(records, "mask")
     aucs = {float(a): float(roc_auc(labels, a * mask + (1 - a) * localization)) for a in sorted(map(float, weights))}
-    top = max(aucs.values())
-    near = [a for a in aucs if aucs[a] >= top - tolerance - 1e-12]
-    return min(near, key=lambda a: (abs(a - 0.5), a)), aucs
+    return _weight_nearest_the_mean(aucs, tolerance), aucs
 
 
 def with_mask_weight(records, weight: float) -> list[dict]:
