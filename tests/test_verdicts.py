@@ -194,6 +194,14 @@ def test_mask_weight_follows_the_informative_score_and_reaches_the_model(tmp_pat
     assert choose_mask_weight(flipped)[0] < 0.5  # the classifier separates: the mask gets the smaller share
     assert choose_mask_weight(records, weights=(0.0,)) == (0.0, {0.0: aucs[0.0]})  # no choice: the classifier
     assert choose_mask_weight([{**r, "mask": r["localization"]} for r in records])[0] == 0.5  # a tie: the mean
+    # a mask score at chance gets no share, even where mixing it in costs less than the tolerance (a near-constant
+    # mask score beside a good classifier): the classifier alone; the mirror case: the mask alone
+    faint = [{**r, "localization": r["fused"], "mask": 0.5 + 1e-4 * float(rng.uniform(0, 1))} for r in records]
+    assert choose_mask_weight(faint, chance=0.0)[0] == 0.5  # without the clause: the tolerance rule's mean
+    assert choose_mask_weight(faint)[0] == 0.0
+    mirror = [{**r, "localization": r["mask"], "mask": r["localization"]} for r in faint]
+    assert choose_mask_weight(mirror, chance=0.0)[0] == 0.5 and choose_mask_weight(mirror)[0] == 1.0
+    assert choose_mask_weight(faint, weights=(0.25, 0.5))[0] == 0.25  # the candidate nearest the classifier alone
     stage2 = with_mask_weight(records, 0.25)
     assert stage2[3]["localization"] == pytest.approx(0.25 * records[3]["mask"] + 0.75 * records[3]["localization"])
     assert choose_fusion_weight(stage2)[0] == 0.0  # the recovery stage (constant) is at chance

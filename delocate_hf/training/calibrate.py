@@ -295,16 +295,21 @@ def describe_fusion(weight: float, aucs: dict[float, float], chance: float = FUS
     return line
 
 
-def choose_mask_weight(records, weights=FUSION_WEIGHTS, tolerance: float = FUSION_TOLERANCE) -> tuple[float, dict[float, float]]:
+def choose_mask_weight(records, weights=FUSION_WEIGHTS, tolerance: float = FUSION_TOLERANCE,
+                       chance: float = FUSION_CHANCE_AUC) -> tuple[float, dict[float, float]]:
     """The weight `a` of the forgery masks' own score in the localization stage's probability
     `a * mask + (1 - a) * localization` (`DelocateConfig.mask_score_weight`), chosen on `records` (scores.json rows
     with `label`, `localization` — stage 2's classifier — and `mask`; a *validation* split) by the fusion weight's
-    rule: among the weights whose AUC is within `tolerance` of the best, the one closest to 0.5 (neither part is
-    preferred unless the validation people say so clearly). `weights=(0.0,)`: the classifier alone, no choice.
-    Returns `(a, {weight: auc})`."""
+    rule: a part whose own AUC is below `chance` while the other's is not gets no share (the candidate nearest
+    a = 0, mask at chance, or a = 1, classifier at chance); otherwise, among the weights whose AUC is within
+    `tolerance` of the best, the one closest to 0.5 (neither part is preferred unless the validation people say so
+    clearly). `weights=(0.0,)`: the classifier alone, no choice. Returns `(a, {weight: auc})`."""
     labels, localization = _labels_scores(records, "localization")
     _, mask = _labels_scores(records, "mask")
     aucs = {float(a): float(roc_auc(labels, a * mask + (1 - a) * localization)) for a in sorted(map(float, weights))}
+    alone = _weight_without_a_stage_at_chance(float(roc_auc(labels, mask)), float(roc_auc(labels, localization)), chance)
+    if alone is not None:
+        return min(aucs, key=lambda a: (abs(a - alone), a)), aucs
     return _weight_nearest_the_mean(aucs, tolerance), aucs
 
 
