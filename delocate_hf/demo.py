@@ -311,10 +311,12 @@ def choose_on_validation(detector_dir: Path, validation_cache: str, output_dir: 
     """Stage 7's choices on the validation people (trained on by no stage; real clips and their self-blends,
     `output_dir/validation/scores.json`), written into the detector's config: the weight of the masks' own score in
     stage 2's probability (among `mask_score_weights`), then the recovery stage's weight in the fused score, then
-    the verdict threshold and inconclusive band. Returns the summary entries."""
+    the verdict threshold and inconclusive band; and the masks' binarisation threshold, on the IoU of the
+    self-blends' masks. Returns the summary entries."""
     from delocate_hf.training import evaluate
-    from delocate_hf.training.calibrate import (calibrate_detector, choose_fusion_weight, choose_mask_weight, describe,
-                                                describe_fusion, fuse_records, with_mask_weight, write_fusion_weight,
+    from delocate_hf.training.calibrate import (calibrate_detector, choose_fusion_weight, choose_mask_threshold,
+                                                choose_mask_weight, describe, describe_fusion, fuse_records,
+                                                with_mask_weight, write_fusion_weight, write_mask_threshold,
                                                 write_mask_weight)
 
     evaluate.evaluate(detector_dir, [validation_cache], output_dir / "validation", pseudo_fakes=TRAIN_FAMILIES,
@@ -331,8 +333,13 @@ def choose_on_validation(detector_dir: Path, validation_cache: str, output_dir: 
           + describe_fusion(weight, aucs))
     calibration = calibrate_detector(detector_dir, fuse_records(stage2, weight), seed=seed)
     print(f"    calibrated on the validation clips: {describe(calibration)}")
+    mask_threshold, ious = choose_mask_threshold(clean)
+    write_mask_threshold(detector_dir, mask_threshold)
+    print("    validation mask IoU by mask threshold: " + ", ".join(f"{t:g}: {iou:.3f}" for t, iou in ious.items())
+          + f" -> mask_threshold = {mask_threshold:g}")
     return {"mask_score_weight": mask_weight, "validation_auc_by_mask_weight": mask_aucs, "fusion_weight": weight,
-            "validation_auc_by_weight": aucs, "calibration": calibration.record()}
+            "validation_auc_by_weight": aucs, "calibration": calibration.record(), "mask_threshold": mask_threshold,
+            "validation_iou_by_mask_threshold": ious}
 
 
 def evaluate_heldout(detector_dir: Path, heldout_cache: str, output_dir: Path, seed: int = 0) -> dict:

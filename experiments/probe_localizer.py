@@ -60,6 +60,9 @@ def main(argv=None) -> None:
                         help="probability of a random similarity warp of a training clip (FaceClipDataset)")
     parser.add_argument("--init", default=None, help="start from this saved localizer (e.g. another probe's --save)")
     add_backbone_init_arguments(parser)  # --init_backbone, --backbone_for, --backbone_head: as stage 2's
+    parser.add_argument("--backbone_lr_scale", type=float, default=1.0,
+                        help="learning rate of the --init_backbone network(s) of --backbone_for as a fraction of --lr; "
+                             "the new parts (decoder, classifier, full-resolution conv, ...) keep --lr")
     parser.add_argument("--save", default=None, help="folder to save the trained localizer into at the end")
     parser.add_argument("--bf16", action="store_true",
                         help="training forward under bfloat16 autocast (CPUs with AVX512-BF16 / AMX: ~1.7x faster); "
@@ -124,7 +127,14 @@ def main(argv=None) -> None:
             targets = boundary_targets(mask_labels)
             valid = torch.ones(targets.shape[0], dtype=torch.bool)
             return forgery_mask_loss(logits, targets, valid, "bce_dice", None)
-    optimizer = torch.optim.AdamW(parameters, lr=args.lr, weight_decay=0.05)
+    pretrained = {"encoder": ("encoder.backbone.",), "mapping": ("mapping.backbone.",),
+                  "both": ("encoder.backbone.", "mapping.backbone.")}[args.backbone_for] if args.init_backbone else ()
+    backbone = {id(p) for n, p in model.named_parameters() if any(k in n for k in pretrained)}
+    groups = [{"params": [p for p in parameters if id(p) not in backbone], "lr": args.lr},
+              {"params": [p for p in parameters if id(p) in backbone], "lr": args.lr * args.backbone_lr_scale}]
+    optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=args.lr, weight_decay=0.05)
+    print(f"optimizer: {sum(p.numel() for p in groups[0]['params'])} parameters at lr {args.lr}, "
+          f"{sum(p.numel() for p in groups[1]['params'])} pretrained at {args.lr * args.backbone_lr_scale}", flush=True)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min(1.0, (s + 1) / max(1, args.warmup)) * 0.5 * (1 + np.cos(np.pi * min(1.0, s / args.steps))))
     reals, fakes = train.real_rows, np.arange(train.num_rows, train.num_rows + train.pseudo_count)

@@ -152,7 +152,9 @@ def write_shipped_model(run_dir: Path, dest: Path, summary: dict, steps: dict, i
                                   f"(among {list(MASK_SCORE_WEIGHTS)}), recovery-stage weight "
                                   f"{summary.get('fusion_weight')} of the fused score and the "
                                   "verdict threshold / inconclusive band chosen on validation people (training side, "
-                                  "trained on by no stage; self-blends), never on the evaluation people",
+                                  "trained on by no stage; self-blends), never on the evaluation people; mask "
+                                  f"threshold {summary.get('mask_threshold')} (the best mean IoU of the validation "
+                                  "self-blends' masks)",
         "hardware": f"2 CPU cores, {minutes:.1f} minutes in all",
         "command": "make default-model  # " + command,
     }

@@ -557,7 +557,7 @@ def test_demo_choices_on_validation_people_reach_the_detector_and_its_evaluation
     the one `choose_mask_weight` picks from the validation scores (only 0 when it is the only candidate), the fusion
     weight and calibration follow on that stage-2 score, all land in config.json, and the held-out AUC is recorded."""
     from delocate_hf.demo import choose_on_validation, evaluate_heldout
-    from delocate_hf.training.calibrate import choose_mask_weight
+    from delocate_hf.training.calibrate import choose_mask_threshold, choose_mask_weight
 
     detector = save_tiny_detector(tmp_path / "det")
     only = choose_on_validation(detector, str(real_cache), tmp_path / "only", seed=1)
@@ -570,7 +570,11 @@ def test_demo_choices_on_validation_people_reach_the_detector_and_its_evaluation
     config = DelocateConfig.from_pretrained(detector)
     assert config.mask_score_weight == chosen["mask_score_weight"] and config.fusion_weight == chosen["fusion_weight"]
     assert config.calibration["n"] == 12
+    assert config.mask_threshold == chosen["mask_threshold"] == choose_mask_threshold(records)[0]
     table = evaluate_heldout(detector, str(real_cache), tmp_path / "run", seed=1)
+    heldout = json.loads((tmp_path / "run" / "eval" / "scores.json").read_text())
+    at_chosen = [r["iou_at"][f"{config.mask_threshold:g}"] for r in heldout if "iou_at" in r]
+    assert table["all"]["localization_masks"]["iou"] == pytest.approx(np.mean(at_chosen), abs=1e-5)
     assert DelocateConfig.from_pretrained(detector).calibration["test_auc"] == pytest.approx(table["all"]["fused"]["auc"], abs=1e-6)
     assert (tmp_path / "run" / "eval" / "metrics.md").exists() and "real+blur" in " ".join(table)
 
@@ -593,3 +597,31 @@ def test_self_reference_probe_scores_each_clip_against_fresh_blends_of_itself(re
     for key in ("score", "reference", "relative"):
         assert set(result[key]) == {"all", "self_blend", "part_lips"}
         assert all(0.0 <= v <= 100.0 for v in result[key].values())
+
+
+def test_mask_threshold_probe_matches_the_evaluation_and_binarises_by_each_rule(real_cache, tmp_path):
+    """experiments/probe_mask_threshold.py: its held-out IoU at the default threshold (abs@0.5) is the evaluation's
+    mask IoU on the same cache and seed (the same fixed fakes), every family is there, the validation choice is one of
+    its rules; and on hand-made masks each rule binarises as it says (a faint mask matching the truth is found by a
+    low absolute cut or a relative one, missed at 0.5)."""
+    import torch
+
+    from delocate_hf.training.evaluate import evaluate
+
+    probe = experiment("probe_mask_threshold")
+    detector = save_tiny_detector(tmp_path / "det")
+    result = probe.main(["--detector", str(detector), "--validation", str(real_cache), "--heldout", str(real_cache),
+                         "--seed", "3"])
+    table = evaluate(detector, [real_cache], tmp_path / "eval", pseudo_fakes=probe.TRAIN_FAMILIES + probe.HELDOUT_FAMILIES,
+                     seed=3 + 1234)
+    assert result["heldout"]["all"]["abs@0.5"] == round(100 * table["all"]["localization_masks"]["iou"], 1)
+    assert set(probe.TRAIN_FAMILIES + probe.HELDOUT_FAMILIES) | {"all"} == set(result["heldout"])
+    assert result["chosen_on_validation"] in probe.rule_names()
+
+    truth = torch.zeros(2, 2, 8, 8)
+    truth[:, :, 2:6, 2:6] = 1.0
+    faint = 0.4 * truth  # clip 0: right place, low confidence; clip 1: the truth's complement, confident
+    faint[1] = 0.9 * (1 - truth[1])
+    ious = probe.clip_ious(faint, truth)
+    assert ious["abs@0.3"][0] == 1.0 and ious["abs@0.5"][0] == 0.0 and ious["rel@0.9"][0] == 1.0
+    assert ious["abs@0.5"][1] == 0.0 and ious["rel@0.5"][1] == 0.0

@@ -244,6 +244,28 @@ def test_evaluate_writes_tables_that_agree_with_sklearn(detector_dir, face_clip_
     masks = table["all"]["localization_masks"]
     assert masks["n"] == 4 and 0 <= masks["iou"] <= 1 and 0 <= masks["pbca"] <= 1
     assert "| all |" in (tmp_path / "metrics.md").read_text()
+    # each fake with a mask carries its IoU at every candidate mask threshold; the table's IoU is the one at the
+    # model's own threshold (0.5 here)
+    with_masks = [s for s in scores if "iou_at" in s]
+    assert len(with_masks) == 4 and all(s["label"] == 1 for s in with_masks)
+    assert list(with_masks[0]["iou_at"]) == [f"{t:g}" for t in evaluate.MASK_THRESHOLDS]
+    assert masks["iou"] == pytest.approx(np.mean([s["iou_at"]["0.5"] for s in with_masks]), abs=1e-5)
+
+
+def test_mask_metrics_binarise_the_prediction_at_the_threshold_and_the_truth_at_one_half():
+    """Moving the model's mask threshold moves only the predicted mask: a soft ground truth (a blend mask) is cut at
+    0.5 whatever the threshold."""
+    from delocate_hf.training.learning_curve import clip_ious_by_threshold, clip_mask_metrics
+
+    truth = torch.zeros(1, 2, 8, 8)
+    truth[..., 2:6, 2:6] = 0.8  # tampered (>= 0.5)
+    truth[..., 0:2, :] = 0.3  # soft fringe: not tampered
+    predicted = torch.zeros(1, 2, 8, 8)
+    predicted[..., 2:6, 2:6] = 0.2
+    iou, pbca = clip_mask_metrics(predicted, truth, threshold=0.1)
+    assert iou[0] == 1.0 and pbca[0] == 1.0  # a cut at 0.1 of the truth itself would have counted the fringe
+    assert clip_mask_metrics(predicted, truth, threshold=0.5)[0][0] == 0.0
+    np.testing.assert_array_equal(clip_ious_by_threshold(predicted, truth, (0.1, 0.5)), [[1.0, 0.0]])
 
 
 def test_augmentation_keeps_pixels_boxes_and_masks_aligned(face_clip_cache):

@@ -364,3 +364,25 @@ def test_pipeline_list_returns_an_entry_per_input(detector_dir, noise_video, tmp
         detector(str(noise_video))
     with pytest.raises(ValueError, match="errors must be one of"):
         detector([str(SINGLE_FACE)], errors="ignore")
+
+
+def test_mask_threshold_is_the_best_mean_iou_on_validation_and_reaches_the_config(tmp_path):
+    """`choose_mask_threshold` reads the fakes' `iou_at` (scores.json), picks the threshold of the best mean IoU (the
+    one nearer 0.5 on a tie), ignores rows without masks, and refuses records with none; `write_mask_threshold`
+    writes it into config.json and rejects a cut outside (0, 1)."""
+    from delocate_hf.training.calibrate import choose_mask_threshold, write_mask_threshold
+
+    records = [{"label": 0, "fused": 0.1},
+               {"label": 1, "fused": 0.9, "iou_at": {"0.1": 0.6, "0.3": 0.5, "0.5": 0.2}},
+               {"label": 1, "fused": 0.8, "iou_at": {"0.1": 0.2, "0.3": 0.5, "0.5": 0.4}}]
+    threshold, ious = choose_mask_threshold(records)
+    assert threshold == 0.3 and ious == pytest.approx({0.1: 0.4, 0.3: 0.5, 0.5: 0.3})
+    tie = [{**r, "iou_at": {"0.1": 0.5, "0.3": 0.5, "0.5": 0.5}} if "iou_at" in r else r for r in records]
+    assert choose_mask_threshold(tie)[0] == 0.5
+    with pytest.raises(CalibrationError, match="no fake clip with a ground-truth mask"):
+        choose_mask_threshold(records[:1])
+    folder = save_detector(tmp_path / "det")
+    write_mask_threshold(folder, threshold)
+    assert DelocateConfig.from_pretrained(folder).mask_threshold == 0.3
+    with pytest.raises(CalibrationError, match="mask threshold must be in"):
+        write_mask_threshold(folder, 1.0)

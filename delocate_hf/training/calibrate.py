@@ -313,6 +313,30 @@ def choose_mask_weight(records, weights=FUSION_WEIGHTS, tolerance: float = FUSIO
     return _weight_nearest_the_mean(aucs, tolerance), aucs
 
 
+def choose_mask_threshold(records) -> tuple[float, dict[float, float]]:
+    """The model's `mask_threshold` (the cut that binarises its forgery masks), chosen on `records` (scores.json rows;
+    the fake clips with a ground-truth mask carry `iou_at`, their IoU at each candidate threshold,
+    `evaluate.MASK_THRESHOLDS`; use a *validation* split): the candidate with the highest mean IoU over those clips,
+    the one nearer 0.5 on a tie. Returns `(threshold, {threshold: mean IoU})`."""
+    rows = [r["iou_at"] for r in records if r.get("iou_at")]
+    if not rows:
+        raise CalibrationError("no fake clip with a ground-truth mask in the records (no 'iou_at'): the mask threshold "
+                               "is chosen on fakes with masks, e.g. a validation split's pseudo-fakes")
+    thresholds = sorted(float(t) for t in rows[0])
+    ious = {t: float(np.mean([float(r[f"{t:g}"]) for r in rows])) for t in thresholds}
+    top = max(ious.values())
+    return min((t for t in thresholds if ious[t] >= top - 1e-12), key=lambda t: (abs(t - 0.5), t)), ious
+
+
+def write_mask_threshold(model_dir, threshold: float) -> Path:
+    """Sets `mask_threshold=threshold` in `model_dir/config.json`. Returns its path."""
+    if not 0.0 < float(threshold) < 1.0:
+        raise CalibrationError(f"mask threshold must be in (0, 1), got {threshold}")
+    path, config = _read_model_config(model_dir)
+    config["mask_threshold"] = float(threshold)
+    return _write_model_config(path, config)
+
+
 def with_mask_weight(records, weight: float) -> list[dict]:
     """`records` with `localization` replaced by the localization stage's probability at mask weight `weight`
     (`a * mask + (1 - a) * localization`, as `DelocateForDeepfakeDetection.localization_probability`), ready for

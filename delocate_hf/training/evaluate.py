@@ -30,11 +30,14 @@ from delocate_hf.metrics import functional as M
 from modeling import DelocateForDeepfakeDetection
 
 from .data import FaceClipDataset, collate, load_face_clips
-from .learning_curve import clip_mask_metrics
+from .learning_curve import clip_ious_by_threshold, clip_mask_metrics
 from .pseudo_fake_dataset import PseudoFakeClipDataset, parse_families
 
 # The fused score, each stage's (stage 2's frame classifier) and the forgery masks' own score (`mask_scores`).
 SCORES = ("fused", "recovery", "localization", "mask")
+# The mask thresholds each fake clip's IoU is also recorded at (scores.json "iou_at"), for
+# `calibrate.choose_mask_threshold` to choose the model's `mask_threshold` among on validation people.
+MASK_THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,13 +70,15 @@ def detection_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float) 
 
 def collect(model, loader, accelerator, mask_threshold: float = 0.5) -> dict:
     """Runs the detector; returns numpy arrays gathered over processes (one row per clip). IoU / PBCA per clip from
-    `metrics.functional` over all its frames, masks binarised at `mask_threshold`."""
-    rows = {k: [] for k in ("index", "label", *SCORES, "frame_scores", "iou", "pbca")}
+    `metrics.functional` over all its frames, masks binarised at `mask_threshold` (and the IoU at each of
+    `MASK_THRESHOLDS`: `iou_at`, `(N, K)`)."""
+    rows = {k: [] for k in ("index", "label", *SCORES, "frame_scores", "iou", "pbca", "iou_at")}
     model.eval()
     for batch in tqdm(loader, desc="evaluate", disable=not accelerator.is_local_main_process):
         with torch.inference_mode():
             out = model(batch["pixel_values"])
         iou, pbca = clip_mask_metrics(out.masks, batch["mask_labels"], mask_threshold)
+        iou_at = clip_ious_by_threshold(out.masks, batch["mask_labels"], MASK_THRESHOLDS)
         device = out.probabilities.device
         values = {
             "index": batch["index"], "label": batch["labels"], "fused": out.probabilities,
@@ -81,6 +86,7 @@ def collect(model, loader, accelerator, mask_threshold: float = 0.5) -> dict:
             "mask": out.mask_scores,
             "frame_scores": out.frame_scores, "iou": torch.as_tensor(iou, dtype=torch.float32, device=device),
             "pbca": torch.as_tensor(pbca, dtype=torch.float32, device=device),
+            "iou_at": torch.as_tensor(iou_at, dtype=torch.float32, device=device),
         }
         for key, value in accelerator.gather_for_metrics(values).items():
             rows[key].append(value.float().cpu().numpy() if key not in ("index", "label") else value.cpu().numpy())
@@ -131,8 +137,8 @@ def markdown(table: dict) -> str:
     return "\n".join(lines) + "\n\nAll numbers in %. AUC/EER/AP need both classes in a subset (– otherwise). " \
         "AUC loc.: stage 2's frame classifier; AUC mask: the forgery masks' own score (mean of each mask's top " \
         "pixels, config.mask_score_top_fraction). " \
-        "Localization: masks binarised at the model's mask_threshold (Eq. 5), averaged over fake clips with " \
-        "ground-truth masks. Pair wins: fakes scoring higher than their own source clip. Reals >= thr.: real clips " \
+        "Localization: masks binarised at the model's mask_threshold (Eq. 5; the ground truth at 0.5), averaged over " \
+        "fake clips with ground-truth masks. Pair wins: fakes scoring higher than their own source clip. Reals >= thr.: real clips " \
         "whose fused score reaches the accuracy threshold. `real+<degradation>` rows: the held-out real clips " \
         "degraded globally, against all fakes.\n"
 
@@ -193,7 +199,10 @@ def evaluate(model_dir, data, output_dir: Path, batch_size: int = 4, threshold: 
         rows = np.asarray(getattr(dataset, "source_row", np.arange(len(dataset))))
         ids = clips["video_id"] if "video_id" in clips.column_names else list(range(len(clips)))
         per_clip = [{"video_id": ids[int(rows[i])], "manipulation": dataset.manipulations[i], "label": int(lab),
-                     **{s: float(results[s][i]) for s in SCORES}} for i, lab in enumerate(results["label"])]
+                     **{s: float(results[s][i]) for s in SCORES},
+                     **({"iou_at": {f"{t:g}": round(float(v), 6) for t, v in zip(MASK_THRESHOLDS, results["iou_at"][i])}}
+                        if lab == 1 and dataset.has_mask[i] else {})}
+                    for i, lab in enumerate(results["label"])]
         (output_dir / "scores.json").write_text(json.dumps(per_clip, indent=1))
     return table
 

@@ -19,18 +19,36 @@ from delocate_hf.metrics import functional as M
 
 from .data import collate
 
-__all__ = ["LearningCurve", "clip_mask_metrics", "score_clips"]
+__all__ = ["LearningCurve", "TRUTH_THRESHOLD", "clip_ious_by_threshold", "clip_mask_metrics", "score_clips"]
+
+
+TRUTH_THRESHOLD = 0.5  # a ground-truth pixel is tampered where its (soft) blend mask is >= 0.5, whatever the model's cut
+
+
+def _clip_arrays(masks: torch.Tensor, mask_labels: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted masks `(B, T*S, S)` in [0, 1] and the ground truth binarised at `TRUTH_THRESHOLD` (0 / 1), frames
+    stacked so that a clip counts as one image."""
+    size = masks.shape[-1]
+    predicted = masks.detach().float().reshape(len(masks), -1, size).cpu().numpy()
+    truth = (mask_labels.detach().float() >= TRUTH_THRESHOLD).float().reshape(len(masks), -1, size).cpu().numpy()
+    return predicted, truth
 
 
 def clip_mask_metrics(masks: torch.Tensor, mask_labels: torch.Tensor, threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """Per-clip IoU and PBCA `(B,)` over all frames of predicted masks in [0, 1] and ground truth, both
-    `(B, T, S, S)` (any shape with the clip first and a square frame last), binarised at `threshold`
-    (`metrics.functional`; frames stacked, so a clip counts as one image)."""
-    size = masks.shape[-1]
-    predicted = masks.detach().float().reshape(len(masks), -1, size).cpu().numpy()  # (B, T*S, S)
-    truth = mask_labels.detach().float().reshape(len(masks), -1, size).cpu().numpy()
+    `(B, T, S, S)` (any shape with the clip first and a square frame last): predictions binarised at `threshold`
+    (the model's `mask_threshold`), the ground truth at `TRUTH_THRESHOLD` (`metrics.functional`; frames stacked, so a
+    clip counts as one image)."""
+    predicted, truth = _clip_arrays(masks, mask_labels)
     return (M.iou(predicted, truth, threshold=threshold, reduction="none"),
             M.pbca(predicted, truth, threshold=threshold, reduction="none"))
+
+
+def clip_ious_by_threshold(masks: torch.Tensor, mask_labels: torch.Tensor, thresholds) -> np.ndarray:
+    """Per-clip IoU `(B, K)` as `clip_mask_metrics` with the predictions binarised at each of the K `thresholds`
+    (the candidates a mask threshold is chosen among, `calibrate.choose_mask_threshold`)."""
+    predicted, truth = _clip_arrays(masks, mask_labels)
+    return np.stack([M.iou(predicted, truth, threshold=float(t), reduction="none") for t in thresholds], axis=1)
 
 
 @torch.no_grad()
