@@ -70,6 +70,10 @@ def write_default_card(dest: Path) -> Path:
                  f"{100 * config.get('mask_score_top_fraction', 0.05):g} % pixels; `mask_score_weight` {mask_weight:g}, "
                  "chosen on the validation people). Held out, the classifier alone scores AUC "
                  f"{100 * classifier_auc:.1f} % and the mask score alone {100 * mask_auc:.1f} %.\n\n")
+    if config.get("mask_threshold", 0.5) != 0.5:
+        note += (f"**Masks are binarised at {config['mask_threshold']:g}** (`mask_threshold`, the cut with the best mask "
+                 "IoU on the validation people's self-blends; the ground truth is always cut at 0.5): the IoU above is "
+                 "at that cut. The masks themselves are probabilities; the overlays show them unthresholded.\n\n")
     if weight == 0.0 and recovery is not None:
         note += ("**The fused score is the localizer's alone.** The VideoMAE classifier (stage 1b) stays at chance at "
                  f"this budget (held-out AUC {100 * recovery:.1f} %), and the fusion weight chosen on the validation "

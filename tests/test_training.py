@@ -322,7 +322,7 @@ def test_default_model_script_ships_a_finished_run(detector_dir, face_clip_cache
     import torch
 
     from delocate_hf.training import evaluate
-    from delocate_hf.training.calibrate import write_mask_weight
+    from delocate_hf.training.calibrate import write_mask_threshold, write_mask_weight
     from modeling import DelocateForDeepfakeDetection
 
     scripts = str(Path(__file__).resolve().parents[1] / "scripts")
@@ -334,15 +334,19 @@ def test_default_model_script_ships_a_finished_run(detector_dir, face_clip_cache
     run = tmp_path / "run"
     shutil.copytree(detector_dir[0], run / "detector")
     write_mask_weight(run / "detector", 0.5)
+    write_mask_threshold(run / "detector", 0.1)
     evaluate.main(["--model", str(run / "detector"), "--data", str(face_clip_cache), "--output_dir", str(run / "eval")])
-    summary = {"data": {"train": 10, "heldout": 4}, "faces": "test faces", "fusion_weight": 0.0, "mask_score_weight": 0.5}
+    summary = {"data": {"train": 10, "heldout": 4}, "faces": "test faces", "fusion_weight": 0.0, "mask_score_weight": 0.5,
+               "mask_threshold": 0.1}
     dest = train_default_model.write_shipped_model(run, tmp_path / "dest", summary, {"recovery": 2}, 64, 1, 1.5, "test")
     assert sorted(p.name for p in dest.iterdir()) == sorted([*train_default_model.SHIPPED_FILES, "metrics.json",
                                                              "training_summary.json", "README.md"])
     training = json.loads((dest / "training_summary.json").read_text())
     assert "'local_blend'" in training["training data"] and "mask-score weight 0.5" in training["fusion and calibration"]
+    assert "mask threshold 0.1" in training["fusion and calibration"]
     card = (dest / "README.md").read_text()
     assert "About this checkpoint" in card and "50 % its forgery masks' own score" in card
+    assert "Masks are binarised at 0.1" in card
     clip = torch.randn(1, 4, 3, 64, 64)
     with torch.inference_mode():
         shipped, original = (DelocateForDeepfakeDetection.from_pretrained(d).eval()(clip).probabilities for d in (dest, run / "detector"))
