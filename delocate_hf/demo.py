@@ -264,7 +264,7 @@ def run_demo(video: Path | None = None, output_dir: Path = Path("outputs/demo"),
                                            "--max_train_steps", str(steps["classifier"]), "--learning_rate", "5e-4",
                                            *fakes, *curve("classifier"), *common, *extra.get("classifier", [])])
     stage(f"Stage 2: mapping + localization from an ImageNet encoder ({PRETRAINED_BACKBONE[1]}), first-order "
-          f"MLDG ({steps['localization']} steps; one family: its fakes split 7:3)")
+          f"MLDG ({steps['localization']} steps; {mldg_domains(extra.get('localization', []))})")
     localizer = train_localization.main(["--train_data", caches["train"], "--output_dir", str(output_dir / "stage2"),
                                          "--recovery_checkpoint", recovery["model_dir"],
                                          "--max_train_steps", str(steps["localization"]), "--optimizer", "adamw",
@@ -304,6 +304,14 @@ def run_demo(video: Path | None = None, output_dir: Path = Path("outputs/demo"),
     print(f"\nNext, on your own video:\n    delocate detect YOUR_VIDEO.mp4 --model {detector_dir} --overlay overlay.mp4\n"
           "(without --model, delocate detect uses the small default model shipped in the package)")
     return summary
+
+
+def mldg_domains(stage2_flags) -> str:
+    """What stage 2's MLDG splits into meta-train / meta-test domains, for the stage header: its pseudo-fake families
+    (the last `--pseudo_fakes` in `stage2_flags`, else `TRAIN_FAMILIES`); one family's fakes are split 7:3."""
+    given = [stage2_flags[i + 1] for i, flag in enumerate(stage2_flags[:-1]) if flag == "--pseudo_fakes"]
+    families = (given[-1] if given else ",".join(TRAIN_FAMILIES)).split(",")
+    return "one family: its fakes split 7:3" if len(families) == 1 else f"the families {', '.join(families)} as its domains"
 
 
 def choose_on_validation(detector_dir: Path, validation_cache: str, output_dir: Path, seed: int = 0,

@@ -312,6 +312,15 @@ def test_demo_stage_flags_name_known_stages(tmp_path):
     assert not (tmp_path / "demo").exists() and "localization" in DEMO_STEPS
 
 
+def test_demo_stage2_header_names_its_mldg_domains():
+    from delocate_hf.demo import mldg_domains
+
+    assert mldg_domains([]) == "one family: its fakes split 7:3"
+    assert mldg_domains(["--pseudo_fakes", "self_blend,local_blend", "--family_strength", "local_blend=2,4"]) == \
+        "the families self_blend, local_blend as its domains"
+    assert mldg_domains(["--pseudo_fakes", "a,b", "--pseudo_fakes", "part_eyes"]).startswith("one family")  # the last wins
+
+
 def test_default_model_script_ships_a_finished_run(detector_dir, face_clip_cache, tmp_path):
     """`scripts/train_default_model.py`'s last step on a finished (tiny) run: weights, config and processor copied
     into the package folder with the held-out metrics, a training summary that names the recipe's families and the

@@ -259,6 +259,20 @@ def test_calibrate_script_writes_the_config(tmp_path):
                           "--scores", str(tmp_path / "missing.json")], capture_output=True, text=True,
                          timeout=HANG_TIMEOUT)
     assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "scores file not found" in bad.stderr
+    # --mask-threshold: the cut of the best mean IoU of the fakes' masks (evaluate's iou_at), or a one-line error
+    # when the scores hold no fake with a mask
+    with_masks = [{**r, "iou_at": {"0.1": 0.3, "0.3": 0.6, "0.5": 0.4}} if r["label"] else r for r in held_out(0.6)]
+    scores.write_text(json.dumps(with_masks))
+    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "calibrate.py"), "--model", str(model_dir),
+                           "--scores", str(scores), "--mask-threshold"], capture_output=True, text=True,
+                          timeout=HANG_TIMEOUT)
+    assert proc.returncode == 0, proc.stderr
+    assert "mask_threshold 0.3" in proc.stdout and DelocateConfig.from_pretrained(model_dir).mask_threshold == 0.3
+    scores.write_text(json.dumps(held_out(0.6)))
+    bad = subprocess.run([sys.executable, str(REPO / "scripts" / "calibrate.py"), "--model", str(model_dir),
+                          "--scores", str(scores), "--mask-threshold"], capture_output=True, text=True,
+                         timeout=HANG_TIMEOUT)
+    assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "no fake clip with a ground-truth mask" in bad.stderr
 
 
 # ----------------------------------------------------------------------------- verdicts in every front end

@@ -102,15 +102,21 @@ class Calibration:
                 "calibration": self.record()}
 
 
-def _labels_scores(records, score_key: str) -> tuple[np.ndarray, np.ndarray]:
+def _read_records(records):
+    """`records` as given, or read from a scores.json path (CalibrationError naming the file if it cannot be)."""
     if isinstance(records, (str, os.PathLike)):
         path = Path(records)
         try:
-            records = json.loads(path.read_text())
+            return json.loads(path.read_text())
         except FileNotFoundError:
             raise CalibrationError(f"scores file not found: {path}") from None
         except json.JSONDecodeError as error:
             raise CalibrationError(f"scores file {path} is not valid JSON: {error}") from None
+    return records
+
+
+def _labels_scores(records, score_key: str) -> tuple[np.ndarray, np.ndarray]:
+    records = _read_records(records)
     if not isinstance(records, (list, tuple)) or not records:
         raise CalibrationError("scores must be a non-empty list of {label, fused, ...} records (scores.json of "
                                "delocate_hf.training.evaluate)")
@@ -317,8 +323,8 @@ def choose_mask_threshold(records) -> tuple[float, dict[float, float]]:
     """The model's `mask_threshold` (the cut that binarises its forgery masks), chosen on `records` (scores.json rows;
     the fake clips with a ground-truth mask carry `iou_at`, their IoU at each candidate threshold,
     `evaluate.MASK_THRESHOLDS`; use a *validation* split): the candidate with the highest mean IoU over those clips,
-    the one nearer 0.5 on a tie. Returns `(threshold, {threshold: mean IoU})`."""
-    rows = [r["iou_at"] for r in records if r.get("iou_at")]
+    the one nearer 0.5 on a tie. `records` may be a scores.json path. Returns `(threshold, {threshold: mean IoU})`."""
+    rows = [r["iou_at"] for r in _read_records(records) if isinstance(r, dict) and r.get("iou_at")]
     if not rows:
         raise CalibrationError("no fake clip with a ground-truth mask in the records (no 'iou_at'): the mask threshold "
                                "is chosen on fakes with masks, e.g. a validation split's pseudo-fakes")
@@ -410,6 +416,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--n-bootstrap", type=int, default=DEFAULT_BOOTSTRAP,
                         help=f"bootstrap resamples (default: {DEFAULT_BOOTSTRAP})")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
+    parser.add_argument("--mask-threshold", action="store_true",
+                        help="also choose the cut that binarises the forgery masks (config.mask_threshold): the best "
+                             "mean IoU of the fakes' masks in the scores (scripts/evaluate.py records it for fakes "
+                             "with ground-truth masks, e.g. FF++ or pseudo-fakes)")
     return parser
 
 
@@ -419,14 +429,20 @@ def main(argv: list[str] | None = None) -> int:
         calibration = calibrate_detector(args.model, args.scores, method=args.method, score_key=args.score_key,
                                          band_coverage=args.band_coverage, n_bootstrap=args.n_bootstrap,
                                          seed=args.seed, max_error=args.max_error)
+        if args.mask_threshold:
+            mask_threshold, ious = choose_mask_threshold(args.scores)
+            write_mask_threshold(args.model, mask_threshold)
     except (CalibrationError, ValueError) as error:
         print(f"calibrate: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
     print(f"{args.model}/config.json: {describe(calibration)}")
+    if args.mask_threshold:
+        print(f"{args.model}/config.json: mask_threshold {mask_threshold:g} (mean mask IoU by threshold: "
+              + ", ".join(f"{t:g}: {iou:.3f}" for t, iou in ious.items()) + ")")
     return 0
 
 
 __all__ = ["BAND_RULE", "Calibration", "CalibrationError", "FUSION_CHANCE_AUC", "FUSION_TOLERANCE", "FUSION_WEIGHTS", "METHODS", "calibrate_detector",
-           "calibrate_scores", "choose_fusion_weight", "choose_mask_weight", "describe_fusion", "fuse_records", "with_mask_weight",
-           "write_fusion_weight", "write_mask_weight", "write_test_auc",
+           "calibrate_scores", "choose_fusion_weight", "choose_mask_threshold", "choose_mask_weight", "describe_fusion", "fuse_records", "with_mask_weight",
+           "write_fusion_weight", "write_mask_threshold", "write_mask_weight", "write_test_auc",
            "choose_threshold", "describe", "error_band", "main", "write_calibration"]
