@@ -15,7 +15,6 @@ held-out `classifier` row equals the demo's `localization` AUC. Section "The mas
 of docs/experiments.md.
 """
 
-import argparse
 import json
 import sys
 import time
@@ -31,7 +30,7 @@ from delocate_hf.demo import HELDOUT_FAMILIES, TRAIN_FAMILIES  # noqa: E402
 from delocate_hf.metrics.functional import roc_auc  # noqa: E402
 from delocate_hf.training.data import collate, load_face_clips  # noqa: E402
 from delocate_hf.training.evaluate import evaluation_dataset  # noqa: E402
-from modeling import DelocateForDeepfakeDetection  # noqa: E402
+from experiments.detector_probe import detector_probe_parser, load_probe_detector  # noqa: E402
 
 TOP_FRACTIONS = (0.01, 0.05, 0.2)
 MIX_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -69,18 +68,10 @@ def aucs(scores: dict, names) -> dict:
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--detector", required=True)
-    parser.add_argument("--validation", required=True)
-    parser.add_argument("--heldout", required=True)
-    parser.add_argument("--seed", type=int, default=0, help="the demo / default-model run's seed")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--log", type=Path, default=None)
+    parser = detector_probe_parser(__doc__)
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
     start = time.perf_counter()
-    model = DelocateForDeepfakeDetection.from_pretrained(args.detector).eval()
-    model.config.localization_frames = None  # every frame, as the evaluation does
+    model = load_probe_detector(args)
     validation = score_clips(model, args.validation, TRAIN_FAMILIES, args.seed + 4321, degraded=False)
     heldout = score_clips(model, args.heldout, TRAIN_FAMILIES + HELDOUT_FAMILIES, args.seed + 1234, degraded=True)
     names = ["classifier", *(f"mask@{q}" for q in TOP_FRACTIONS)]

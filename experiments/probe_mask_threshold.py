@@ -16,7 +16,6 @@ The seeds of the fixed fakes follow `delocate demo`'s (validation `seed + 4321`,
 held-out `abs@0.5` row equals the demo's IoU. Section "The masks' threshold" of docs/experiments.md.
 """
 
-import argparse
 import json
 import sys
 import time
@@ -31,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from delocate_hf.demo import HELDOUT_FAMILIES, TRAIN_FAMILIES  # noqa: E402
 from delocate_hf.training.data import collate, load_face_clips  # noqa: E402
 from delocate_hf.training.evaluate import evaluation_dataset  # noqa: E402
-from modeling import DelocateForDeepfakeDetection  # noqa: E402
+from experiments.detector_probe import detector_probe_parser, load_probe_detector  # noqa: E402
 
 ABSOLUTE = (0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 RELATIVE = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -84,20 +83,12 @@ def mean_ious(scores: dict) -> dict:
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--detector", required=True)
-    parser.add_argument("--validation", required=True)
-    parser.add_argument("--heldout", required=True)
+    parser = detector_probe_parser(__doc__)
     parser.add_argument("--families", default=",".join(TRAIN_FAMILIES),
                         help="the families the detector was trained on: the validation people's fakes")
-    parser.add_argument("--seed", type=int, default=0, help="the demo / default-model run's seed")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--log", type=Path, default=None)
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
     start = time.perf_counter()
-    model = DelocateForDeepfakeDetection.from_pretrained(args.detector).eval()
-    model.config.localization_frames = None  # every frame, as the evaluation does
+    model = load_probe_detector(args)
     validation = mean_ious(score_masks(model, args.validation, tuple(args.families.split(",")), args.seed + 4321))
     heldout = mean_ious(score_masks(model, args.heldout, TRAIN_FAMILIES + HELDOUT_FAMILIES, args.seed + 1234))
     best = max(rule_names(), key=lambda n: validation["all"][n])
