@@ -263,8 +263,7 @@ def run_demo(video: Path | None = None, output_dir: Path = Path("outputs/demo"),
                                            "--recovery_checkpoint", recovery["model_dir"],
                                            "--max_train_steps", str(steps["classifier"]), "--learning_rate", "5e-4",
                                            *fakes, *curve("classifier"), *common, *extra.get("classifier", [])])
-    stage(f"Stage 2: mapping + localization from an ImageNet encoder ({PRETRAINED_BACKBONE[1]}), first-order "
-          f"MLDG ({steps['localization']} steps; {mldg_domains(extra.get('localization', []))})")
+    stage(stage2_header(steps["localization"], extra.get("localization", [])))
     localizer = train_localization.main(["--train_data", caches["train"], "--output_dir", str(output_dir / "stage2"),
                                          "--recovery_checkpoint", recovery["model_dir"],
                                          "--max_train_steps", str(steps["localization"]), "--optimizer", "adamw",
@@ -306,12 +305,21 @@ def run_demo(video: Path | None = None, output_dir: Path = Path("outputs/demo"),
     return summary
 
 
-def mldg_domains(stage2_flags) -> str:
-    """What stage 2's MLDG splits into meta-train / meta-test domains, for the stage header: its pseudo-fake families
-    (the last `--pseudo_fakes` in `stage2_flags`, else `TRAIN_FAMILIES`); one family's fakes are split 7:3."""
-    given = [stage2_flags[i + 1] for i, flag in enumerate(stage2_flags[:-1]) if flag == "--pseudo_fakes"]
-    families = (given[-1] if given else ",".join(TRAIN_FAMILIES)).split(",")
-    return "one family: its fakes split 7:3" if len(families) == 1 else f"the families {', '.join(families)} as its domains"
+def _last_value(flags, name: str, default: str) -> str:
+    """The value of the last `name VALUE` in a flag list (argparse's rule: the last one wins), else `default`."""
+    given = [flags[i + 1] for i, flag in enumerate(flags[:-1]) if flag == name]
+    return given[-1] if given else default
+
+
+def stage2_header(steps: int, stage2_flags) -> str:
+    """Stage 2's header line: its ImageNet encoder (the last `--init_backbone` in `stage2_flags`, else
+    `PRETRAINED_BACKBONE`'s) and what MLDG splits into meta-train / meta-test domains, its pseudo-fake families (the
+    last `--pseudo_fakes`, else `TRAIN_FAMILIES`; one family's fakes are split 7:3)."""
+    backbone = _last_value(stage2_flags, "--init_backbone", PRETRAINED_BACKBONE[1])
+    families = _last_value(stage2_flags, "--pseudo_fakes", ",".join(TRAIN_FAMILIES)).split(",")
+    domains = ("one family: its fakes split 7:3" if len(families) == 1
+               else f"the families {', '.join(families)} as its domains")
+    return f"Stage 2: mapping + localization from an ImageNet encoder ({backbone}), first-order MLDG ({steps} steps; {domains})"
 
 
 def choose_on_validation(detector_dir: Path, validation_cache: str, output_dir: Path, seed: int = 0,

@@ -312,13 +312,16 @@ def test_demo_stage_flags_name_known_stages(tmp_path):
     assert not (tmp_path / "demo").exists() and "localization" in DEMO_STEPS
 
 
-def test_demo_stage2_header_names_its_mldg_domains():
-    from delocate_hf.demo import mldg_domains
+def test_demo_stage2_header_names_its_encoder_and_mldg_domains():
+    from delocate_hf.demo import stage2_header
 
-    assert mldg_domains([]) == "one family: its fakes split 7:3"
-    assert mldg_domains(["--pseudo_fakes", "self_blend,local_blend", "--family_strength", "local_blend=2,4"]) == \
-        "the families self_blend, local_blend as its domains"
-    assert mldg_domains(["--pseudo_fakes", "a,b", "--pseudo_fakes", "part_eyes"]).startswith("one family")  # the last wins
+    assert stage2_header(200, []) == ("Stage 2: mapping + localization from an ImageNet encoder (efficientnet-lite0), "
+                                      "first-order MLDG (200 steps; one family: its fakes split 7:3)")
+    flags = ["--pseudo_fakes", "self_blend,local_blend", "--family_strength", "local_blend=2,4",
+             "--init_backbone", "efficientnet-lite2"]
+    assert stage2_header(1200, flags).endswith("(efficientnet-lite2), first-order MLDG (1200 steps; the families "
+                                               "self_blend, local_blend as its domains)")
+    assert "one family" in stage2_header(5, ["--pseudo_fakes", "a,b", "--pseudo_fakes", "part_eyes"])  # the last wins
 
 
 def test_default_model_script_ships_a_finished_run(detector_dir, face_clip_cache, tmp_path):
