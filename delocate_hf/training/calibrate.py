@@ -283,8 +283,8 @@ def choose_fusion_weight(records, weights=FUSION_WEIGHTS, tolerance: float = FUS
 
 
 def _weight_nearest_the_mean(aucs: dict[float, float], tolerance: float) -> float:
-    """The weights' shared rule: among those whose AUC is within `tolerance` of the best, the one closest to 0.5
-    (the smaller on a tie)."""
+    """The choices' shared rule: among the candidates whose value (AUC, IoU) is within `tolerance` of the best, the
+    one closest to 0.5 (the smaller on a tie)."""
     top = max(aucs.values())
     near = [w for w in aucs if aucs[w] >= top - tolerance - 1e-12]
     return min(near, key=lambda w: (abs(w - 0.5), w))
@@ -330,8 +330,7 @@ def choose_mask_threshold(records) -> tuple[float, dict[float, float]]:
                                "is chosen on fakes with masks, e.g. a validation split's pseudo-fakes")
     thresholds = sorted(float(t) for t in rows[0])
     ious = {t: float(np.mean([float(r[f"{t:g}"]) for r in rows])) for t in thresholds}
-    top = max(ious.values())
-    return min((t for t in thresholds if ious[t] >= top - 1e-12), key=lambda t: (abs(t - 0.5), t)), ious
+    return _weight_nearest_the_mean(ious, tolerance=0.0), ious
 
 
 def write_mask_threshold(model_dir, threshold: float) -> Path:
