@@ -25,8 +25,9 @@ TRAIN_FAMILIES_DEFAULT_MODEL = ("self_blend", "local_blend")
 FAMILY_STRENGTH = "local_blend=2,4"
 RECIPE_FLAGS = {stage: ["--pseudo_fakes", ",".join(TRAIN_FAMILIES_DEFAULT_MODEL), "--family_strength", FAMILY_STRENGTH]
                 for stage in ("classifier", "localization")}
-# Stage 2's encoder: ImageNet EfficientNet-Lite2 (the demo's is Lite0): held-out AUC +1.2 / +0.8 on two seeds of the
-# full recipe, IoU +1.3 / +1.2, ~10 % slower a step (docs/experiments.md, "Lite2 in the full pipeline").
+# Stage 2's encoder: ImageNet EfficientNet-Lite2 (the demo's is Lite0): held-out AUC +1.2 / +0.8 / +1.3 on three seeds
+# of the full recipe, IoU +1.3 / +1.2 / +3.0, ~10 % slower a step (docs/experiments.md, "Lite2 adopted for `make
+# default-model`").
 DEFAULT_MODEL_BACKBONE = "efficientnet-lite2"
 RECIPE_FLAGS["localization"] += ["--init_backbone", DEFAULT_MODEL_BACKBONE]
 # The masks' own score joins the frame classifier's in stage 2's probability, its weight chosen on the validation
