@@ -69,6 +69,15 @@ def _encoder_name(config: dict) -> str:
     return name.replace("efficientnet-lite", "EfficientNet-Lite") if name.startswith("efficientnet-lite") else name
 
 
+def _encoder_licence(config: dict) -> str:
+    """The licence of the weights stage 2's encoder started from, as the training script recorded it in the config's
+    `init_sources` ('unknown licence' if none is recorded)."""
+    for source in config.get("init_sources") or []:
+        if ".localizer.encoder" in source.get("target", "") and source.get("licence"):
+            return source["licence"]
+    return "unknown licence"
+
+
 def write_default_card(dest: Path) -> Path:
     """(Re)writes the shipped model's card from its `metrics.json` and `training_summary.json`, with a first section
     that says plainly what this checkpoint is and how well it does."""
@@ -84,7 +93,8 @@ def write_default_card(dest: Path) -> Path:
         "This is the **small example model shipped inside the `delocate-hf` package** (the default of `delocate detect` "
         "and the Space), trained on 2 CPU cores by `make default-model` with the project's own pipeline on the only "
         "data that installs offline (real videos and face photos from registry packages, pseudo-fakes), its stage-2 "
-        f"encoder started from ImageNet weights that install offline ({_encoder_name(config)}, Apache-2.0). The weights "
+        f"encoder started from ImageNet weights that install offline ({_encoder_name(config)}, "
+        f"{_encoder_licence(config)}). The weights "
         f"are stored in {SHIPPED_WEIGHTS_DTYPE} (half the size) and load as float32. On held-out "
         f"identities: AUC {100 * fused['auc']:.1f} %, EER {100 * fused['eer']:.1f} %, mask IoU "
         f"{100 * masks.get('iou', float('nan')):.1f} % (tables below). It shows the pipeline end to end; it is not a "

@@ -372,6 +372,22 @@ def test_default_model_script_ships_a_finished_run(detector_dir, face_clip_cache
         torch.testing.assert_close(shipped(clip).probabilities, original(clip).probabilities, atol=2e-3, rtol=0)
 
 
+def test_default_model_card_names_the_encoder_weights_licence_the_config_records():
+    import sys
+
+    scripts = str(Path(__file__).resolve().parents[1] / "scripts")
+    sys.path.insert(0, scripts)
+    try:
+        import train_default_model
+    finally:
+        sys.path.remove(scripts)
+    recovery = {"target": "DelocateForMaskedRecovery.videomae", "licence": "CC-BY-NC-4.0"}
+    encoder = {"target": "DelocateForForgeryLocalization.localizer.encoder.backbone", "licence": "Apache-2.0"}
+    assert train_default_model._encoder_licence({"init_sources": [recovery, encoder]}) == "Apache-2.0"
+    assert train_default_model._encoder_licence({"init_sources": [recovery]}) == "unknown licence"
+    assert train_default_model._encoder_licence({"init_sources": None}) == "unknown licence"
+
+
 def test_default_model_script_refuses_stage_flags_of_unknown_stages(tmp_path, capsys):
     """`scripts/train_default_model.py --stage-flags JSON`: keys must be stage names; a wrong one is a one-line usage
     error before anything is built."""
