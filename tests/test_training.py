@@ -350,11 +350,16 @@ def test_default_model_script_ships_a_finished_run(detector_dir, face_clip_cache
     evaluate.main(["--model", str(run / "detector"), "--data", str(face_clip_cache), "--output_dir", str(run / "eval")])
     summary = {"data": {"train": 10, "heldout": 4}, "faces": "test faces", "fusion_weight": 0.0, "mask_score_weight": 0.5,
                "mask_threshold": 0.1}
-    dest = train_default_model.write_shipped_model(run, tmp_path / "dest", summary, {"recovery": 2}, 64, 1, 1.5, "test")
+    flags = {"localization": [*train_default_model.RECIPE_FLAGS["localization"], "--family_strength", "local_blend=1,3",
+                              "--learning_rate", "6e-4"]}  # an experiment's --stage-flags after the recipe's
+    dest = train_default_model.write_shipped_model(run, tmp_path / "dest", summary, {"recovery": 2}, 64, 1, 1.5, "test",
+                                                   flags)
     assert sorted(p.name for p in dest.iterdir()) == sorted([*train_default_model.SHIPPED_FILES, "metrics.json",
                                                              "training_summary.json", "README.md"])
     training = json.loads((dest / "training_summary.json").read_text())
     assert "'local_blend'" in training["training data"] and "mask-score weight 0.5" in training["fusion and calibration"]
+    assert "local_blend 1-3" in training["training data"] and "local_blend 2-4" not in training["training data"]
+    assert "AdamW 6e-4" in training["optimizers"]  # described as the run ran, not as the recipe's constants say
     assert "mask threshold 0.1" in training["fusion and calibration"]
     card = (dest / "README.md").read_text()
     assert "About this checkpoint" in card and "50 % its forgery masks' own score" in card
