@@ -183,14 +183,17 @@ def demo_people(faces: str, seed: int = 0) -> tuple[list[Path], list[Path], list
 def run_demo(video: Path | None = None, output_dir: Path = Path("outputs/demo"), count_base_parameters: bool = True,
              steps: dict | None = None, seed: int = 0, faces: str = "library", config_overrides: dict | None = None,
              frames_per_clip: int = DEMO_FRAMES_PER_CLIP, cache_size: int | None = None,
-             stage_flags: dict | None = None, mask_score_weights=DEMO_MASK_SCORE_WEIGHTS) -> dict:
+             stage_flags: dict | None = None, mask_score_weights=DEMO_MASK_SCORE_WEIGHTS,
+             test_time_flip_choices=(False,)) -> dict:
     """Runs the demo pipeline into `output_dir` and returns its summary. `config_overrides` change
     `DelocateConfig.small(**DEMO_CONFIG)` (e.g. `make default-model`'s image size); `frames_per_clip`: frames of
     each clip the stage-2 localizer trains on per step; `cache_size`: side of the cached face crops, where the
     pseudo-fakes are blended (default: the model's image size, at least 128); `stage_flags`: extra command-line flags of a
     stage script by stage name (the keys of `DEMO_STEPS`), after the demo's own, so they override them
     (e.g. `{"localization": ["--per_device_train_batch_size", "16"]}`); `mask_score_weights`: the candidate weights
-    of the masks' own score in stage 2's probability, one chosen on the validation people (`choose_on_validation`)."""
+    of the masks' own score in stage 2's probability, one chosen on the validation people (`choose_on_validation`);
+    `test_time_flip_choices`: `(False, True)` lets the validation people choose whether the detector's localizer also
+    analyses mirrored frames."""
     from delocate_hf.data import load_video_folder
     from delocate_hf.data.demo_data import build_pseudo_fake_folder, build_real_clip_folder
     from delocate_hf.data.preprocess import preprocess_dataset
@@ -281,7 +284,8 @@ def run_demo(video: Path | None = None, output_dir: Path = Path("outputs/demo"),
     stage("Assemble the detector; score weights and verdict calibration on the validation people")
     detector_dir = output_dir / "detector"
     assemble.assemble(classifier["model_dir"], localizer["model_dir"], detector_dir, recovery_dir=recovery["model_dir"])
-    summary.update(choose_on_validation(detector_dir, caches["validation"], output_dir, seed, mask_score_weights))
+    summary.update(choose_on_validation(detector_dir, caches["validation"], output_dir, seed, mask_score_weights,
+                                        test_time_flip_choices))
 
     stage("Evaluate on held-out identities and families (fixed pseudo-fakes)")
     summary["metrics"] = evaluate_heldout(detector_dir, caches["heldout"], output_dir, seed)
@@ -323,21 +327,34 @@ def stage2_header(steps: int, stage2_flags) -> str:
 
 
 def choose_on_validation(detector_dir: Path, validation_cache: str, output_dir: Path, seed: int = 0,
-                         mask_score_weights=DEMO_MASK_SCORE_WEIGHTS) -> dict:
+                         mask_score_weights=DEMO_MASK_SCORE_WEIGHTS, test_time_flip_choices=(False,)) -> dict:
     """Stage 7's choices on the validation people (trained on by no stage; real clips and their self-blends,
-    `output_dir/validation/scores.json`), written into the detector's config: the weight of the masks' own score in
-    stage 2's probability (among `mask_score_weights`), then the recovery stage's weight in the fused score, then
-    the verdict threshold and inconclusive band; and the masks' binarisation threshold, on the IoU of the
-    self-blends' masks. Returns the summary entries."""
+    `output_dir/validation/scores.json`), written into the detector's config: with `test_time_flip_choices`
+    `(False, True)`, whether the localizer also analyses mirrored frames (the validation clips scored both ways,
+    the mirrored scores in `output_dir/validation_test_time_flip`); the weight of the masks' own score in stage 2's
+    probability (among `mask_score_weights`), then the recovery stage's weight in the fused score, then the verdict
+    threshold and inconclusive band; and the masks' binarisation threshold, on the IoU of the self-blends' masks.
+    Returns the summary entries."""
     from delocate_hf.training import evaluate
     from delocate_hf.training.calibrate import (calibrate_detector, choose_fusion_weight, choose_mask_threshold,
-                                                choose_mask_weight, describe, describe_fusion, fuse_records,
-                                                with_mask_weight, write_fusion_weight, write_mask_threshold,
-                                                write_mask_weight)
+                                                choose_mask_weight, choose_test_time_flip, describe, describe_fusion,
+                                                fuse_records, with_mask_weight, write_fusion_weight,
+                                                write_mask_threshold, write_mask_weight, write_test_time_flip)
 
-    evaluate.evaluate(detector_dir, [validation_cache], output_dir / "validation", pseudo_fakes=TRAIN_FAMILIES,
-                      seed=seed + 4321, degraded_reals=False)
-    clean = json.loads((output_dir / "validation" / "scores.json").read_text())  # real clips and their self-blends
+    scored = {}
+    for flag in sorted(set(map(bool, test_time_flip_choices))):
+        folder = output_dir / ("validation_test_time_flip" if flag else "validation")
+        write_test_time_flip(detector_dir, flag)
+        evaluate.evaluate(detector_dir, [validation_cache], folder, pseudo_fakes=TRAIN_FAMILIES, seed=seed + 4321,
+                          degraded_reals=False)
+        scored[flag] = json.loads((folder / "scores.json").read_text())  # real clips and their self-blends
+    flip, flip_aucs = (choose_test_time_flip(scored[False], scored[True], mask_score_weights) if len(scored) == 2
+                       else (next(iter(scored)), None))
+    write_test_time_flip(detector_dir, flip)
+    if flip_aucs is not None:
+        print("    validation AUC of stage 2 without / with mirrored frames (test_time_flip): "
+              f"{flip_aucs[False]:.3f} / {flip_aucs[True]:.3f} -> test_time_flip = {flip}")
+    clean = scored[flip]
     mask_weight, mask_aucs = choose_mask_weight(clean, mask_score_weights)
     write_mask_weight(detector_dir, mask_weight)
     print("    validation AUC of stage 2 by mask-score weight a (a * mask score + (1 - a) * classifier): "
@@ -353,7 +370,8 @@ def choose_on_validation(detector_dir: Path, validation_cache: str, output_dir: 
     write_mask_threshold(detector_dir, mask_threshold)
     print("    validation mask IoU by mask threshold: " + ", ".join(f"{t:g}: {iou:.3f}" for t, iou in ious.items())
           + f" -> mask_threshold = {mask_threshold:g}")
-    return {"mask_score_weight": mask_weight, "validation_auc_by_mask_weight": mask_aucs, "fusion_weight": weight,
+    return {"test_time_flip": flip, "validation_auc_by_test_time_flip": flip_aucs,
+            "mask_score_weight": mask_weight, "validation_auc_by_mask_weight": mask_aucs, "fusion_weight": weight,
             "validation_auc_by_weight": aucs, "calibration": calibration.record(), "mask_threshold": mask_threshold,
             "validation_iou_by_mask_threshold": ious}
 

@@ -152,6 +152,11 @@ class DelocateConfig(PretrainedConfig):
         The mask score of a frame: the mean of its top `mask_score_top_fraction` pixel probabilities (a blend
         covers part of the face, so the mean of the whole mask would dilute it); a clip's is the mean over its
         analysed frames.
+    test_time_flip (`bool`, defaults to `False`):
+        Test-time augmentation of the detector's localizer: in eval mode it also analyses every frame mirrored
+        left-right and averages the two analyses (frame logits; mask logits mirrored back), at twice the localizer's
+        cost. Training (and `DelocateForForgeryLocalization`) never flips this way. `make default-model` lets its
+        validation people choose it (`delocate_hf.training.calibrate.choose_test_time_flip`).
     detector_include_recovery (`bool`):
         Whether `DelocateForDeepfakeDetection` also holds the recovery autoencoder (to show reconstructions).
     localization_frames (`int` or `None`, defaults to 4):
@@ -235,6 +240,7 @@ class DelocateConfig(PretrainedConfig):
     fusion_weight: float | int = 0.5
     mask_score_weight: float | int = 0.0
     mask_score_top_fraction: float | int = 0.05
+    test_time_flip: bool = False
     detector_include_recovery: bool = False
     localization_frames: int | None = 4
     localization_chunk_size: int | None = 4

@@ -375,6 +375,17 @@ class DelocateForDeepfakeDetection(DelocateVideoClassifierMixin, DelocatePreTrai
         top = max(1, int(round(pixels.shape[-1] * self.config.mask_score_top_fraction)))
         return pixels.topk(top, dim=-1).values.mean(-1)
 
+    def localize(self, frames: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The stage-2 network on `frames` `(N, 3, H, W)` -> `frame_logits (N,)`, `mask_logits (N, 1, H, W)`,
+        `mapped_faces`. With `config.test_time_flip`, in eval mode, also on the frames mirrored left-right: the two
+        frame logits averaged, and the two mask logits after mirroring the second back."""
+        local = self.localizer(frames)
+        if not self.config.test_time_flip or self.training:
+            return local
+        mirrored = self.localizer(frames.flip(-1))
+        return {**local, "frame_logits": (local["frame_logits"] + mirrored["frame_logits"]) / 2,
+                "mask_logits": (local["mask_logits"] + mirrored["mask_logits"].flip(-1)) / 2}
+
     def localization_probability(self, classifier_logits: torch.Tensor, mask_scores: torch.Tensor) -> torch.Tensor:
         """The localization stage's fake probability from its classifier's logits and its masks' scores (same
         shape, per frame or per clip): `a * mask_score + (1 - a) * sigmoid(logit)`, `a = config.mask_score_weight`."""
@@ -408,7 +419,7 @@ class DelocateForDeepfakeDetection(DelocateVideoClassifierMixin, DelocatePreTrai
         localized = localized_frame_indices(frames, self.config.localization_frames, pixel_values.device)  # (k,)
         every_frame = len(localized) == frames
         local_inputs = pixel_values if every_frame else pixel_values[:, localized]
-        local = self.localizer(local_inputs.flatten(0, 1))
+        local = self.localize(local_inputs.flatten(0, 1))
         frame_logits = local["frame_logits"].view(batch, len(localized))
         localization_logits = frame_logits.mean(-1)
         masks = torch.sigmoid(local["mask_logits"]).view(batch, len(localized), *local["mask_logits"].shape[-2:])

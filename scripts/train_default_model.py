@@ -39,6 +39,10 @@ MASK_SCORE_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 DEFAULT_IMAGE_SIZE = DEMO_IMAGE_SIZE  # probes q1 / q2 and "Pretrained backbones" (docs/experiments.md)
 DEFAULT_FRAMES_PER_CLIP = DEMO_FRAMES_PER_CLIP
 DEFAULT_CACHE_SIZE = 128
+# The validation people choose whether the shipped detector's localizer also analyses every frame mirrored and
+# averages the two (`test_time_flip`, eval only: training is unchanged): docs/experiments.md, "Mirrored frames at
+# test time".
+TEST_TIME_FLIP_CHOICES = (False, True)
 SHIPPED_FILES = ("config.json", "model.safetensors", "preprocessor_config.json")
 # The package ships the weights in float16 (Lite2's float32 folder is 24 MB; 12 MB so): the config keeps
 # `dtype: float32`, so `from_pretrained` builds the model in float32 and upcasts them (held-out scores: see the README).
@@ -113,6 +117,10 @@ def write_default_card(dest: Path) -> Path:
                  f"{100 * config.get('mask_score_top_fraction', 0.05):g} % pixels; `mask_score_weight` {mask_weight:g}, "
                  "chosen on the validation people). Held out, the classifier alone scores AUC "
                  f"{100 * classifier_auc:.1f} % and the mask score alone {100 * mask_auc:.1f} %.\n\n")
+    if config.get("test_time_flip"):
+        note += ("**Every analysed frame is also analysed mirrored left-right** and the two averaged (`test_time_flip`, "
+                 "chosen on the validation people): the localizer's cost doubles. Set it to false in `config.json` "
+                 "for speed.\n\n")
     if config.get("mask_threshold", 0.5) != 0.5:
         note += (f"**Masks are binarised at {config['mask_threshold']:g}** (`mask_threshold`, the cut with the best mask "
                  "IoU on the validation people's self-blends; the ground truth is always cut at 0.5): the IoU above is "
@@ -154,7 +162,7 @@ def main(argv: list[str] | None = None) -> Path:
     summary = run_demo(output_dir=args.run_dir, count_base_parameters=False, steps=steps, seed=args.seed,
                        config_overrides={"image_size": args.image_size, "mapped_size": args.image_size // 4},
                        frames_per_clip=args.frames_per_clip, cache_size=args.cache_size, stage_flags=stage_flags,
-                       mask_score_weights=MASK_SCORE_WEIGHTS)
+                       mask_score_weights=MASK_SCORE_WEIGHTS, test_time_flip_choices=TEST_TIME_FLIP_CHOICES)
     minutes = (time.perf_counter() - start) / 60
     command = "python scripts/train_default_model.py " + " ".join(sys.argv[1:]) if argv is None else str(argv)
     return write_shipped_model(args.run_dir, args.dest, summary, steps, args.image_size, args.frames_per_clip,
@@ -211,7 +219,8 @@ def write_shipped_model(run_dir: Path, dest: Path, summary: dict, steps: dict, i
         "optimizers": "stage 1 AdamW 1e-3 (cosine, 20 warm-up steps); stage 1b AdamW 5e-4; stage 2 AdamW "
                       f"{learning_rate}, "
                       f"first-order MLDG over the families, bce_dice mask loss, {frames_per_clip} frame(s) per clip",
-        "fusion and calibration": f"mask-score weight {summary.get('mask_score_weight')} in stage 2's probability "
+        "fusion and calibration": f"mirrored frames averaged in (test_time_flip) {summary.get('test_time_flip')}, "
+                                  f"mask-score weight {summary.get('mask_score_weight')} in stage 2's probability "
                                   f"(among {list(MASK_SCORE_WEIGHTS)}), recovery-stage weight "
                                   f"{summary.get('fusion_weight')} of the fused score and the "
                                   "verdict threshold / inconclusive band chosen on validation people (training side, "

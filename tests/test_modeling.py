@@ -427,6 +427,34 @@ def test_detector_scores_its_masks_and_weighs_them_into_stage_2(clip, tmp_path):
             DelocateConfig.tiny(**bad)
 
 
+def test_test_time_flip_averages_a_frame_and_its_mirror_image_in_eval_only(clip, tmp_path):
+    """With `test_time_flip` the localization stage scores a clip and its mirror image alike (each is analysed both
+    ways) and mirrors the masks with it; without it, the mirror image scores differently; training mode never flips.
+    (The recovery stage's classifier is not flipped: the probabilities compared are stage 2's.)"""
+    torch.manual_seed(0)
+    kwargs = {"localization_frames": None, "mask_score_weight": 0.5, "score_fusion": "localization_only"}
+    plain = DelocateForDeepfakeDetection(DelocateConfig.tiny(**kwargs)).eval()
+    flipped = DelocateForDeepfakeDetection(DelocateConfig.tiny(**kwargs, test_time_flip=True)).eval()
+    flipped.load_state_dict(plain.state_dict())
+    mirror = clip.flip(-1)
+    with torch.no_grad():
+        a, b = flipped(clip), flipped(mirror)
+        p, q = plain(clip), plain(mirror)
+    torch.testing.assert_close(a.probabilities, b.probabilities, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(a.masks, b.masks.flip(-1), rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(p.probabilities, q.probabilities, atol=1e-4)
+    torch.testing.assert_close(a.localization_logits, (p.localization_logits + q.localization_logits) / 2,
+                               rtol=1e-5, atol=1e-6)  # the mean of the two analyses' frame logits
+    flipped.save_pretrained(tmp_path / "det")
+    assert DelocateConfig.from_pretrained(tmp_path / "det").test_time_flip is True
+    flipped.train()
+    calls = []
+    hook = flipped.localizer.register_forward_hook(lambda module, args, out: calls.append(args[0].shape[0]))
+    flipped(clip)
+    hook.remove()
+    assert calls == [clip.shape[0] * clip.shape[1]]  # one pass in training mode
+
+
 def test_localizer_chunks_give_the_same_result_in_eval_only(clip):
     """Eval-mode chunking (`localization_chunk_size`) does not change the outputs; training mode runs all frames
     at once so BatchNorm sees the whole batch."""

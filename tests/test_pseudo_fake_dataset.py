@@ -557,7 +557,7 @@ def test_demo_choices_on_validation_people_reach_the_detector_and_its_evaluation
     the one `choose_mask_weight` picks from the validation scores (only 0 when it is the only candidate), the fusion
     weight and calibration follow on that stage-2 score, all land in config.json, and the held-out AUC is recorded."""
     from delocate_hf.demo import choose_on_validation, evaluate_heldout
-    from delocate_hf.training.calibrate import choose_mask_threshold, choose_mask_weight
+    from delocate_hf.training.calibrate import choose_mask_threshold, choose_mask_weight, choose_test_time_flip
 
     detector = save_tiny_detector(tmp_path / "det")
     only = choose_on_validation(detector, str(real_cache), tmp_path / "only", seed=1)
@@ -577,6 +577,16 @@ def test_demo_choices_on_validation_people_reach_the_detector_and_its_evaluation
     assert table["all"]["localization_masks"]["iou"] == pytest.approx(np.mean(at_chosen), abs=1e-5)
     assert DelocateConfig.from_pretrained(detector).calibration["test_auc"] == pytest.approx(table["all"]["fused"]["auc"], abs=1e-6)
     assert (tmp_path / "run" / "eval" / "metrics.md").exists() and "real+blur" in " ".join(table)
+    assert chosen["test_time_flip"] is False and config.test_time_flip is False  # one candidate: no mirrored pass
+    both = choose_on_validation(detector, str(real_cache), tmp_path / "both", seed=1, mask_score_weights=weights,
+                                test_time_flip_choices=(False, True))
+    mirrored = json.loads((tmp_path / "both" / "validation_test_time_flip" / "scores.json").read_text())
+    plain = json.loads((tmp_path / "both" / "validation" / "scores.json").read_text())
+    assert [r["label"] for r in mirrored] == [r["label"] for r in plain]
+    assert any(abs(a["localization"] - b["localization"]) > 1e-6 for a, b in zip(mirrored, plain))
+    assert both["test_time_flip"] == choose_test_time_flip(plain, mirrored, weights)[0]
+    assert DelocateConfig.from_pretrained(detector).test_time_flip == both["test_time_flip"]
+    assert both["mask_score_weight"] == choose_mask_weight(mirrored if both["test_time_flip"] else plain, weights)[0]
 
 
 def test_self_reference_probe_scores_each_clip_against_fresh_blends_of_itself(real_cache, tmp_path):

@@ -334,7 +334,7 @@ def test_default_model_script_ships_a_finished_run(detector_dir, face_clip_cache
     import torch
 
     from delocate_hf.training import evaluate
-    from delocate_hf.training.calibrate import write_mask_threshold, write_mask_weight
+    from delocate_hf.training.calibrate import write_mask_threshold, write_mask_weight, write_test_time_flip
     from modeling import DelocateForDeepfakeDetection
 
     scripts = str(Path(__file__).resolve().parents[1] / "scripts")
@@ -347,9 +347,10 @@ def test_default_model_script_ships_a_finished_run(detector_dir, face_clip_cache
     shutil.copytree(detector_dir[0], run / "detector")
     write_mask_weight(run / "detector", 0.5)
     write_mask_threshold(run / "detector", 0.1)
+    write_test_time_flip(run / "detector", True)
     evaluate.main(["--model", str(run / "detector"), "--data", str(face_clip_cache), "--output_dir", str(run / "eval")])
     summary = {"data": {"train": 10, "heldout": 4}, "faces": "test faces", "fusion_weight": 0.0, "mask_score_weight": 0.5,
-               "mask_threshold": 0.1}
+               "mask_threshold": 0.1, "test_time_flip": True}
     flags = {"localization": [*train_default_model.RECIPE_FLAGS["localization"], "--family_strength", "local_blend=1,3",
                               "--learning_rate", "6e-4"]}  # an experiment's --stage-flags after the recipe's
     dest = train_default_model.write_shipped_model(run, tmp_path / "dest", summary, {"recovery": 2}, 64, 1, 1.5, "test",
@@ -363,7 +364,8 @@ def test_default_model_script_ships_a_finished_run(detector_dir, face_clip_cache
     assert "mask threshold 0.1" in training["fusion and calibration"]
     card = (dest / "README.md").read_text()
     assert "About this checkpoint" in card and "50 % its forgery masks' own score" in card
-    assert "Masks are binarised at 0.1" in card
+    assert "Masks are binarised at 0.1" in card and "also analysed mirrored" in card
+    assert "(test_time_flip) True" in training["fusion and calibration"]
     from safetensors import safe_open
 
     with safe_open(str(dest / "model.safetensors"), framework="pt") as weights:  # stored in 16 bits, counts as they were

@@ -175,6 +175,24 @@ def test_fusion_weight_follows_the_informative_stage_and_reaches_the_model(tmp_p
         write_fusion_weight(folder, 1.5)
 
 
+def test_test_time_flip_is_chosen_only_when_the_mirrored_scores_separate_better(tmp_path):
+    """`choose_test_time_flip` compares the validation people's stage-2 AUC scored plainly and with mirrored frames
+    (each at its own chosen mask weight): mirroring only when strictly better (it doubles the localizer's cost)."""
+    from delocate_hf.training.calibrate import choose_test_time_flip, write_test_time_flip
+
+    rng = np.random.default_rng(3)
+    sharp = [{**r, "localization": r["fused"], "mask": float(rng.uniform(0, 1))} for r in held_out(0.6, n=80)]
+    vague = [{**r, "localization": r["fused"], "mask": float(rng.uniform(0, 1))} for r in held_out(0.1, n=80)]
+    flag, aucs = choose_test_time_flip(vague, sharp)
+    assert flag is True and aucs[True] > aucs[False]
+    flag, aucs = choose_test_time_flip(sharp, vague)
+    assert flag is False and aucs[True] < aucs[False]
+    assert choose_test_time_flip(sharp, sharp)[0] is False  # a tie keeps the single pass
+    folder = save_detector(tmp_path / "det")
+    write_test_time_flip(folder, True)
+    assert json.loads((folder / "config.json").read_text())["test_time_flip"] is True
+
+
 def test_mask_weight_follows_the_informative_score_and_reaches_the_model(tmp_path):
     """The masks' own score gets weight where it separates and the classifier does not; `with_mask_weight` gives the
     stage-2 probability the fusion weight is then chosen on; the chosen weight lands in config.json and the loaded

@@ -319,6 +319,26 @@ def choose_mask_weight(records, weights=FUSION_WEIGHTS, tolerance: float = FUSIO
     return _weight_nearest_the_mean(aucs, tolerance), aucs
 
 
+def choose_test_time_flip(plain_records, flipped_records, mask_weights=FUSION_WEIGHTS) -> tuple[bool, dict]:
+    """Whether the detector's localizer should also analyse mirrored frames (`DelocateConfig.test_time_flip`), chosen
+    on a *validation* split scored both ways (`plain_records` / `flipped_records`: scores.json rows with `label`,
+    `localization` and `mask`, the same clips): the localization stage's AUC at the mask weight
+    `choose_mask_weight` picks for each; mirroring only when it is strictly higher (it doubles the localizer's cost).
+    Returns `(flag, {False: auc, True: auc})`."""
+    aucs = {}
+    for flag, records in ((False, plain_records), (True, flipped_records)):
+        weight, by_weight = choose_mask_weight(records, mask_weights)
+        aucs[flag] = by_weight[weight]
+    return aucs[True] > aucs[False], aucs
+
+
+def write_test_time_flip(model_dir, flag: bool) -> Path:
+    """Sets `test_time_flip=flag` in `model_dir/config.json`. Returns its path."""
+    path, config = _read_model_config(model_dir)
+    config["test_time_flip"] = bool(flag)
+    return _write_model_config(path, config)
+
+
 def choose_mask_threshold(records) -> tuple[float, dict[float, float]]:
     """The model's `mask_threshold` (the cut that binarises its forgery masks), chosen on `records` (scores.json rows;
     the fake clips with a ground-truth mask carry `iou_at`, their IoU at each candidate threshold,
