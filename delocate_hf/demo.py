@@ -309,7 +309,7 @@ def run_demo(video: Path | None = None, output_dir: Path = Path("outputs/demo"),
     return summary
 
 
-def _last_value(flags, name: str, default: str) -> str:
+def last_flag_value(flags, name: str, default: str) -> str:
     """The value of the last `name VALUE` in a flag list (argparse's rule: the last one wins), else `default`."""
     given = [flags[i + 1] for i, flag in enumerate(flags[:-1]) if flag == name]
     return given[-1] if given else default
@@ -319,8 +319,8 @@ def stage2_header(steps: int, stage2_flags) -> str:
     """Stage 2's header line: its ImageNet encoder (the last `--init_backbone` in `stage2_flags`, else
     `PRETRAINED_BACKBONE`'s) and what MLDG splits into meta-train / meta-test domains, its pseudo-fake families (the
     last `--pseudo_fakes`, else `TRAIN_FAMILIES`; one family's fakes are split 7:3)."""
-    backbone = _last_value(stage2_flags, "--init_backbone", PRETRAINED_BACKBONE[1])
-    families = _last_value(stage2_flags, "--pseudo_fakes", ",".join(TRAIN_FAMILIES)).split(",")
+    backbone = last_flag_value(stage2_flags, "--init_backbone", PRETRAINED_BACKBONE[1])
+    families = last_flag_value(stage2_flags, "--pseudo_fakes", ",".join(TRAIN_FAMILIES)).split(",")
     domains = ("one family: its fakes split 7:3" if len(families) == 1
                else f"the families {', '.join(families)} as its domains")
     return f"Stage 2: mapping + localization from an ImageNet encoder ({backbone}), first-order MLDG ({steps} steps; {domains})"

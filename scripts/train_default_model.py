@@ -14,7 +14,7 @@ from pathlib import Path
 
 from delocate_hf.demo import (DEMO_CONFIG, DEMO_FRAMES_PER_CLIP, DEMO_IMAGE_SIZE, DEMO_STEPS, HELDOUT_FAMILIES,
                                STAGE2_LEARNING_RATE, TRAIN_STRENGTH,
-                               TRANSFORMED_REALS, run_demo)
+                               TRANSFORMED_REALS, last_flag_value, run_demo)
 
 # Stage 2 gets most of the budget: it is the stage that learns (docs/experiments.md); stage 1b stays near chance.
 # 1800 stage-2 steps rather than 1200: held-out AUC and IoU up on three seeds with Lite2 (docs/experiments.md, "1800
@@ -169,12 +169,6 @@ def main(argv: list[str] | None = None) -> Path:
                                minutes, command, stage_flags)
 
 
-def _last_flag_value(flags: list[str], name: str, default: str) -> str:
-    """The value of the last `name VALUE` pair in a stage's `flags` (later flags override earlier ones), else `default`."""
-    values = [flags[i + 1] for i, flag in enumerate(flags[:-1]) if flag == name]
-    return values[-1] if values else default
-
-
 def write_shipped_model(run_dir: Path, dest: Path, summary: dict, steps: dict, image_size: int, frames_per_clip: int,
                         minutes: float, command: str, stage_flags: dict | None = None) -> Path:
     """Copies the detector of a finished run (`run_dir`, `summary`: `run_demo`'s) into `dest` with its held-out
@@ -182,9 +176,9 @@ def write_shipped_model(run_dir: Path, dest: Path, summary: dict, steps: dict, i
     the run's stage scripts got after the demo's own; default `RECIPE_FLAGS`) is where the summary reads the training
     families, their strengths and stage 2's learning rate, so that a run with `--stage-flags` is described as it ran."""
     localization_flags = (RECIPE_FLAGS if stage_flags is None else stage_flags).get("localization", [])
-    families = _last_flag_value(localization_flags, "--pseudo_fakes", ",".join(TRAIN_FAMILIES_DEFAULT_MODEL)).split(",")
-    family_strength = _last_flag_value(localization_flags, "--family_strength", FAMILY_STRENGTH)
-    learning_rate = _last_flag_value(localization_flags, "--learning_rate", STAGE2_LEARNING_RATE)
+    families = last_flag_value(localization_flags, "--pseudo_fakes", ",".join(TRAIN_FAMILIES_DEFAULT_MODEL)).split(",")
+    family_strength = last_flag_value(localization_flags, "--family_strength", FAMILY_STRENGTH)
+    learning_rate = last_flag_value(localization_flags, "--learning_rate", STAGE2_LEARNING_RATE)
     detector = run_dir / "detector"
     if dest.exists():
         shutil.rmtree(dest)
