@@ -9,9 +9,9 @@ from real footage (`two_people.py`: the talking head of single_face.mp4 beside t
   nearest frame with the face; fewer than half of the frames: listed as short, not analysed);
 - `faces="largest"` gives one track; `delocate detect --faces` and the pipeline's `faces=` reach the detection;
 - bad values are one-line typed errors.
-Measured on the shipped default model (Lite2 encoder, 1800 stage-2 steps, held-out AUC ~0.73, 128 px): right track
-0.02 real / 0.996 fake (decision threshold 0.57, inconclusive band up to 0.82), left track 0.02 in both (Lite2 at 1200
-steps: 0.02 / 0.98 and 0.02; the Lite0 model before it: 0.04 / 0.999 and 0.04; earlier models: 0.44 / 0.74 and
+Measured on the shipped default model (Lite2 encoder, 1800 stage-2 steps, mirrored frames averaged in, held-out AUC
+~0.73, 128 px): right track 0.01 real / 0.997 fake (decision threshold 0.49, inconclusive band up to 0.81), left track
+0.01 in both (one pass a frame: 0.02 / 0.996 and 0.02; Lite2 at 1200 steps: 0.02 / 0.98 and 0.02; the Lite0 model before it: 0.04 / 0.999 and 0.04; earlier models: 0.44 / 0.74 and
 0.44; before transformed reals 0.25 / 0.74 and 0.26); the assertions are relative (fake right > left, fake right >
 real right, fake above the threshold and real right below it).
 """
