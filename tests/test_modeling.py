@@ -10,6 +10,7 @@ import json
 import pytest
 import torch
 import torch.nn.functional as F
+from huggingface_hub.errors import StrictDataclassFieldValidationError
 from transformers import AutoConfig
 
 from modeling import (
@@ -206,6 +207,8 @@ def test_config_validates_values_and_round_trips(tmp_path):
         DelocateConfig(num_frames=15)
     with pytest.raises(ValueError, match="score_fusion"):
         DelocateConfig(score_fusion="max")
+    with pytest.raises(StrictDataclassFieldValidationError, match="test_time_flip"):  # a bool, not a truthy string
+        DelocateConfig(test_time_flip="yes")
     config = DelocateConfig.tiny(fusion_weight=0.3, localization_loss="bce_dice", localization_pos_weight=4.0)
     config.save_pretrained(tmp_path)
     loaded = AutoConfig.from_pretrained(tmp_path)
