@@ -24,6 +24,25 @@ def auc(scores: np.ndarray, labels: np.ndarray) -> float:
     return float(roc_auc(labels, scores))
 
 
+def person_of(video_id: str) -> str:
+    """The person of a face-library clip id: `<person>_<crop>_<window>` (`build_real_clip_folder`'s names of the
+    library's `<person>_<crop>.jpg` crops) -> `<person>`; a video's `<name>_<window>` -> `<name>`."""
+    from delocate_hf.training.pseudo_fake_dataset import identity_of
+
+    return identity_of(identity_of(video_id))
+
+
+def keep_people(clips, count: int, seed: int):
+    """The clips of `count` people of `clips` (a seeded choice among the sorted people; `count` 0: all of them)."""
+    people = sorted({person_of(v) for v in clips["video_id"]})
+    if count <= 0:
+        return clips
+    if count > len(people):
+        raise ValueError(f"--train_people {count}: the training cache holds {len(people)} people")
+    kept = {people[i] for i in np.random.default_rng(seed).permutation(len(people))[:count]}
+    return clips.select([i for i, v in enumerate(clips["video_id"]) if person_of(v) in kept])
+
+
 def main(argv=None) -> None:
     from delocate_hf.pretrained.init_flags import add_backbone_init_arguments
 
@@ -67,6 +86,9 @@ def main(argv=None) -> None:
     parser.add_argument("--bf16", action="store_true",
                         help="training forward under bfloat16 autocast (CPUs with AVX512-BF16 / AMX: ~1.7x faster); "
                              "evaluation stays float32")
+    parser.add_argument("--train_people", type=int, default=0,
+                        help="train on the clips of this many people of --train only (a seeded choice; 0: all): "
+                             "how the held-out AUC grows with the number of training people")
     parser.add_argument("--log", required=True)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -91,7 +113,9 @@ def main(argv=None) -> None:
         model = DelocateForForgeryLocalization(config)
         init_localization_backbones(model, args)
     shape = (config.num_frames, config.image_size, config.image_mean, config.image_std)
-    train = PseudoFakeClipDataset(load_face_clips(args.train), *shape, families=args.families.split(","),
+    train_clips = keep_people(load_face_clips(args.train), args.train_people, args.seed)
+    print(f"training people: {len({person_of(v) for v in train_clips['video_id']})} ({len(train_clips)} clips)", flush=True)
+    train = PseudoFakeClipDataset(train_clips, *shape, families=args.families.split(","),
                                   strength=parse_strength(args.strength), seed=args.seed,
                                   degradations=DegradationSettings(args.degrade, low_resolution_codec=args.low_resolution_codec)
                                   if args.degrade > 0 else None,
@@ -102,7 +126,7 @@ def main(argv=None) -> None:
     held_clips = held_clips.select(range(min(args.eval_clips, len(held_clips))))
     held = PseudoFakeClipDataset(held_clips, *shape, families=FAMILIES[:5], family_order="cycle", degradations=None,
                                  augment=False, seed=args.seed + 202, degraded_reals=("blur",))
-    seen_clips = load_face_clips(args.train)  # the same measure on training people (strength-1 fakes)
+    seen_clips = train_clips  # the same measure on training people (strength-1 fakes)
     seen_clips = seen_clips.select(np.linspace(0, len(seen_clips) - 1, min(args.eval_clips, len(seen_clips))).astype(int))
     seen_people = PseudoFakeClipDataset(seen_clips, *shape, families=FAMILIES[:5], family_order="cycle",
                                         degradations=None, augment=False, seed=args.seed + 101)

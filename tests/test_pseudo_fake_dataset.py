@@ -518,6 +518,7 @@ def test_localizer_probe_runs_its_recipe_flags_and_saves_the_model(real_cache, t
                           "--steps", "4", "--batch", "4", "--frames", "1", "--eval_every", "2", "--eval_clips", "3",
                           "--families", "self_blend,local_blend", "--family_strength", "local_blend=2,3",
                           "--pairs", "--transformed_reals", "0.5", "--geometric_augment", "0.5", "--bf16",
+                          "--train_people", "1",
                           "--config", json.dumps({"num_frames": FRAMES, "tubelet_size": 2}),
                           "--save", str(saved), "--log", str(log)])
     rows = [json.loads(line) for line in log.read_text().splitlines()]
@@ -526,6 +527,28 @@ def test_localizer_probe_runs_its_recipe_flags_and_saves_the_model(real_cache, t
         assert all(0.0 <= row[k] <= 1.0 for k in ("auc", "train_auc", "self_blend", "part_lips", "iou"))
     model = DelocateForForgeryLocalization.from_pretrained(saved)
     assert model.config.num_frames == FRAMES and model.config.image_size == 32
+
+
+def test_localizer_probe_trains_on_fewer_people_when_asked(real_cache):
+    """`probe_localizer.py --train_people K` keeps every clip of K people (a seeded choice) and no other; 0 keeps all;
+    more people than the cache holds is an error naming the flag. A person is a clip id without its window and crop
+    numbers (the face library's `<person>_<crop>.jpg` crops)."""
+    from delocate_hf.training.data import load_face_clips
+
+    probe = experiment("probe_localizer")
+    assert probe.person_of("tabler_ui_12_jpg_0_1_03") == "tabler_ui_12_jpg_0" and probe.person_of("carphone_02") == "carphone"
+    clips = load_face_clips(real_cache)
+    people = {probe.person_of(v) for v in clips["video_id"]}
+    assert len(people) == 2 and probe.keep_people(clips, 0, seed=0) is clips
+    chosen = set()
+    for seed in range(8):
+        kept = probe.keep_people(clips, 1, seed=seed)
+        ids = {probe.person_of(v) for v in kept["video_id"]}
+        assert len(ids) == 1 and len(kept) == sum(probe.person_of(v) in ids for v in clips["video_id"])
+        chosen |= ids
+    assert chosen == people  # the seed chooses, not the order of the cache
+    with pytest.raises(ValueError, match="--train_people 3: the training cache holds 2 people"):
+        probe.keep_people(clips, 3, seed=0)
 
 
 def test_mask_fusion_probe_matches_the_evaluation_and_orders_its_mask_scores(real_cache, tmp_path):
