@@ -125,14 +125,14 @@ class DevTools:
         os.close(w4)
         self.profile = tempfile.mkdtemp(prefix="chromium-profile-")
 
-        def child() -> None:
-            os.dup2(cmd_in, 3)  # dup2 targets are inheritable, the CLOEXEC originals are not
-            os.dup2(reply_out, 4)
-
+        # bash (dash reads no fd above 9) puts the pipe ends on fds 3 / 4 and execs chromium: no Python code runs
+        # between fork and exec (a `preexec_fn` deadlocked the child twice in the full suite, whose process has
+        # hundreds of threads by then).
         self.proc = subprocess.Popen(
-            [str(CHROMIUM), *CHROME_FLAGS, f"--window-size={width},{height}", "--remote-debugging-pipe",
+            ["/bin/bash", "-c", f'exec "$@" 3<&{cmd_in} 4>&{reply_out}', "bash",
+             str(CHROMIUM), *CHROME_FLAGS, f"--window-size={width},{height}", "--remote-debugging-pipe",
              f"--user-data-dir={self.profile}", "about:blank"],
-            close_fds=False, preexec_fn=child, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            pass_fds=(cmd_in, reply_out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             env={**os.environ, "HOME": self.profile},
         )
         os.close(cmd_in)
