@@ -34,13 +34,14 @@ def person_of(video_id: str) -> str:
 
 def keep_people(clips, count: int, seed: int):
     """The clips of `count` people of `clips` (a seeded choice among the sorted people; `count` 0: all of them)."""
-    people = sorted({person_of(v) for v in clips["video_id"]})
     if count <= 0:
         return clips
+    persons = [person_of(v) for v in clips["video_id"]]
+    people = sorted(set(persons))
     if count > len(people):
         raise ValueError(f"--train_people {count}: the training cache holds {len(people)} people")
     kept = {people[i] for i in np.random.default_rng(seed).permutation(len(people))[:count]}
-    return clips.select([i for i, v in enumerate(clips["video_id"]) if person_of(v) in kept])
+    return clips.select([i for i, person in enumerate(persons) if person in kept])
 
 
 def main(argv=None) -> None:
